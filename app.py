@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The staging app. The only place that reads CDK context and the environment.
+
+Context (``cdk synth -c key=value``):
+  alarm_emails  comma-separated addresses subscribed to the alarm topic (default: none, synth warns)
+  vpc_id        an existing VPC to look up instead of creating one (needs an account: see below)
+  account       the AWS account to pin the stack to (default: none, so synth needs no credentials;
+                with vpc_id and no account, CDK_DEFAULT_ACCOUNT from the CLI's credentials is used)
+"""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+
+from stacks.staging import REGION, STACK_NAME, AiTutorStagingStack
+
+
+def _emails(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return [str(part).strip() for part in value if str(part).strip()]
+    raise TypeError(f"context alarm_emails must be a comma-separated string or a list, got {value!r}")
+
+
+def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None) -> cdk.App:
+    """Build the staging app from context and environment."""
+    app = app or cdk.App()
+    environ = dict(os.environ) if environ is None else environ
+    vpc_id = app.node.try_get_context("vpc_id") or None
+    account = app.node.try_get_context("account") or None
+    if vpc_id and not account:
+        account = environ.get("CDK_DEFAULT_ACCOUNT")
+        if not account:
+            raise ValueError(
+                f"context vpc_id={vpc_id!r} needs an AWS account to look the VPC up: "
+                "pass -c account=123456789012 or run with AWS credentials"
+            )
+    AiTutorStagingStack(
+        app,
+        STACK_NAME,
+        env=cdk.Environment(account=account, region=REGION),
+        alarm_emails=_emails(app.node.try_get_context("alarm_emails")),
+        vpc_id=vpc_id,
+    )
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

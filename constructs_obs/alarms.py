@@ -1,0 +1,167 @@
+"""CloudWatch alarms on an EC2 Docker host, notifying an SNS topic by email."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Annotations, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from constructs_obs.host import ObservedEc2Host
+
+#: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
+BASIC_MONITORING_PERIOD = Duration.minutes(5)
+
+#: The seed's "CPU > 80% for 10 min".
+DEFAULT_CPU_THRESHOLD_PERCENT = 80.0
+DEFAULT_CPU_DURATION = Duration.minutes(10)
+
+
+class BasicAlarms(Construct):
+    """The host's CPU and status-check alarms, both notifying an SNS topic on ALARM and on OK.
+
+    - ``{name_prefix}-cpu-high``: ``AWS/EC2 CPUUtilization`` average above ``cpu_threshold_percent`` for
+      ``cpu_duration`` (default 80% for 10 minutes: two 5-minute basic-monitoring periods). Missing data is
+      *not breaching*: a stopped host sends no CPU data, and that is not a load problem.
+    - ``{name_prefix}-status-check``: ``AWS/EC2 StatusCheckFailed`` maximum of 1 or more in one period (any
+      failure of the instance or system check). Missing data is *breaching*: a host that stopped reporting
+      (stopped, terminated, hung hypervisor) is unreachable, which is what this alarm is for.
+
+    Attributes:
+        topic: the SNS topic alarms notify (created with SSL enforced, or the caller's).
+        cpu_high: the CPU alarm.
+        status_check: the status-check alarm.
+        alarms: every alarm this construct created, in creation order.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        host: ObservedEc2Host,
+        name_prefix: str,
+        emails: Sequence[str] = (),
+        topic: sns.ITopic | None = None,
+        cpu_threshold_percent: float = DEFAULT_CPU_THRESHOLD_PERCENT,
+        cpu_duration: Duration = DEFAULT_CPU_DURATION,
+        period: Duration = BASIC_MONITORING_PERIOD,
+    ) -> None:
+        """Create the topic (unless given), its email subscriptions and the alarms.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            host: the host to watch.
+            name_prefix: alarm names are ``{name_prefix}-cpu-high`` and ``{name_prefix}-status-check``.
+            emails: one email subscription per address. Each recipient must confirm the subscription email.
+                With none (and no ``topic``), synth warns that nobody will be notified.
+            topic: an existing topic to notify instead of creating one; ``emails`` are subscribed to it.
+            cpu_threshold_percent: CPU average that counts as high. Default 80.
+            cpu_duration: how long CPU must stay high; a whole multiple of ``period``. Default 10 minutes.
+            period: metric period. Default 5 minutes, EC2 basic monitoring (free); use 1 minute only with
+                detailed monitoring, which is billed.
+        """
+        super().__init__(scope, construct_id)
+        self.name_prefix = name_prefix
+        self.host = host
+
+        if topic is None:
+            self.topic: sns.ITopic = sns.Topic(
+                self,
+                "Topic",
+                display_name=f"{name_prefix} alarms",
+                enforce_ssl=True,
+            )
+        else:
+            self.topic = topic
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        if not emails and topic is None:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:no-alarm-emails",
+                f"{name_prefix}: the alarm topic has no email subscription, so alarms notify nobody. "
+                "Pass emails (the staging app: cdk deploy -c alarm_emails=ops@example.com).",
+            )
+
+        self._action = cw_actions.SnsAction(self.topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        evaluation_periods = int(cpu_duration.to_seconds() // period.to_seconds())
+        self.cpu_high = self.add_alarm(
+            "CpuHigh",
+            suffix="cpu-high",
+            metric=self.ec2_metric("CPUUtilization", statistic=cloudwatch.Stats.AVERAGE, period=period),
+            threshold=cpu_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description=(
+                f"CPU above {cpu_threshold_percent:g}% for {cpu_duration.to_minutes():g} minutes on "
+                f"{host.node.path}: the server is under heavy load."
+            ),
+        )
+        self.status_check = self.add_alarm(
+            "StatusCheck",
+            suffix="status-check",
+            metric=self.ec2_metric("StatusCheckFailed", statistic=cloudwatch.Stats.MAXIMUM, period=period),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            description=(
+                f"EC2 status check failed (or no status data) for {host.node.path}: "
+                "the instance is unreachable or unhealthy."
+            ),
+        )
+
+    @property
+    def instance(self) -> ec2.Instance:
+        """The watched instance."""
+        return self.host.instance
+
+    def ec2_metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
+        """An ``AWS/EC2`` metric of the watched instance (dimension ``InstanceId``)."""
+        return cloudwatch.Metric(
+            namespace="AWS/EC2",
+            metric_name=metric_name,
+            dimensions_map={"InstanceId": self.host.instance.instance_id},
+            statistic=statistic,
+            period=period,
+        )
+
+    def add_alarm(
+        self,
+        construct_id: str,
+        *,
+        suffix: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison_operator: cloudwatch.ComparisonOperator,
+        evaluation_periods: int,
+        treat_missing_data: cloudwatch.TreatMissingData,
+        description: str,
+        datapoints_to_alarm: int | None = None,
+    ) -> cloudwatch.Alarm:
+        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK."""
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{self.name_prefix}-{suffix}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison_operator,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm or evaluation_periods,
+            treat_missing_data=treat_missing_data,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+        return alarm

@@ -1,0 +1,1 @@
+"""The staging stack composed from constructs_obs."""

@@ -1,0 +1,74 @@
+"""AiTutorStaging: the seed's observability setup (us-east-2) composed from constructs_obs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
+
+STACK_NAME = "AiTutorStaging"
+REGION = "us-east-2"
+
+
+class AiTutorStagingStack(Stack):
+    """The staging host, its container log groups and its alarms, named like the seed.
+
+    Composition only: every behaviour lives in the constructs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = STACK_NAME,
+        *,
+        alarm_emails: Sequence[str] = (),
+        vpc_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("termination_protection", True)
+        kwargs.setdefault("description", "ai-tutor staging: EC2 Docker host, container logs and alarms")
+        super().__init__(scope, construct_id, **kwargs)
+
+        if vpc_id:
+            vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=vpc_id)
+        else:
+            # Public subnets only, no NAT gateway: the host needs no private network and NAT costs money.
+            vpc = ec2.Vpc(
+                self,
+                "Vpc",
+                max_azs=2,
+                nat_gateways=0,
+                subnet_configuration=[
+                    ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+                ],
+            )
+
+        self.logs = ContainerLogGroups(
+            self, "Logs", prefix="/ai-tutor", containers=["backend", "frontend", "nginx"]
+        )
+        self.host = ObservedEc2Host(
+            self,
+            "Host",
+            vpc=vpc,
+            log_groups=self.logs,
+            role_name="ai-tutor-staging-ec2-role",
+            instance_name="ai-tutor-staging",
+        )
+        self.alarms = BasicAlarms(
+            self, "Alarms", host=self.host, name_prefix="ai-tutor-staging", emails=list(alarm_emails)
+        )
+
+        CfnOutput(self, "InstanceId", value=self.host.instance.instance_id, description="The EC2 host")
+        CfnOutput(self, "InstanceRoleName", value=self.host.role.role_name, description="The host's IAM role")
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="Alarm notifications")
+        CfnOutput(
+            self,
+            "ComposeLogging",
+            value=self.to_json_string(self.logs.compose_override()),
+            description="docker-compose override that sends each container's output to its log group",
+        )

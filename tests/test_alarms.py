@@ -1,0 +1,147 @@
+"""BasicAlarms: the seed's two alarms, their actions, missing data, the topic and its subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sns as sns
+
+from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
+from tests.conftest import logical_id
+
+Match = assertions.Match
+
+
+def _alarm(template: assertions.Template, name: str) -> dict[str, Any]:
+    found = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": name}})
+    assert len(found) == 1, f"no single alarm named {name}: {sorted(found)}"
+    props: dict[str, Any] = next(iter(found.values()))["Properties"]
+    return props
+
+
+def _host_stack(**alarm_props: Any) -> tuple[cdk.Stack, BasicAlarms]:
+    stack = cdk.Stack(cdk.App(), "AlarmsTest", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    alarms = BasicAlarms(stack, "Alarms", host=host, **{"name_prefix": "shop", **alarm_props})
+    return stack, alarms
+
+
+def test_cpu_high_is_the_seeds_alarm(staging: assertions.Template) -> None:
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    props = _alarm(staging, "ai-tutor-staging-cpu-high")
+    assert props.pop("AlarmDescription").startswith("CPU above 80% for 10 minutes")
+    assert props == {
+        "AlarmName": "ai-tutor-staging-cpu-high",
+        "Namespace": "AWS/EC2",
+        "MetricName": "CPUUtilization",
+        "Dimensions": [{"Name": "InstanceId", "Value": {"Ref": instance}}],
+        "Statistic": "Average",
+        "Period": 300,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 80,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": topic}],
+        "OKActions": [{"Ref": topic}],
+    }
+
+
+def test_status_check_fires_on_any_failure(staging: assertions.Template) -> None:
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    props = _alarm(staging, "ai-tutor-staging-status-check")
+    assert props["Namespace"] == "AWS/EC2"
+    assert props["MetricName"] == "StatusCheckFailed"
+    assert props["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": instance}}]
+    assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
+        "Maximum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
+    assert props["TreatMissingData"] == "breaching"
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
+
+
+def test_only_the_two_alarms(staging: assertions.Template) -> None:
+    staging.resource_count_is("AWS::CloudWatch::Alarm", 2)
+
+
+def test_topic_enforces_ssl(staging: assertions.Template) -> None:
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    staging.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                "Principal": "*",
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_no_emails_means_no_subscription_and_a_warning(staging: assertions.Template) -> None:
+    staging.resource_count_is("AWS::SNS::Subscription", 0)
+    stack, _ = _host_stack()
+    assertions.Annotations.from_stack(stack).has_warning(
+        "/AlarmsTest/Alarms", Match.string_like_regexp("alarm topic has no email subscription")
+    )
+
+
+def test_one_email_subscription_per_address(staging_with_emails: assertions.Template) -> None:
+    topic = logical_id(staging_with_emails, "AWS::SNS::Topic")
+    staging_with_emails.resource_count_is("AWS::SNS::Subscription", 2)
+    for email in ("ops@example.com", "oncall@example.com"):
+        staging_with_emails.has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": email, "TopicArn": {"Ref": topic}}
+        )
+
+
+def test_threshold_and_duration_are_configurable() -> None:
+    stack, _ = _host_stack(cpu_threshold_percent=90, cpu_duration=cdk.Duration.minutes(15))
+    props = _alarm(assertions.Template.from_stack(stack), "shop-cpu-high")
+    assert (props["Threshold"], props["Period"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (
+        90,
+        300,
+        3,
+        3,
+    )
+
+
+def test_existing_topic_is_used_and_none_is_created() -> None:
+    stack = cdk.Stack(cdk.App(), "Existing", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    arn = "arn:aws:sns:eu-west-1:111111111111:ops"
+    topic = sns.Topic.from_topic_arn(stack, "Ops", arn)
+    alarms = BasicAlarms(
+        stack, "Alarms", host=host, name_prefix="shop", topic=topic, emails=["a@example.com"]
+    )
+    template = assertions.Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Topic", 0)
+    template.has_resource_properties("AWS::SNS::Subscription", {"TopicArn": arn, "Endpoint": "a@example.com"})
+    assert alarms.topic is topic
+    assert _alarm(template, "shop-status-check")["AlarmActions"] == [arn]
+    assertions.Annotations.from_stack(stack).has_no_warning("*", Match.any_value())
+
+
+def test_attributes() -> None:
+    _, alarms = _host_stack()
+    assert alarms.alarms == [alarms.cpu_high, alarms.status_check]
+    assert alarms.topic.topic_arn

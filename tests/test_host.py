@@ -1,0 +1,172 @@
+"""ObservedEc2Host: instance, AMI stability, security defaults, IAM least privilege, user data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+
+from constructs_obs import ContainerLogGroups, ObservedEc2Host
+from constructs_obs.host import AL2023_PARAMETERS, SSM_CHANNEL_ACTIONS
+from tests.conftest import logical_id
+
+
+def _instance(template: assertions.Template) -> dict[str, Any]:
+    instances = template.find_resources("AWS::EC2::Instance")
+    assert len(instances) == 1
+    props: dict[str, Any] = next(iter(instances.values()))["Properties"]
+    return props
+
+
+def test_t3_small_with_basic_monitoring_and_termination_protection(staging: assertions.Template) -> None:
+    staging.has_resource_properties(
+        "AWS::EC2::Instance",
+        {"InstanceType": "t3.small", "Monitoring": False, "DisableApiTermination": True},
+    )
+
+
+def test_ami_is_resolved_at_launch_so_a_new_ami_never_replaces_the_host(staging: assertions.Template) -> None:
+    assert _instance(staging)["ImageId"] == (
+        "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    )
+    # No CloudFormation parameter resolves the AMI at deploy time (which would replace the host on change).
+    assert not [p for p in staging.to_json().get("Parameters", {}) if p.startswith("SsmParameterValue")]
+
+
+def test_arm_instance_types_get_the_arm64_image() -> None:
+    stack = cdk.Stack(cdk.App(), "Arm", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs")
+    ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, instance_type=ec2.InstanceType("t4g.small"))
+    props = _instance(assertions.Template.from_stack(stack))
+    assert props["ImageId"] == f"resolve:ssm:{AL2023_PARAMETERS[ec2.InstanceArchitecture.ARM_64]}"
+
+
+def test_pinned_parameter_version_is_explicit() -> None:
+    stack = cdk.Stack(cdk.App(), "Pinned", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    from constructs_obs.host import al2023_at_launch
+
+    image = al2023_at_launch(ec2.InstanceType("t3.small"), parameter_version="42")
+    ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"), machine_image=image)
+    assert _instance(assertions.Template.from_stack(stack))["ImageId"].endswith("x86_64:42")
+
+
+def test_imdsv2_required_on_the_instance_itself(staging: assertions.Template) -> None:
+    assert _instance(staging)["MetadataOptions"] == {"HttpTokens": "required"}
+    # Set on the instance, not through a launch template an aspect adds (which breaks on a second synth).
+    staging.resource_count_is("AWS::EC2::LaunchTemplate", 0)
+
+
+def test_root_volume_encrypted_gp3(staging: assertions.Template) -> None:
+    assert _instance(staging)["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 30, "VolumeType": "gp3"},
+        }
+    ]
+
+
+def test_no_key_pair_and_no_ssh(staging: assertions.Template, staging_template_json: dict[str, Any]) -> None:
+    assert "KeyName" not in _instance(staging)
+    staging.resource_count_is("AWS::EC2::KeyPair", 0)
+    staging.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+
+
+def test_inbound_only_http_and_https(staging: assertions.Template) -> None:
+    sg = staging.find_resources("AWS::EC2::SecurityGroup")
+    ingress = [rule for group in sg.values() for rule in group["Properties"].get("SecurityGroupIngress", [])]
+    assert sorted((r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"]) for r in ingress) == [
+        ("tcp", 80, 80, "0.0.0.0/0"),
+        ("tcp", 443, 443, "0.0.0.0/0"),
+    ]
+
+
+def test_role_is_named_like_the_seed_and_assumed_by_ec2_only(staging: assertions.Template) -> None:
+    staging.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": "ai-tutor-staging-ec2-role",
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                    }
+                ]
+            },
+        },
+    )
+    role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
+    roles = staging.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": "ai-tutor-staging-ec2-role"}}
+    )
+    assert "ManagedPolicyArns" not in roles[role]["Properties"]
+    staging.has_resource_properties("AWS::IAM::InstanceProfile", {"Roles": [{"Ref": role}]})
+    profile = logical_id(staging, "AWS::IAM::InstanceProfile")
+    assert _instance(staging)["IamInstanceProfile"] == {"Ref": profile}
+
+
+def test_role_policy_is_log_writes_plus_session_manager_and_nothing_else(
+    staging: assertions.Template,
+) -> None:
+    role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
+    policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
+    assert len(policies) == 1
+    statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    groups = [
+        logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=f"/ai-tutor/{c}")
+        for c in ("backend", "frontend", "nginx")
+    ]
+    assert statements[0] == {
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Effect": "Allow",
+        "Resource": [{"Fn::GetAtt": [g, "Arn"]} for g in groups],
+    }
+    assert statements[1]["Action"] == "ssm:UpdateInstanceInformation"
+    assert statements[1]["Resource"] == {
+        "Fn::Join": ["", ["arn:aws:ec2:us-east-2:", {"Ref": "AWS::AccountId"}, ":instance/*"]]
+    }
+    assert statements[2] == {"Action": sorted(SSM_CHANNEL_ACTIONS), "Effect": "Allow", "Resource": "*"}
+    assert len(statements) == 3
+    # No statement allows any logs action on a wildcard.
+    for s in statements:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        assert not (any(a.startswith("logs:") for a in actions) and s["Resource"] == "*")
+
+
+def test_user_data_installs_docker_and_compose(staging: assertions.Template) -> None:
+    script = _instance(staging)["UserData"]["Fn::Base64"]
+    assert script.startswith("#!/bin/bash\nset -euo pipefail\n")
+    for line in (
+        "dnf install -y docker",
+        "systemctl enable --now docker",
+        "COMPOSE_VERSION=v2.40.3",
+        "sha256sum -c compose.sha256",
+        "docker compose version",
+    ):
+        assert line in script.splitlines()
+
+
+def test_public_subnet_by_default(staging: assertions.Template) -> None:
+    subnet = _instance(staging)["SubnetId"]["Ref"]
+    staging.has_resource_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": True})
+    subnets = staging.find_resources("AWS::EC2::Subnet", {"Properties": {"MapPublicIpOnLaunch": True}})
+    assert subnet in subnets
+
+
+def test_attributes_exposed() -> None:
+    stack = cdk.Stack(cdk.App(), "Attrs", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs")
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, termination_protection=False)
+    assert isinstance(host.instance, ec2.Instance)
+    assert host.security_group.security_group_id
+    assert host.role.role_arn
+    assert host.log_groups is logs
+    assert host.region == "eu-west-1"
+    props = _instance(assertions.Template.from_stack(stack))
+    assert props["DisableApiTermination"] is False

@@ -1,0 +1,117 @@
+"""ContainerLogGroups: names, retention, removal policy, the write grant and the compose logging block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+
+from constructs_obs import ContainerLogGroups
+from tests.conftest import logical_id
+
+
+def _stack(region: str = "eu-west-1") -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "LogsTest", env=cdk.Environment(region=region))
+
+
+def test_staging_has_one_group_per_container_named_like_the_seed(staging: assertions.Template) -> None:
+    staging.resource_count_is("AWS::Logs::LogGroup", 3)
+    for name in ("/ai-tutor/backend", "/ai-tutor/frontend", "/ai-tutor/nginx"):
+        staging.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": name, "RetentionInDays": 30})
+
+
+def test_no_postgres_group(staging_template_json: dict[str, Any]) -> None:
+    names = [
+        r["Properties"]["LogGroupName"]
+        for r in staging_template_json["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    ]
+    assert not [n for n in names if "postgres" in n]
+
+
+def test_groups_are_retained_when_the_stack_goes(staging: assertions.Template) -> None:
+    groups = staging.find_resources("AWS::Logs::LogGroup")
+    assert {(g["DeletionPolicy"], g["UpdateReplacePolicy"]) for g in groups.values()} == {
+        ("Retain", "Retain")
+    }
+
+
+def test_defaults_reproduce_the_seed() -> None:
+    stack = _stack()
+    groups = ContainerLogGroups(stack, "Logs")
+    assert groups.containers == ["backend", "frontend", "nginx"]
+    assert groups.log_group_name("nginx") == "/ai-tutor/nginx"
+
+
+def test_retention_and_removal_policy_are_configurable() -> None:
+    stack = _stack()
+    ContainerLogGroups(
+        stack,
+        "Logs",
+        prefix="/shop/",
+        containers=["api"],
+        retention=logs.RetentionDays.ONE_WEEK,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    template = assertions.Template.from_stack(stack)
+    template.has_resource(
+        "AWS::Logs::LogGroup",
+        {
+            "Properties": {"LogGroupName": "/shop/api", "RetentionInDays": 7},
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+        },
+    )
+
+
+def test_grant_write_is_exactly_two_actions_on_exactly_these_groups() -> None:
+    stack = _stack()
+    groups = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api", "worker"])
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    grant = groups.grant_write(role)
+    assert grant.success
+    template = assertions.Template.from_stack(stack)
+    api = logical_id(template, "AWS::Logs::LogGroup", LogGroupName="/shop/api")
+    worker = logical_id(template, "AWS::Logs::LogGroup", LogGroupName="/shop/worker")
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert len(policies) == 1
+    statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    assert statements == [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": [{"Fn::GetAtt": [api, "Arn"]}, {"Fn::GetAtt": [worker, "Arn"]}],
+        }
+    ]
+
+
+def test_compose_logging_block() -> None:
+    stack = _stack("eu-west-1")
+    groups = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api"])
+    assert groups.compose_logging("api") == {
+        "driver": "awslogs",
+        "options": {
+            "awslogs-group": "/shop/api",
+            "awslogs-region": "eu-west-1",
+            "awslogs-create-group": "false",
+        },
+    }
+    assert groups.compose_override() == {"services": {"api": {"logging": groups.compose_logging("api")}}}
+
+
+def test_unknown_container_names_the_known_ones() -> None:
+    groups = ContainerLogGroups(_stack(), "Logs", containers=["api", "worker"])
+    with pytest.raises(
+        KeyError, match=r"container 'web' has no log group; known containers: \['api', 'worker'\]"
+    ):
+        groups.compose_logging("web")
+
+
+def test_log_groups_mapping() -> None:
+    groups = ContainerLogGroups(_stack(), "Logs", containers=["api", "worker"])
+    assert list(groups.log_groups) == ["api", "worker"]
+    assert groups.log_groups["api"] is groups.log_group("api")
