@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Synth and test-suite benchmark: wall time and peak memory of whole process trees, with ratios to targets.
+
+Cases (each run several times, interleaved, after one warm-up run of every case):
+
+- ``floor``: an empty CDK app with one empty stack: same Python, same Node, same validation settings as staging.
+- ``staging``: ``python app.py``, the staging app, as `cdk synth` runs it.
+- ``readme-synth``: the README's synth command, ``make synth`` (the pinned CLI on Node 24).
+- ``stock``: the staging app synthesized the way a user gets it without our care: the system Node, aws-cdk-lib's
+  default validation (the built-in template validator on), and the CDK CLI as npm serves it today.
+- ``suite``: the full test suite (``python -m pytest``).
+
+Targets (ratios of medians, measured side by side in this run):
+staging/floor <= 1.3 (wall) and <= 1.2 (peak memory); readme-synth/stock <= 0.5 (wall); suite/staging <= 12 (wall).
+
+Run ``make bench`` (or ``python bench/synth.py --runs 5``). Needs the project set up (``make setup``); the
+stock case installs the latest ``aws-cdk`` CLI from npm once into ``bench/.stock/`` with the system's npm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+NODE24_BIN = ROOT / ".venv" / "node" / "bin"
+STOCK_DIR = ROOT / "bench" / ".stock"
+SAMPLE_SECONDS = 0.01
+
+FLOOR_APP = """
+import aws_cdk as cdk
+
+app = cdk.App()
+stack = cdk.Stack(app, "Floor", env=cdk.Environment(region="us-east-2"))
+# An empty template is invalid CloudFormation; the floor measures the machinery, not the finding.
+cdk.Validations.of(stack).acknowledge(
+    cdk.Acknowledgment(id="CloudFormation-Validate::F0001", reason="the benchmark floor is empty on purpose")
+)
+app.synth()
+"""
+
+TARGETS: list[tuple[str, str, str, float]] = [
+    # (label, numerator case, metric, bound) against the denominators below
+    ("library cost: staging / floor, wall", "staging", "wall", 1.3),
+    ("library cost: staging / floor, peak memory", "staging", "rss", 1.2),
+    ("user's wait: readme-synth / stock, wall", "readme-synth", "wall", 0.5),
+    ("suite / one staging synth, wall", "suite", "wall", 12.0),
+]
+DENOMINATORS = {"staging": "floor", "readme-synth": "stock", "suite": "staging"}
+
+
+@dataclass
+class Case:
+    """A command to measure, with its environment and working directory."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path = ROOT
+    walls: list[float] = field(default_factory=list)
+    rsss: list[float] = field(default_factory=list)
+
+
+def run_measured(case: Case) -> tuple[float, float]:
+    """Run ``case`` once; return wall seconds and the peak summed RSS (MiB) of its whole process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        case.argv, cwd=case.cwd, env=case.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(SAMPLE_SECONDS)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{case.name} failed (exit {proc.returncode}): {' '.join(case.argv)}\n{stderr[-3000:]}"
+        )
+    return wall, peak / 2**20
+
+
+def base_env() -> dict[str, str]:
+    """The environment with AWS credentials removed (synth needs none) and nothing of a virtualenv set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "JSII_"))}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def project_env(tmp: Path) -> dict[str, str]:
+    """What the Makefile gives synth: Node 24 and the venv first on PATH, output in a temp dir."""
+    env = base_env()
+    env["PATH"] = os.pathsep.join([str(NODE24_BIN), str(VENV_BIN), env.get("PATH", "")])
+    env["CDK_OUTDIR"] = str(tmp / "out")
+    # What the CLI hands the app: cdk.json's context (feature flags) plus its own defaults.
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True})
+    env["CDK_CONTEXT_JSON"] = json.dumps(context)
+    env.update(read_make_synth_env())
+    return env
+
+
+def read_make_synth_env() -> dict[str, str]:
+    """Environment variables the Makefile exports for synth (so floor and staging share its settings)."""
+    out = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "print-synth-env"], capture_output=True, text=True, check=False
+    )
+    env: dict[str, str] = {}
+    if out.returncode == 0:
+        for line in out.stdout.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.isidentifier():
+                env[key] = value
+    return env
+
+
+def stock_cli() -> Path:
+    """The CDK CLI as npm serves it today, installed once with the system's npm (warm-up, not measured)."""
+    cli = STOCK_DIR / "node_modules" / "aws-cdk" / "bin" / "cdk"
+    if not cli.exists():
+        STOCK_DIR.mkdir(parents=True, exist_ok=True)
+        npm = shutil.which("npm", path="/usr/local/bin:/usr/bin:/bin")
+        if npm is None:
+            raise SystemExit("the stock case needs the system's npm (and node) on /usr/bin or /usr/local/bin")
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+                str(STOCK_DIR),
+                "aws-cdk",
+            ],
+            check=True,
+        )
+    return cli
+
+
+def system_node() -> str:
+    node = shutil.which("node", path="/usr/local/bin:/usr/bin:/bin")
+    if node is None:
+        raise SystemExit("the stock case needs the system's node on /usr/bin or /usr/local/bin")
+    return node
+
+
+def make_cases(tmp: Path, with_suite: bool) -> list[Case]:
+    env = project_env(tmp)
+    floor_dir = tmp / "floor"
+    floor_dir.mkdir()
+    (floor_dir / "floor_app.py").write_text(FLOOR_APP)
+    python = str(VENV_BIN / "python")
+    floor_env = {**env, "PYTHONPATH": str(ROOT)}
+    cases = [
+        Case("floor", [python, str(floor_dir / "floor_app.py")], floor_env, cwd=ROOT),
+        Case("staging", [python, "app.py"], env),
+        Case("readme-synth", ["make", "-s", "synth"], {**base_env()}),
+    ]
+    stock_env = base_env()
+    # The system's node first: jsii and the CLI run on whatever `node` a user has.
+    stock_env["PATH"] = os.pathsep.join(
+        [str(Path(system_node()).parent), str(VENV_BIN), stock_env.get("PATH", "")]
+    )
+    cases.append(
+        Case(
+            "stock",
+            [system_node(), str(stock_cli()), "synth", "--quiet", "-o", str(tmp / "stock-out")],
+            stock_env,
+        )
+    )
+    if with_suite:
+        cases.append(Case("suite", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], base_env()))
+    return cases
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per synth case (default 5)")
+    parser.add_argument(
+        "--suite-runs", type=int, default=2, help="measured runs of the test suite (default 2)"
+    )
+    parser.add_argument("--no-suite", action="store_true", help="skip the test-suite case")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.suite_runs < 1:
+        parser.error(f"--runs and --suite-runs must be at least 1, got {args.runs} and {args.suite_runs}")
+
+    with tempfile.TemporaryDirectory(prefix="obs-bench-") as tmpdir:
+        cases = make_cases(Path(tmpdir), with_suite=not args.no_suite)
+        print(
+            f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+            f"Python {sys.version.split()[0]}, Node 24 {node_version(str(NODE24_BIN / 'node'))}, "
+            f"system Node {node_version(system_node())}",
+            flush=True,
+        )
+        for case in cases:  # warm-up: caches, the stock CLI install, jsii's runtime unpacking
+            run_measured(case)
+        rounds = max(args.runs, 0 if args.no_suite else args.suite_runs)
+        for i in range(rounds):
+            for case in cases:
+                if case.name == "suite" and i >= args.suite_runs:
+                    continue
+                if case.name != "suite" and i >= args.runs:
+                    continue
+                wall, rss = run_measured(case)
+                case.walls.append(wall)
+                case.rsss.append(rss)
+            print(f"round {i + 1}/{rounds} done", file=sys.stderr, flush=True)
+
+    by_name = {c.name: c for c in cases}
+    print()
+    print(
+        f"{'case':<14}{'runs':>5}{'wall median s':>15}{'wall spread':>14}{'peak MiB median':>17}{'MiB spread':>16}"
+    )
+    for c in cases:
+        print(
+            f"{c.name:<14}{len(c.walls):>5}{statistics.median(c.walls):>15.2f}{spread(c.walls):>14}"
+            f"{statistics.median(c.rsss):>17.0f}{f'{min(c.rsss):.0f}-{max(c.rsss):.0f}':>16}"
+        )
+    print()
+    results: dict[str, object] = {
+        "cases": {c.name: {"wall_s": c.walls, "peak_mib": c.rsss} for c in cases},
+        "ratios": {},
+    }
+    ok = True
+    for label, num, metric, bound in TARGETS:
+        den = DENOMINATORS[num]
+        if num not in by_name or den not in by_name:
+            continue
+        pick: Callable[[Case], list[float]] = (lambda c: c.walls) if metric == "wall" else (lambda c: c.rsss)
+        ratio = statistics.median(pick(by_name[num])) / statistics.median(pick(by_name[den]))
+        met = ratio <= bound
+        ok &= met
+        print(f"{label:<48} {ratio:6.2f}  target <= {bound:<4}  {'met' if met else 'MISSED'}")
+        results["ratios"][label] = {"ratio": ratio, "bound": bound, "met": met}  # type: ignore[index]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0 if ok else 1
+
+
+def node_version(node: str) -> str:
+    return subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
