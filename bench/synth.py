@@ -20,6 +20,7 @@ stock case installs the latest ``aws-cdk`` CLI from npm once into ``bench/.stock
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -84,14 +85,10 @@ def run_measured(case: Case) -> tuple[float, float]:
     peak = 0
     while proc.poll() is None:
         total = 0
-        try:
+        with contextlib.suppress(psutil.Error):  # the tree changes while we walk it
             for p in [root, *root.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            pass
         peak = max(peak, total)
         time.sleep(SAMPLE_SECONDS)
     wall = time.perf_counter() - start
