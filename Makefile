@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PATH := $(CURDIR)/.venv/node/bin:$(CURDIR)/.venv/bin:$(PATH)
+export NO_MKDOCS_2_WARNING := 1
 CDK := node node_modules/aws-cdk/bin/cdk
 # Interactive synth skips CDK's built-in CloudFormation validator (more than half of a small synth);
 # `make test` runs it on every template, with cfn-lint. cdk-nag still runs on every synth.
 SYNTH_ENV := CDK_VALIDATION=false
 
-.PHONY: setup synth test lint typecheck deploy diff bench print-synth-env clean
+.PHONY: setup synth test lint typecheck docs docs-gen deploy diff bench print-synth-env clean
 
 setup:
 	@scripts/setup.sh
@@ -16,9 +17,20 @@ setup:
 synth: setup
 	$(SYNTH_ENV) $(CDK) synth --no-notices --quiet
 
-## Lint, type-check and run the test suite.
+## Lint, type-check, run the test suite and build the documentation site.
 test: setup lint typecheck
 	python -m pytest
+	$(MAKE) -s docs
+
+## Build the documentation site into site/ (strict: a broken link or reference fails).
+docs: setup
+	mkdocs build --strict --quiet
+
+## Regenerate the documentation generated from the staging stack (and its picture, with Graphviz).
+docs-gen: setup
+	@command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq graphviz >/dev/null; } \
+		|| { echo "docs-gen needs Graphviz: apt-get install graphviz"; exit 1; }
+	python scripts/docgen.py
 
 lint: setup
 	ruff check .

@@ -6,6 +6,7 @@ Context (``cdk synth -c key=value``):
   vpc_id        an existing VPC to look up instead of creating one (needs an account: see below)
   account       the AWS account to pin the stack to (default: none, so synth needs no credentials;
                 with vpc_id and no account, CDK_DEFAULT_ACCOUNT from the CLI's credentials is used)
+  adopt_log_groups  "true": only the log groups, to `cdk import` existing ones (docs/migration.md)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None)
         env=cdk.Environment(account=account, region=REGION),
         alarm_emails=_emails(app.node.try_get_context("alarm_emails")),
         vpc_id=vpc_id,
+        log_groups_only=str(app.node.try_get_context("adopt_log_groups")).lower() == "true",
     )
     return app
 

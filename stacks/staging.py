@@ -28,11 +28,28 @@ class AiTutorStagingStack(Stack):
         *,
         alarm_emails: Sequence[str] = (),
         vpc_id: str | None = None,
+        log_groups_only: bool = False,
         **kwargs: Any,
     ) -> None:
+        """Compose the stack.
+
+        Args:
+            scope: the app.
+            construct_id: the stack's id and name.
+            alarm_emails: addresses subscribed to the alarm topic.
+            vpc_id: an existing VPC to look up instead of creating one.
+            log_groups_only: only the log groups, for adopting existing ones with `cdk import` (docs/migration.md).
+            kwargs: passed to ``Stack`` (env, description, termination_protection, ...).
+        """
         kwargs.setdefault("termination_protection", True)
         kwargs.setdefault("description", "ai-tutor staging: EC2 Docker host, container logs and alarms")
         super().__init__(scope, construct_id, **kwargs)
+
+        self.logs = ContainerLogGroups(
+            self, "Logs", prefix="/ai-tutor", containers=["backend", "frontend", "nginx"]
+        )
+        if log_groups_only:
+            return
 
         if vpc_id:
             vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=vpc_id)
@@ -48,9 +65,6 @@ class AiTutorStagingStack(Stack):
                 ],
             )
 
-        self.logs = ContainerLogGroups(
-            self, "Logs", prefix="/ai-tutor", containers=["backend", "frontend", "nginx"]
-        )
         self.host = ObservedEc2Host(
             self,
             "Host",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,23 +12,10 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from app import build_app
 from stacks.staging import STACK_NAME
+from stacks.synth import CLI_CONTEXT, ROOT, cdk_json_context, make_app
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cdk_json_context() -> dict[str, Any]:
-    """The context of cdk.json, which `cdk synth` applies and a bare App() in a test does not."""
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return context
-
-
-#: What the CDK CLI adds to the context of every `cdk synth` (its defaults), so a test synth equals the CLI's.
-CLI_CONTEXT: dict[str, Any] = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
-
-
-def make_app(outdir: Path, **context: Any) -> cdk.App:
-    """An App with cdk.json's and the CLI's context (plus ``context``), writing to ``outdir``."""
-    return cdk.App(context={**cdk_json_context(), **CLI_CONTEXT, **context}, outdir=str(outdir))
+# make_app and friends live in stacks/synth.py (shared with the docs generator); re-exported for the tests.
+__all__ = ["CLI_CONTEXT", "ROOT", "cdk_json_context", "make_app"]
 
 
 def synth_template(app: cdk.App, stack_name: str) -> dict[str, Any]:
