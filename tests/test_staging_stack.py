@@ -120,3 +120,14 @@ def test_vpc_lookup_uses_the_given_vpc(tmp_path: Any) -> None:
         "AWS::EC2::Instance", {"SubnetId": "subnet-0aaaaaaaaaaaaaaaa", "AvailabilityZone": "us-east-2a"}
     )
     template.has_resource_properties("AWS::EC2::SecurityGroup", {"VpcId": "vpc-0123456789abcdef0"})
+
+
+def test_adopt_log_groups_builds_only_the_groups_with_the_full_stacks_logical_ids(
+    tmp_path: Any, staging: assertions.Template
+) -> None:
+    app = build_app(make_app(tmp_path, adopt_log_groups="true"), environ={})
+    template = app.synth().get_stack_by_name("AiTutorStaging").template
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert types == {"AWS::Logs::LogGroup"}, "cdk import needs a stack of importable resources only"
+    assert set(template["Resources"]) == set(staging.find_resources("AWS::Logs::LogGroup"))
+    assert all(r["DeletionPolicy"] == "Retain" for r in template["Resources"].values())
