@@ -30,7 +30,12 @@ from tests.user_data import heredoc, user_data_script
 # typo fails here rather than on the host.
 _INTERVAL = {"type": "integer", "minimum": 1, "maximum": 172800}
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
-_MEASUREMENT = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "minLength": 1}}
+_MEASUREMENT = {
+    "type": "array",
+    "minItems": 1,
+    "uniqueItems": True,
+    "items": {"type": "string", "minLength": 1},
+}
 AGENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -53,7 +58,12 @@ AGENT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["metrics_collected"],
             "properties": {
-                "namespace": {"type": "string", "minLength": 1, "maxLength": 255, "not": {"pattern": "^AWS/"}},
+                "namespace": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "not": {"pattern": "^AWS/"},
+                },
                 "append_dimensions": {
                     "type": "object",
                     "additionalProperties": False,
@@ -66,7 +76,11 @@ AGENT_SCHEMA: dict[str, Any] = {
                     "type": "array",
                     "minItems": 1,
                     "uniqueItems": True,
-                    "items": {"type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}},
+                    "items": {
+                        "type": "array",
+                        "uniqueItems": True,
+                        "items": {"type": "string", "minLength": 1},
+                    },
                 },
                 "force_flush_interval": _INTERVAL,
                 "metrics_collected": {
@@ -127,8 +141,16 @@ AGENT_SCHEMA: dict[str, Any] = {
                                         "required": ["file_path"],
                                         "properties": {
                                             "file_path": {"type": "string", "pattern": "^/"},
-                                            "log_group_name": {"type": "string", "minLength": 1, "maxLength": 512},
-                                            "log_stream_name": {"type": "string", "minLength": 1, "maxLength": 512},
+                                            "log_group_name": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": 512,
+                                            },
+                                            "log_stream_name": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": 512,
+                                            },
                                             "timezone": {"enum": ["Local", "LOCAL", "UTC"]},
                                             "timestamp_format": {"type": "string"},
                                             "multi_line_start_pattern": {"type": "string"},
@@ -218,9 +240,11 @@ def test_user_data_installs_configures_and_enables_the_agent(
     ):
         assert line in lines
     # Docker first, then the events service whose file the agent ships, then the agent.
-    assert lines.index("systemctl enable --now docker") < lines.index(
-        "systemctl enable --now docker-events.service"
-    ) < lines.index("dnf install -y amazon-cloudwatch-agent")
+    assert (
+        lines.index("systemctl enable --now docker")
+        < lines.index("systemctl enable --now docker-events.service")
+        < lines.index("dnf install -y amazon-cloudwatch-agent")
+    )
     (tmp_path / "user-data.sh").write_text(script)
     check = subprocess.run(["bash", "-n", str(tmp_path / "user-data.sh")], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
@@ -250,7 +274,9 @@ def test_put_metric_data_only_into_its_namespace(staging: assertions.Template) -
 
 
 def test_instance_declares_the_agent_metrics(staging_template_json: dict[str, Any]) -> None:
-    instance = next(r for r in staging_template_json["Resources"].values() if r["Type"] == "AWS::EC2::Instance")
+    instance = next(
+        r for r in staging_template_json["Resources"].values() if r["Type"] == "AWS::EC2::Instance"
+    )
     assert instance["Metadata"][CUSTOM_METRICS_METADATA_KEY] == [
         {"Namespace": "AiTutor/Staging", "MetricName": "mem_used_percent", "Dimensions": ["InstanceId"]},
         {"Namespace": "AiTutor/Staging", "MetricName": "disk_used_percent", "Dimensions": ["InstanceId"]},
@@ -280,5 +306,7 @@ def test_default_namespace_and_metrics() -> None:
 
 @pytest.mark.parametrize("namespace", ["AWS/EC2", ""])
 def test_namespace_must_be_a_custom_one(namespace: str) -> None:
-    with pytest.raises(ValueError, match=rf"namespace must be non-empty and must not start with 'AWS/', got '{namespace}'"):
+    with pytest.raises(
+        ValueError, match=rf"namespace must be non-empty and must not start with 'AWS/', got '{namespace}'"
+    ):
         _host(metrics_namespace=namespace)

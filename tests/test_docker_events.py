@@ -133,13 +133,20 @@ def test_unit_writes_die_and_oom_events_as_json_lines(unit_root: Path) -> None:
     ) in unit
     assert f"StandardOutput=append:{DOCKER_EVENTS_LOG_FILE}" in unit
     assert "LogsDirectory=docker-events" in unit
-    for line in ("After=docker.service", "Restart=always", "StartLimitIntervalSec=0", "WantedBy=multi-user.target"):
+    for line in (
+        "After=docker.service",
+        "Restart=always",
+        "StartLimitIntervalSec=0",
+        "WantedBy=multi-user.target",
+    ):
         assert line in unit
 
 
 def test_user_data_enables_the_service(staging_template_json: dict[str, Any]) -> None:
     lines = user_data_script(staging_template_json).splitlines()
-    assert lines.index("systemctl daemon-reload") < lines.index("systemctl enable --now docker-events.service")
+    assert lines.index("systemctl daemon-reload") < lines.index(
+        "systemctl enable --now docker-events.service"
+    )
 
 
 def test_log_group_is_named_from_the_prefix_and_kept(staging: assertions.Template) -> None:
