@@ -146,7 +146,18 @@ class BasicAlarms(Construct):
                 "the instance is unreachable or unhealthy."
             ),
         )
+        for name, percent in (
+            ("memory_threshold_percent", memory_threshold_percent),
+            ("disk_threshold_percent", disk_threshold_percent),
+        ):
+            if not 0 < percent < 100:
+                raise ValueError(f"{name} must be between 0 and 100, got {percent:g}")
         memory_periods = int(memory_duration.to_seconds() // period.to_seconds())
+        if memory_periods < 1 or memory_duration.to_seconds() % period.to_seconds():
+            raise ValueError(
+                f"memory_duration must be a whole multiple of period ({period.to_minutes():g} minutes), "
+                f"got {memory_duration.to_minutes():g} minutes"
+            )
         self.memory_high = self.add_alarm(
             "MemoryHigh",
             suffix="memory-high",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
@@ -229,3 +230,23 @@ def test_attributes() -> None:
     ]
     assert alarms.period.to_minutes() == 5
     assert alarms.topic.topic_arn
+
+
+@pytest.mark.parametrize(
+    ("props", "error"),
+    [
+        ({"memory_threshold_percent": 120}, "memory_threshold_percent must be between 0 and 100, got 120"),
+        ({"disk_threshold_percent": 0}, "disk_threshold_percent must be between 0 and 100, got 0"),
+        (
+            {"memory_duration": cdk.Duration.minutes(7)},
+            r"memory_duration must be a whole multiple of period \(5 minutes\), got 7 minutes",
+        ),
+        (
+            {"memory_duration": cdk.Duration.minutes(1)},
+            r"memory_duration must be a whole multiple of period \(5 minutes\), got 1 minutes",
+        ),
+    ],
+)
+def test_memory_and_disk_props_are_checked(props: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        _host_stack(**props)
