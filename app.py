@@ -7,6 +7,8 @@ Context (``cdk synth -c key=value``):
   account       the AWS account to pin the stack to (default: none, so synth needs no credentials;
                 with vpc_id and no account, CDK_DEFAULT_ACCOUNT from the CLI's credentials is used)
   adopt_log_groups  "true": only the log groups, to `cdk import` existing ones (docs/migration.md)
+  free_tier_strict  true to fail synth when a stack goes over the CloudWatch free tier (default: false, synth
+                warns)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 
 import aws_cdk as cdk
 
+from constructs_obs.free_tier import FreeTierCheck
 from stacks.staging import REGION, STACK_NAME, AiTutorStagingStack
 
 
@@ -26,6 +29,14 @@ def _emails(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(part).strip() for part in value if str(part).strip()]
     raise TypeError(f"context alarm_emails must be a comma-separated string or a list, got {value!r}")
+
+
+def _flag(name: str, value: object) -> bool:
+    if value is None or value is False or value == "false":
+        return False
+    if value is True or value == "true":
+        return True
+    raise TypeError(f"context {name} must be true or false, got {value!r}")
 
 
 def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None) -> cdk.App:
@@ -41,6 +52,9 @@ def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None)
                 f"context vpc_id={vpc_id!r} needs an AWS account to look the VPC up: "
                 "pass -c account=123456789012 or run with AWS credentials"
             )
+    cdk.Validations.of(app).add_plugins(
+        FreeTierCheck(strict=_flag("free_tier_strict", app.node.try_get_context("free_tier_strict")))
+    )
     AiTutorStagingStack(
         app,
         STACK_NAME,

@@ -1,12 +1,35 @@
 """constructs_obs: AWS CDK constructs that observe a Docker host on EC2.
 
 - :class:`ContainerLogGroups`: one CloudWatch log group per container, for Docker's ``awslogs`` driver.
-- :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups.
-- :class:`BasicAlarms`: CPU and status-check alarms notifying an SNS topic by email.
+- :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups, running
+  the CloudWatch agent (memory and disk metrics, :class:`CloudWatchAgent`) and a service that sends container
+  crash events to a log group of their own (:class:`DockerEventsLog`).
+- :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
+- :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters.
+- :class:`SavedQueries`: Logs Insights saved queries for backend errors, nginx 5xx by path, container crashes.
+- :class:`HostDashboard`: one dashboard with a graph per alarm and every alarm's state.
+- :class:`FreeTierCheck` and :func:`count_billables`: what a stack bills in CloudWatch, checked at synth.
 """
 
+from constructs_obs.agent import CloudWatchAgent
 from constructs_obs.alarms import BasicAlarms
+from constructs_obs.dashboard import HostDashboard
+from constructs_obs.docker_events import DockerEventsLog
+from constructs_obs.free_tier import FreeTierCheck, count_billables
 from constructs_obs.host import ObservedEc2Host
+from constructs_obs.log_alarms import LogPatternAlarms
 from constructs_obs.log_groups import ContainerLogGroups
+from constructs_obs.queries import SavedQueries
 
-__all__ = ["BasicAlarms", "ContainerLogGroups", "ObservedEc2Host"]
+__all__ = [
+    "BasicAlarms",
+    "CloudWatchAgent",
+    "ContainerLogGroups",
+    "DockerEventsLog",
+    "FreeTierCheck",
+    "HostDashboard",
+    "LogPatternAlarms",
+    "ObservedEc2Host",
+    "SavedQueries",
+    "count_billables",
+]

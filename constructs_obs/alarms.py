@@ -21,6 +21,13 @@ BASIC_MONITORING_PERIOD = Duration.minutes(5)
 DEFAULT_CPU_THRESHOLD_PERCENT = 80.0
 DEFAULT_CPU_DURATION = Duration.minutes(10)
 
+#: A t3.small has 2 GiB and no swap: at 85% used (page cache not counted) about 300 MiB is left before the
+#: kernel's OOM killer starts; the seed's stack already uses most of the memory.
+DEFAULT_MEMORY_THRESHOLD_PERCENT = 85.0
+DEFAULT_MEMORY_DURATION = Duration.minutes(10)
+#: 80% of the 30 GiB root volume leaves about 6 GiB for image pulls and logs.
+DEFAULT_DISK_THRESHOLD_PERCENT = 80.0
+
 
 class BasicAlarms(Construct):
     """The host's CPU and status-check alarms, both notifying an SNS topic on ALARM and on OK.
@@ -31,12 +38,25 @@ class BasicAlarms(Construct):
     - ``{name_prefix}-status-check``: ``AWS/EC2 StatusCheckFailed`` maximum of 1 or more in one period (any
       failure of the instance or system check). Missing data is *breaching*: a host that stopped reporting
       (stopped, terminated, hung hypervisor) is unreachable, which is what this alarm is for.
+    - ``{name_prefix}-memory-high``: the CloudWatch agent's ``mem_used_percent`` average above
+      ``memory_threshold_percent`` for ``memory_duration`` (default 85% for 10 minutes). Missing data is
+      *missing*: the alarm goes to INSUFFICIENT_DATA when the agent stops reporting (a stopped host is the
+      status-check alarm's job), which the dashboard shows, instead of pretending memory is fine.
+    - ``{name_prefix}-disk-high``: the agent's root-filesystem ``disk_used_percent`` maximum above
+      ``disk_threshold_percent`` in one period (default 80%). Missing data is *missing*, as for memory.
+    - ``{name_prefix}-container-crash``: one or more container crashes (see :mod:`constructs_obs.docker_events`)
+      in one period: it fires on the first crash. Missing data is *not breaching*: the crash count has data only
+      when something crashed.
 
     Attributes:
         topic: the SNS topic alarms notify (created with SSL enforced, or the caller's).
         cpu_high: the CPU alarm.
         status_check: the status-check alarm.
-        alarms: every alarm this construct created, in creation order.
+        memory_high: the memory alarm.
+        disk_high: the root-disk alarm.
+        container_crash: the container-crash alarm.
+        alarms: every alarm added through :meth:`add_alarm` (this construct's and, for instance,
+            :class:`~constructs_obs.log_alarms.LogPatternAlarms`'), in creation order.
     """
 
     def __init__(
@@ -51,6 +71,9 @@ class BasicAlarms(Construct):
         cpu_threshold_percent: float = DEFAULT_CPU_THRESHOLD_PERCENT,
         cpu_duration: Duration = DEFAULT_CPU_DURATION,
         period: Duration = BASIC_MONITORING_PERIOD,
+        memory_threshold_percent: float = DEFAULT_MEMORY_THRESHOLD_PERCENT,
+        memory_duration: Duration = DEFAULT_MEMORY_DURATION,
+        disk_threshold_percent: float = DEFAULT_DISK_THRESHOLD_PERCENT,
     ) -> None:
         """Create the topic (unless given), its email subscriptions and the alarms.
 
@@ -66,10 +89,14 @@ class BasicAlarms(Construct):
             cpu_duration: how long CPU must stay high; a whole multiple of ``period``. Default 10 minutes.
             period: metric period. Default 5 minutes, EC2 basic monitoring (free); use 1 minute only with
                 detailed monitoring, which is billed.
+            memory_threshold_percent: memory used (average) that counts as high. Default 85.
+            memory_duration: how long memory must stay high; a whole multiple of ``period``. Default 10 minutes.
+            disk_threshold_percent: root filesystem used that counts as high. Default 80.
         """
         super().__init__(scope, construct_id)
         self.name_prefix = name_prefix
         self.host = host
+        self.period = period
 
         if topic is None:
             self.topic: sns.ITopic = sns.Topic(
@@ -117,6 +144,57 @@ class BasicAlarms(Construct):
             description=(
                 f"EC2 status check failed (or no status data) for {host.node.path}: "
                 "the instance is unreachable or unhealthy."
+            ),
+        )
+        for name, percent in (
+            ("memory_threshold_percent", memory_threshold_percent),
+            ("disk_threshold_percent", disk_threshold_percent),
+        ):
+            if not 0 < percent < 100:
+                raise ValueError(f"{name} must be between 0 and 100, got {percent:g}")
+        memory_periods = int(memory_duration.to_seconds() // period.to_seconds())
+        if memory_periods < 1 or memory_duration.to_seconds() % period.to_seconds():
+            raise ValueError(
+                f"memory_duration must be a whole multiple of period ({period.to_minutes():g} minutes), "
+                f"got {memory_duration.to_minutes():g} minutes"
+            )
+        self.memory_high = self.add_alarm(
+            "MemoryHigh",
+            suffix="memory-high",
+            metric=host.agent.metric_memory_used_percent(period=period),
+            threshold=memory_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=memory_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            description=(
+                f"Memory used above {memory_threshold_percent:g}% for {memory_duration.to_minutes():g} minutes "
+                f"on {host.node.path}: containers risk being killed by the OOM killer."
+            ),
+        )
+        self.disk_high = self.add_alarm(
+            "DiskHigh",
+            suffix="disk-high",
+            metric=host.agent.metric_disk_used_percent(period=period),
+            threshold=disk_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            description=(
+                f"Root filesystem above {disk_threshold_percent:g}% used on {host.node.path}: "
+                "prune Docker images (docker system prune) before writes start failing."
+            ),
+        )
+        self.container_crash = self.add_alarm(
+            "ContainerCrash",
+            suffix="container-crash",
+            metric=host.docker_events.metric_crashes(period=period),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description=(
+                f"A container on {host.node.path} crashed (non-zero exit other than a stop, or OOM kill). "
+                "See the docker-events log group or the container-crashes saved query."
             ),
         )
 

@@ -7,10 +7,15 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_obs.agent import DEFAULT_METRICS_NAMESPACE, CloudWatchAgent
+from constructs_obs.docker_events import DockerEventsLog
 from constructs_obs.log_groups import ContainerLogGroups
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
+
+#: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
+DOCKER_EVENTS_LOG_NAME = "docker-events"
 
 #: Public SSM parameters that always name the newest Amazon Linux 2023 AMI, per CPU architecture.
 AL2023_PARAMETERS: dict[ec2.InstanceArchitecture, str] = {
@@ -81,12 +86,20 @@ class ObservedEc2Host(Construct):
     through SSM Session Manager), inbound HTTP/HTTPS only, termination protection on, basic (free) 5-minute
     monitoring. The role may write to ``log_groups`` and use Session Manager, and nothing else.
 
+    Observed from the inside too: the CloudWatch agent (:class:`~constructs_obs.agent.CloudWatchAgent`) publishes
+    memory and root-disk used percent to ``metrics_namespace``, and a ``docker-events`` service
+    (:class:`~constructs_obs.docker_events.DockerEventsLog`) sends container ``die``/``oom`` events to
+    ``{prefix}/docker-events``, where a metric filter counts crashes. The role may also publish metrics into
+    ``metrics_namespace`` (only) and write to the docker-events log group (only).
+
     Attributes:
         instance: the EC2 instance.
         role: the instance's IAM role (its instance profile is created with the instance).
         security_group: the instance's security group.
         log_groups: the container log groups the host ships to.
         user_data: the instance's user data; add commands to it to provision more.
+        agent: the CloudWatch agent (memory and disk metrics).
+        docker_events: the container events log group, its service and the crash metric.
     """
 
     def __init__(
@@ -104,6 +117,7 @@ class ObservedEc2Host(Construct):
         root_volume_size_gib: int = 30,
         compose_version: str = DEFAULT_COMPOSE_VERSION,
         termination_protection: bool = True,
+        metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
     ) -> None:
         """Create the host.
 
@@ -123,8 +137,17 @@ class ObservedEc2Host(Construct):
             root_volume_size_gib: root gp3 volume size. Default 30 GiB (the EBS free tier).
             compose_version: the Docker Compose plugin release to install.
             termination_protection: EC2 API termination protection. Default on.
+            metrics_namespace: CloudWatch namespace of the host's custom metrics (the agent's memory and disk
+                metrics and the container-crash count). One per application keeps each host's permission to
+                publish metrics inside its own namespace.
         """
         super().__init__(scope, construct_id)
+        if DOCKER_EVENTS_LOG_NAME in log_groups.containers:
+            raise ValueError(
+                f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
+                f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
+                "rename the container"
+            )
         instance_type = instance_type or ec2.InstanceType("t3.small")
         self.log_groups = log_groups
 
@@ -184,6 +207,22 @@ class ObservedEc2Host(Construct):
                     ),
                 )
             ],
+        )
+
+        self.docker_events = DockerEventsLog(
+            self,
+            "DockerEvents",
+            instance=self.instance,
+            log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+            namespace=metrics_namespace,
+            retention=log_groups.retention,
+        )
+        self.agent = CloudWatchAgent(
+            self,
+            "Agent",
+            instance=self.instance,
+            namespace=metrics_namespace,
+            log_files=[self.docker_events.agent_log_file],
         )
 
         if machine_image is None:

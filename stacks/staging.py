@@ -9,16 +9,24 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
+from constructs_obs import (
+    BasicAlarms,
+    ContainerLogGroups,
+    HostDashboard,
+    LogPatternAlarms,
+    ObservedEc2Host,
+    SavedQueries,
+)
 
 STACK_NAME = "AiTutorStaging"
 REGION = "us-east-2"
 
 
 class AiTutorStagingStack(Stack):
-    """The staging host, its container log groups and its alarms, named like the seed.
+    """The staging host, its container log groups, alarms, saved queries and dashboard, named like the seed.
 
-    Composition only: every behaviour lives in the constructs.
+    Composition only: every behaviour lives in the constructs. Seven alarms, five custom metrics and one
+    dashboard: inside the CloudWatch free tier (the app's FreeTierCheck says so at every synth).
     """
 
     def __init__(
@@ -42,7 +50,10 @@ class AiTutorStagingStack(Stack):
             kwargs: passed to ``Stack`` (env, description, termination_protection, ...).
         """
         kwargs.setdefault("termination_protection", True)
-        kwargs.setdefault("description", "ai-tutor staging: EC2 Docker host, container logs and alarms")
+        kwargs.setdefault(
+            "description",
+            "ai-tutor staging: EC2 Docker host, container logs, alarms, saved queries and a dashboard",
+        )
         super().__init__(scope, construct_id, **kwargs)
 
         self.logs = ContainerLogGroups(
@@ -72,14 +83,26 @@ class AiTutorStagingStack(Stack):
             log_groups=self.logs,
             role_name="ai-tutor-staging-ec2-role",
             instance_name="ai-tutor-staging",
+            metrics_namespace="AiTutor/Staging",
         )
         self.alarms = BasicAlarms(
             self, "Alarms", host=self.host, name_prefix="ai-tutor-staging", emails=list(alarm_emails)
         )
+        self.log_alarms = LogPatternAlarms(
+            self, "LogAlarms", alarms=self.alarms, nginx_container="nginx", backend_container="backend"
+        )
+        self.queries = SavedQueries(self, "Queries", host=self.host, name_prefix=self.alarms.name_prefix)
+        self.dashboard = HostDashboard(self, "Dashboard", alarms=self.alarms)
 
         CfnOutput(self, "InstanceId", value=self.host.instance.instance_id, description="The EC2 host")
         CfnOutput(self, "InstanceRoleName", value=self.host.role.role_name, description="The host's IAM role")
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="Alarm notifications")
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=self.dashboard.dashboard.dashboard_name,
+            description="CloudWatch dashboard: host metrics, log-pattern counts and every alarm's state",
+        )
         CfnOutput(
             self,
             "ComposeLogging",

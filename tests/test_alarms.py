@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
@@ -69,8 +70,85 @@ def test_status_check_fires_on_any_failure(staging: assertions.Template) -> None
     assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
 
 
-def test_only_the_two_alarms(staging: assertions.Template) -> None:
-    staging.resource_count_is("AWS::CloudWatch::Alarm", 2)
+#: Every staging alarm and the missing-data treatment chosen for it (see BasicAlarms and LogPatternAlarms).
+STAGING_ALARMS = {
+    "ai-tutor-staging-cpu-high": "notBreaching",
+    "ai-tutor-staging-status-check": "breaching",
+    "ai-tutor-staging-memory-high": "missing",
+    "ai-tutor-staging-disk-high": "missing",
+    "ai-tutor-staging-container-crash": "notBreaching",
+    "ai-tutor-staging-nginx-5xx": "notBreaching",
+    "ai-tutor-staging-backend-errors": "notBreaching",
+}
+
+
+def test_every_alarm_is_named_from_the_prefix_and_notifies_on_alarm_and_on_recovery(
+    staging: assertions.Template,
+) -> None:
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    alarms = staging.find_resources("AWS::CloudWatch::Alarm")
+    assert {a["Properties"]["AlarmName"]: a["Properties"]["TreatMissingData"] for a in alarms.values()} == (
+        STAGING_ALARMS
+    )
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
+        assert "InsufficientDataActions" not in props
+        assert props["AlarmDescription"]
+
+
+def test_memory_high_watches_the_agents_metric(staging: assertions.Template) -> None:
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    props = _alarm(staging, "ai-tutor-staging-memory-high")
+    assert props.pop("AlarmDescription").startswith("Memory used above 85% for 10 minutes")
+    props.pop("AlarmActions"), props.pop("OKActions")
+    assert props == {
+        "AlarmName": "ai-tutor-staging-memory-high",
+        "Namespace": "AiTutor/Staging",
+        "MetricName": "mem_used_percent",
+        "Dimensions": [{"Name": "InstanceId", "Value": {"Ref": instance}}],
+        "Statistic": "Average",
+        "Period": 300,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 85,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "missing",
+    }
+
+
+def test_disk_high_watches_the_root_filesystem(staging: assertions.Template) -> None:
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    props = _alarm(staging, "ai-tutor-staging-disk-high")
+    assert props.pop("AlarmDescription").startswith("Root filesystem above 80% used")
+    props.pop("AlarmActions"), props.pop("OKActions")
+    assert props == {
+        "AlarmName": "ai-tutor-staging-disk-high",
+        "Namespace": "AiTutor/Staging",
+        "MetricName": "disk_used_percent",
+        "Dimensions": [{"Name": "InstanceId", "Value": {"Ref": instance}}],
+        "Statistic": "Maximum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+        "Threshold": 80,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "missing",
+    }
+
+
+def test_memory_and_disk_thresholds_are_configurable() -> None:
+    stack, _ = _host_stack(
+        memory_threshold_percent=90, memory_duration=cdk.Duration.minutes(15), disk_threshold_percent=70
+    )
+    template = assertions.Template.from_stack(stack)
+    memory = _alarm(template, "shop-memory-high")
+    assert (memory["Threshold"], memory["EvaluationPeriods"], memory["Namespace"]) == (
+        90,
+        3,
+        "ConstructsObs/Host",
+    )
+    assert _alarm(template, "shop-disk-high")["Threshold"] == 70
 
 
 def test_topic_enforces_ssl(staging: assertions.Template) -> None:
@@ -143,5 +221,32 @@ def test_existing_topic_is_used_and_none_is_created() -> None:
 
 def test_attributes() -> None:
     _, alarms = _host_stack()
-    assert alarms.alarms == [alarms.cpu_high, alarms.status_check]
+    assert alarms.alarms == [
+        alarms.cpu_high,
+        alarms.status_check,
+        alarms.memory_high,
+        alarms.disk_high,
+        alarms.container_crash,
+    ]
+    assert alarms.period.to_minutes() == 5
     assert alarms.topic.topic_arn
+
+
+@pytest.mark.parametrize(
+    ("props", "error"),
+    [
+        ({"memory_threshold_percent": 120}, "memory_threshold_percent must be between 0 and 100, got 120"),
+        ({"disk_threshold_percent": 0}, "disk_threshold_percent must be between 0 and 100, got 0"),
+        (
+            {"memory_duration": cdk.Duration.minutes(7)},
+            r"memory_duration must be a whole multiple of period \(5 minutes\), got 7 minutes",
+        ),
+        (
+            {"memory_duration": cdk.Duration.minutes(1)},
+            r"memory_duration must be a whole multiple of period \(5 minutes\), got 1 minutes",
+        ),
+    ],
+)
+def test_memory_and_disk_props_are_checked(props: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        _host_stack(**props)

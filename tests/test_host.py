@@ -110,16 +110,17 @@ def test_role_is_named_like_the_seed_and_assumed_by_ec2_only(staging: assertions
     assert _instance(staging)["IamInstanceProfile"] == {"Ref": profile}
 
 
-def test_role_policy_is_log_writes_plus_session_manager_and_nothing_else(
+def test_role_policy_is_log_writes_session_manager_and_own_metrics_and_nothing_else(
     staging: assertions.Template,
 ) -> None:
     role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
     policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
     assert len(policies) == 1
     statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    # The docker-events group (written by the CloudWatch agent) merges into the container groups' statement.
     groups = [
         logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=f"/ai-tutor/{c}")
-        for c in ("backend", "frontend", "nginx")
+        for c in ("docker-events", "backend", "frontend", "nginx")
     ]
     assert statements[0] == {
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -131,7 +132,13 @@ def test_role_policy_is_log_writes_plus_session_manager_and_nothing_else(
         "Fn::Join": ["", ["arn:aws:ec2:us-east-2:", {"Ref": "AWS::AccountId"}, ":instance/*"]]
     }
     assert statements[2] == {"Action": sorted(SSM_CHANNEL_ACTIONS), "Effect": "Allow", "Resource": "*"}
-    assert len(statements) == 3
+    assert statements[3] == {
+        "Action": "cloudwatch:PutMetricData",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "AiTutor/Staging"}},
+        "Effect": "Allow",
+        "Resource": "*",
+    }
+    assert len(statements) == 4
     # No statement allows any logs action on a wildcard.
     for s in statements:
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]

@@ -55,14 +55,20 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> assertions.Template:
 
 
 def test_own_log_groups(shop: assertions.Template) -> None:
-    shop.resource_count_is("AWS::Logs::LogGroup", 2)
-    for name in ("/shop/api", "/shop/worker"):
+    shop.resource_count_is("AWS::Logs::LogGroup", 3)
+    for name in ("/shop/api", "/shop/worker", "/shop/docker-events"):
         shop.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": name, "RetentionInDays": 14})
 
 
 def test_own_alarm_names_on_the_existing_topic(shop: assertions.Template) -> None:
     shop.resource_count_is("AWS::SNS::Topic", 0)
-    for name in ("shop-prod-cpu-high", "shop-prod-status-check"):
+    for name in (
+        "shop-prod-cpu-high",
+        "shop-prod-status-check",
+        "shop-prod-memory-high",
+        "shop-prod-disk-high",
+        "shop-prod-container-crash",
+    ):
         shop.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {"AlarmName": name, "AlarmActions": [TOPIC_ARN], "OKActions": [TOPIC_ARN]},

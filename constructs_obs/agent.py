@@ -1,0 +1,198 @@
+"""The CloudWatch agent on an Amazon Linux 2023 host: memory and root-disk metrics, log files, least privilege."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+#: Namespace of the host metrics when the caller names none. Pass one per application so that each host's
+#: role may publish into its own namespace only.
+DEFAULT_METRICS_NAMESPACE = "ConstructsObs/Host"
+
+#: Where the user data writes the agent's JSON configuration on the host.
+AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
+AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+#: The heredoc delimiter around the configuration in the user data (tests extract the file by it).
+AGENT_CONFIG_HEREDOC = "CLOUDWATCH_AGENT_CONFIG"
+
+#: The two metrics the agent publishes, each with the single dimension ``InstanceId``.
+MEMORY_USED_PERCENT = "mem_used_percent"
+DISK_USED_PERCENT = "disk_used_percent"
+
+#: Resource metadata key under which a resource declares the custom metrics it publishes at run time, so that
+#: a template alone tells what a stack bills (see :mod:`constructs_obs.free_tier`).
+CUSTOM_METRICS_METADATA_KEY = "ConstructsObs::CustomMetrics"
+
+
+@dataclass(frozen=True)
+class AgentLogFile:
+    """A file on the host that the agent ships to a CloudWatch log group (one stream per instance)."""
+
+    file_path: str
+    log_group_name: str
+    log_stream_name: str = "{instance_id}"
+
+
+def agent_config(
+    *,
+    namespace: str,
+    log_files: Sequence[AgentLogFile] = (),
+    collection_interval: Duration | None = None,
+) -> dict[str, Any]:
+    """The agent's JSON configuration: memory and root-disk used percent, plus ``log_files``.
+
+    Dimensions stay stable across AMIs and device names: every metric carries ``InstanceId`` (from instance
+    metadata) and nothing else. Memory has no other dimension. The root disk is selected by mount path ``/``;
+    its device, path and filesystem-type dimensions are rolled up into an ``InstanceId``-only aggregate and the
+    original per-device series is dropped (``drop_original_metrics``), so ``nvme0n1p1`` vs ``xvda1`` or ``xfs``
+    vs ``ext4`` never change the metric an alarm watches. Memory keeps its original series: its only dimension
+    is already ``InstanceId``, and the agent publishes no roll-up identical to the original, so dropping the
+    original would publish nothing. The agent runs as the unprivileged ``cwagent`` user its package creates.
+    """
+    interval = int((collection_interval or Duration.minutes(1)).to_seconds())
+    config: dict[str, Any] = {
+        "agent": {"metrics_collection_interval": interval, "run_as_user": "cwagent"},
+        "metrics": {
+            "namespace": namespace,
+            "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
+            "aggregation_dimensions": [["InstanceId"]],
+            "metrics_collected": {
+                "mem": {"measurement": [MEMORY_USED_PERCENT]},
+                "disk": {
+                    "measurement": ["used_percent"],
+                    "resources": ["/"],
+                    "drop_device": True,
+                    "drop_original_metrics": [DISK_USED_PERCENT],
+                },
+            },
+        },
+    }
+    if log_files:
+        config["logs"] = {
+            "logs_collected": {
+                "files": {
+                    "collect_list": [
+                        {
+                            "file_path": f.file_path,
+                            "log_group_name": f.log_group_name,
+                            "log_stream_name": f.log_stream_name,
+                            "timezone": "UTC",
+                        }
+                        for f in log_files
+                    ]
+                }
+            }
+        }
+    return config
+
+
+def agent_user_data_commands(config: dict[str, Any]) -> list[str]:
+    """Commands that install the agent from the Amazon Linux 2023 repositories, configure and enable it.
+
+    ``fetch-config -s`` validates the configuration, translates it and (re)starts the agent; ``systemctl
+    enable`` makes systemd start it again after every reboot.
+    """
+    return [
+        "dnf install -y amazon-cloudwatch-agent",
+        f"install -d -m 755 {AGENT_CONFIG_PATH.rsplit('/', 1)[0]}",
+        f"cat > {AGENT_CONFIG_PATH} <<'{AGENT_CONFIG_HEREDOC}'\n"
+        f"{json.dumps(config, indent=2, sort_keys=True)}\n"
+        f"{AGENT_CONFIG_HEREDOC}",
+        f"{AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG_PATH}",
+        "systemctl enable amazon-cloudwatch-agent",
+    ]
+
+
+class CloudWatchAgent(Construct):
+    """Installs and configures the CloudWatch agent on ``instance`` and lets it publish to its namespace only.
+
+    - The agent publishes ``mem_used_percent`` and ``disk_used_percent`` (root filesystem), dimension
+      ``InstanceId`` only (see :func:`agent_config`), every ``collection_interval``.
+    - The instance role gets ``cloudwatch:PutMetricData`` with the condition ``cloudwatch:namespace`` equal to
+      ``namespace`` (the action has no resource-level permissions, so the resource is ``*`` and the condition is
+      what limits it). No AWS-managed policy. Writing ``log_files`` needs the owning log groups' grants.
+    - The instance declares the two metrics under its resource metadata key
+      :data:`CUSTOM_METRICS_METADATA_KEY`, so the free-tier check can count them from the template.
+
+    Attributes:
+        namespace: the metrics namespace.
+        config: the agent's JSON configuration, as written to the host.
+        instance: the instance the agent runs on.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance: ec2.Instance,
+        namespace: str = DEFAULT_METRICS_NAMESPACE,
+        log_files: Sequence[AgentLogFile] = (),
+        collection_interval: Duration | None = None,
+    ) -> None:
+        """Add the agent to ``instance``'s user data and role.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            instance: the Amazon Linux 2023 instance to run the agent on.
+            namespace: CloudWatch namespace of the metrics (must not start with ``AWS/``).
+            log_files: files on the host to ship to CloudWatch Logs.
+            collection_interval: how often the agent samples. Default 1 minute (standard resolution).
+        """
+        super().__init__(scope, construct_id)
+        if not Token.is_unresolved(namespace) and (not namespace or namespace.startswith("AWS/")):
+            raise ValueError(f"namespace must be non-empty and must not start with 'AWS/', got {namespace!r}")
+        self.namespace = namespace
+        self.instance = instance
+        self.config = agent_config(
+            namespace=namespace, log_files=log_files, collection_interval=collection_interval
+        )
+        self.grant_put_metric_data(instance)
+        instance.user_data.add_commands(*agent_user_data_commands(self.config))
+        instance.instance.add_metadata(
+            CUSTOM_METRICS_METADATA_KEY,
+            [
+                {"Namespace": namespace, "MetricName": name, "Dimensions": ["InstanceId"]}
+                for name in (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
+            ],
+        )
+
+    def grant_put_metric_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` publish metrics into this agent's namespace and no other."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["cloudwatch:PutMetricData"],
+            resource_arns=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": self.namespace}},
+        )
+
+    def metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
+        """An agent metric of this instance (dimension ``InstanceId``)."""
+        return cloudwatch.Metric(
+            namespace=self.namespace,
+            metric_name=metric_name,
+            dimensions_map={"InstanceId": self.instance.instance_id},
+            statistic=statistic,
+            period=period,
+        )
+
+    def metric_memory_used_percent(
+        self, *, period: Duration, statistic: str = cloudwatch.Stats.AVERAGE
+    ) -> cloudwatch.Metric:
+        """Memory in use (not counting buffers and page cache), percent of total."""
+        return self.metric(MEMORY_USED_PERCENT, statistic=statistic, period=period)
+
+    def metric_disk_used_percent(
+        self, *, period: Duration, statistic: str = cloudwatch.Stats.MAXIMUM
+    ) -> cloudwatch.Metric:
+        """Root filesystem space in use, percent."""
+        return self.metric(DISK_USED_PERCENT, statistic=statistic, period=period)

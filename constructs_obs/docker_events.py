@@ -1,0 +1,180 @@
+"""Docker container crashes on the host, as a log group of their own and a metric that counts them.
+
+A small systemd service, ``docker-events.service``, runs ``docker events`` for container ``die`` and ``oom``
+events and appends each one as a JSON line to :data:`DOCKER_EVENTS_LOG_FILE`; the CloudWatch agent ships that
+file to the ``{prefix}/docker-events`` log group, and a metric filter counts the crashes.
+
+What counts as a crash (:data:`CONTAINER_CRASH_PATTERN`):
+
+- every ``oom`` event: the kernel's OOM killer killed a process of the container;
+- every ``die`` event whose exit code is not a deliberate stop. ``docker stop``, ``docker compose down``,
+  ``docker compose up`` recreating a container on deploy, and a daemon shutdown all emit ``die`` too, with exit
+  code 0 (the process shut down cleanly), 143 (it ended on the SIGTERM it was sent) or 137 (it was SIGKILLed
+  after ignoring SIGTERM for the stop timeout, which is what a Node.js process running as PID 1 does on every
+  stop). Those three codes are not counted. An OOM kill also exits with 137; it is counted through its
+  ``oom`` event, so each OOM kill counts once. Every other code (1 for an uncaught exception, 2 for a usage
+  error, 139 for a segmentation fault, ...) counts, including a one-off ``docker compose run`` that fails and a
+  failing step of the legacy (non-BuildKit) image builder on the host.
+
+The log group keeps every ``die`` and ``oom`` event, deliberate stops included, for the saved query and for
+investigation. Events that happen while the service restarts (it restarts 5 seconds after ``docker events``
+exits, for instance when the Docker daemon restarts) are not written. The file grows by about 1-2 kB per event;
+Docker's restart back-off (up to one restart a minute) bounds even a crash loop to a few MB a day.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_obs.agent import AgentLogFile
+
+#: The service's name and where its unit file goes on the host.
+UNIT_NAME = "docker-events.service"
+UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
+#: The heredoc delimiter around the unit file in the user data (tests extract the file by it).
+UNIT_HEREDOC = "DOCKER_EVENTS_UNIT"
+
+#: Where the service writes the events (``LogsDirectory=docker-events`` creates the directory).
+DOCKER_EVENTS_LOG_FILE = "/var/log/docker-events/events.log"
+
+#: Exit codes of a container that was stopped on purpose (see the module docstring).
+DELIBERATE_STOP_EXIT_CODES: tuple[str, ...] = ("0", "137", "143")
+
+#: The metric filter pattern that counts crashes in the JSON lines of ``docker events --format '{{json .}}'``.
+#: ``exitCode`` is a string attribute of the event's actor.
+CONTAINER_CRASH_PATTERN = (
+    '{ ($.Action = "oom") || ($.Action = "die" && '
+    + " && ".join(f'$.Actor.Attributes.exitCode != "{code}"' for code in DELIBERATE_STOP_EXIT_CODES)
+    + ") }"
+)
+
+#: Name of the metric the crash filter publishes (one count per crash, no dimensions).
+CONTAINER_CRASHES_METRIC = "ContainerCrashes"
+
+
+def docker_events_unit(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
+    """The systemd unit of the service that appends container ``die`` and ``oom`` events to ``log_file``.
+
+    It starts after Docker, restarts 5 seconds after ``docker events`` exits (for instance when the daemon
+    restarts) without ever giving up (``StartLimitIntervalSec=0``), and is enabled for ``multi-user.target`` so it
+    comes back after a reboot. systemd creates ``/var/log/<LogsDirectory>`` (mode 0755) and opens ``log_file``
+    for appending (mode 0644), so the unprivileged CloudWatch agent can read it.
+    """
+    logs_directory = log_file.rsplit("/", 1)[0].removeprefix("/var/log/")
+    return "\n".join(
+        [
+            "[Unit]",
+            f"Description=Append Docker container die and oom events to {log_file} for the CloudWatch agent",
+            "Documentation=https://docs.docker.com/reference/cli/docker/system/events/",
+            "Wants=docker.service",
+            "After=docker.service",
+            "StartLimitIntervalSec=0",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"LogsDirectory={logs_directory}",
+            "ExecStart=/usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+            '--format "{{json .}}"',
+            f"StandardOutput=append:{log_file}",
+            "StandardError=journal",
+            "Restart=always",
+            "RestartSec=5",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def docker_events_user_data_commands(unit: str) -> list[str]:
+    """Commands that install the unit file, then enable and start the service."""
+    return [
+        f"cat > {UNIT_PATH} <<'{UNIT_HEREDOC}'\n{unit.rstrip()}\n{UNIT_HEREDOC}",
+        "systemctl daemon-reload",
+        f"systemctl enable --now {UNIT_NAME}",
+    ]
+
+
+class DockerEventsLog(Construct):
+    """Container crash events of ``instance``: the log group, the service that feeds it, the crash metric.
+
+    - Log group ``log_group_name`` (for example ``/ai-tutor/docker-events``), with ``retention`` and
+      ``removal_policy`` (default: kept when the stack goes).
+    - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by ``instance``'s user
+      data. The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
+    - A metric filter publishing ``1`` to ``{namespace}/ContainerCrashes`` for every crash
+      (:data:`CONTAINER_CRASH_PATTERN`); no default value, so the metric has no data while nothing crashes.
+    - The instance role may write to this log group only (see :meth:`grant_write`).
+
+    Attributes:
+        log_group: the log group.
+        crash_filter: the metric filter counting crashes.
+        agent_log_file: the file the CloudWatch agent must ship to the log group.
+        unit: the systemd unit file's text.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance: ec2.Instance,
+        log_group_name: str,
+        namespace: str,
+        retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """Create the log group and metric filter; install the service on ``instance``.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            instance: the Docker host.
+            log_group_name: the log group's name.
+            namespace: namespace of the crash metric.
+            retention: how long CloudWatch keeps the events. Default one month.
+            removal_policy: what happens to the log group when it leaves the stack. Default ``RETAIN``.
+        """
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+        self.crash_filter = logs.MetricFilter(
+            self,
+            "CrashFilter",
+            log_group=self.log_group,
+            filter_pattern=logs.FilterPattern.literal(CONTAINER_CRASH_PATTERN),
+            metric_namespace=namespace,
+            metric_name=CONTAINER_CRASHES_METRIC,
+            metric_value="1",
+        )
+        self.agent_log_file = AgentLogFile(file_path=DOCKER_EVENTS_LOG_FILE, log_group_name=log_group_name)
+        self.unit = docker_events_unit()
+        instance.user_data.add_commands(*docker_events_user_data_commands(self.unit))
+        self.grant_write(instance)
+
+    def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (the CloudWatch agent's role) ship events to this log group and nowhere else.
+
+        Exactly ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on this group's ARN: with the group in place
+        and no ``retention_in_days`` in its configuration, the agent calls nothing else.
+        """
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resource_arns=[self.log_group.log_group_arn],
+        )
+
+    def metric_crashes(self, *, period: Duration) -> cloudwatch.Metric:
+        """Container crashes per ``period`` (sum of the filter's counts)."""
+        return self.crash_filter.metric(statistic=cloudwatch.Stats.SUM, period=period)

@@ -1,0 +1,120 @@
+"""HostDashboard: one graph per alarm, every alarm's state, within the free tier's 50 metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+
+from constructs_obs import BasicAlarms, ContainerLogGroups, HostDashboard, ObservedEc2Host
+from tests.conftest import logical_id
+
+
+def _token(value: dict[str, Any]) -> str:
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return f"<{value['Fn::GetAtt'][0]}.{value['Fn::GetAtt'][1]}>"
+    return f"<{next(iter(value))}>"
+
+
+def dashboard_body(template: assertions.Template) -> dict[str, Any]:
+    """The single dashboard's body, deploy-time values shown as <LogicalId> or <Pseudo::Param>."""
+    boards = template.find_resources("AWS::CloudWatch::Dashboard")
+    assert len(boards) == 1
+    separator, parts = next(iter(boards.values()))["Properties"]["DashboardBody"]["Fn::Join"]
+    body: dict[str, Any] = json.loads(separator.join(p if isinstance(p, str) else _token(p) for p in parts))
+    return body
+
+
+def test_dashboard_named_from_the_prefix(staging: assertions.Template) -> None:
+    staging.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    staging.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardName": "ai-tutor-staging"})
+
+
+def test_one_graph_per_alarm_with_its_threshold(staging: assertions.Template) -> None:
+    widgets = dashboard_body(staging)["widgets"]
+    graphs = [w for w in widgets if w["type"] == "metric"]
+    alarm_ids = {
+        name: logical_id(staging, "AWS::CloudWatch::Alarm", AlarmName=f"ai-tutor-staging-{name}")
+        for name in (
+            "cpu-high",
+            "status-check",
+            "memory-high",
+            "disk-high",
+            "container-crash",
+            "nginx-5xx",
+            "backend-errors",
+        )
+    }
+    assert [(g["properties"]["title"], g["properties"]["annotations"]["alarms"]) for g in graphs] == [
+        ("CPU utilization (%)", [f"<{alarm_ids['cpu-high']}.Arn>"]),
+        ("Status check failed", [f"<{alarm_ids['status-check']}.Arn>"]),
+        ("Memory used (%)", [f"<{alarm_ids['memory-high']}.Arn>"]),
+        ("Root disk used (%)", [f"<{alarm_ids['disk-high']}.Arn>"]),
+        ("Container crashes", [f"<{alarm_ids['container-crash']}.Arn>"]),
+        ("nginx 5xx responses", [f"<{alarm_ids['nginx-5xx']}.Arn>"]),
+        ("Backend error lines", [f"<{alarm_ids['backend-errors']}.Arn>"]),
+    ]
+    assert graphs[0]["properties"]["yAxis"] == {"left": {"min": 0, "max": 100}}
+    # Three graphs a row.
+    assert [(g["x"], g["y"], g["width"]) for g in graphs[:4]] == [(0, 0, 8), (8, 0, 8), (16, 0, 8), (0, 6, 8)]
+
+
+def test_every_alarms_state(staging: assertions.Template) -> None:
+    widgets = dashboard_body(staging)["widgets"]
+    status = [w for w in widgets if w["type"] == "alarm"]
+    assert len(status) == 1
+    alarms = staging.find_resources("AWS::CloudWatch::Alarm")
+    assert sorted(status[0]["properties"]["alarms"]) == sorted(f"<{a}.Arn>" for a in alarms)
+    assert status[0]["properties"]["title"] == "Alarms"
+    assert status[0]["width"] == 24
+
+
+def test_within_the_free_tiers_metrics(staging: assertions.Template) -> None:
+    graphs = [w for w in dashboard_body(staging)["widgets"] if w["type"] == "metric"]
+    shown = sum(
+        len(g["properties"].get("metrics", [])) + len(g["properties"]["annotations"]["alarms"])
+        for g in graphs
+    )
+    assert shown == 7 <= 50
+
+
+def _stack() -> tuple[cdk.Stack, BasicAlarms]:
+    stack = cdk.Stack(cdk.App(), "DashboardTest", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    return stack, BasicAlarms(stack, "Alarms", host=host, name_prefix="shop", emails=["a@example.com"])
+
+
+def test_an_alarm_added_after_the_dashboard_fails_synth() -> None:
+    stack, alarms = _stack()
+    HostDashboard(stack, "Dashboard", alarms=alarms, dashboard_name="shop-ops")
+    alarms.add_alarm(
+        "Late",
+        suffix="late",
+        metric=alarms.ec2_metric("NetworkIn", statistic="Sum", period=cdk.Duration.minutes(5)),
+        threshold=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        description="late",
+    )
+    with pytest.raises(
+        RuntimeError, match=r"DashboardTest/Alarms/Late.*create HostDashboard after every alarm"
+    ):
+        assertions.Template.from_stack(stack)
+
+
+def test_dashboard_name_and_metric_count() -> None:
+    stack, alarms = _stack()
+    dashboard = HostDashboard(stack, "Dashboard", alarms=alarms, dashboard_name="shop-ops")
+    assert dashboard.metric_count == 5
+    assertions.Template.from_stack(stack).has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": "shop-ops"}
+    )

@@ -1,0 +1,219 @@
+"""DockerEventsLog: the service's unit file (verified by systemd), the log group, the crash filter and alarm."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+
+from constructs_obs import ContainerLogGroups, ObservedEc2Host
+from constructs_obs.docker_events import (
+    CONTAINER_CRASH_PATTERN,
+    DOCKER_EVENTS_LOG_FILE,
+    UNIT_HEREDOC,
+    UNIT_PATH,
+)
+from constructs_obs.filter_pattern import matches
+from tests.conftest import logical_id
+from tests.user_data import heredoc, user_data_script
+
+SYSTEM_UNITS = Path("/usr/lib/systemd/system")
+
+
+def _event(action: str, exit_code: str | None = None, name: str = "app-backend-1") -> str:
+    """A ``docker events --format '{{json .}}'`` line as Docker 25 writes it."""
+    attributes = {
+        "com.docker.compose.project": "app",
+        "com.docker.compose.service": name.split("-")[1],
+        "image": "app-backend:latest",
+        "name": name,
+    }
+    if exit_code is not None:
+        attributes |= {"exitCode": exit_code, "execDuration": "3"}
+    return json.dumps(
+        {
+            "status": action,
+            "id": "4f8c2b7e9a1d",
+            "from": "app-backend:latest",
+            "Type": "container",
+            "Action": action,
+            "Actor": {"ID": "4f8c2b7e9a1d", "Attributes": attributes},
+            "scope": "local",
+            "time": 1795000000,
+            "timeNano": 1795000000123456789,
+        },
+        separators=(",", ":"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "crash"),
+    [
+        (_event("oom"), True),  # the OOM killer: counted once, through its oom event
+        (_event("die", "1"), True),  # uncaught exception
+        (_event("die", "2"), True),  # usage error
+        (_event("die", "139"), True),  # segmentation fault
+        (_event("die", "0"), False),  # clean shutdown on docker stop / compose down
+        (_event("die", "143"), False),  # ended on the SIGTERM of a stop
+        (_event("die", "137"), False),  # SIGKILL after the stop timeout (or the die after an oom event)
+        (_event("start"), False),
+        (_event("stop"), False),
+        ("not json at all", False),
+    ],
+)
+def test_crash_pattern_on_real_docker_events(line: str, crash: bool) -> None:
+    assert matches(CONTAINER_CRASH_PATTERN, line) is crash
+
+
+def test_an_oom_kill_counts_once() -> None:
+    # The kernel kills the process: Docker emits oom, then die with 137.
+    assert sum(matches(CONTAINER_CRASH_PATTERN, e) for e in (_event("oom"), _event("die", "137"))) == 1
+
+
+@pytest.fixture(scope="module")
+def unit_root(staging_template_json: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A filesystem root with the unit file exactly as the user data writes it, for systemd-analyze."""
+    path, content = heredoc(user_data_script(staging_template_json), UNIT_HEREDOC)
+    assert path == UNIT_PATH == "/etc/systemd/system/docker-events.service"
+    root = tmp_path_factory.mktemp("root")
+    # systemd's own targets (sysinit.target, multi-user.target, ...), which default dependencies need.
+    shutil.copytree(SYSTEM_UNITS, root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / path.lstrip("/")).write_text(content)
+    # What Amazon Linux 2023's docker package provides and this machine lacks: the CLI and docker.service.
+    docker = root / "usr/bin/docker"
+    docker.parent.mkdir(parents=True)
+    docker.write_text("#!/bin/sh\n")
+    docker.chmod(0o755)
+    (root / "etc/systemd/system/docker.service").write_text("[Service]\nExecStart=/usr/bin/docker\n")
+    return root
+
+
+def _verify(root: Path, unit: str = UNIT_PATH) -> subprocess.CompletedProcess[str]:
+    systemd_analyze = shutil.which("systemd-analyze")
+    assert systemd_analyze, "systemd-analyze is missing: scripts/setup.sh installs Debian's systemd package"
+    return subprocess.run(
+        [systemd_analyze, "verify", f"--root={root}", "--man=no", "--generators=no", unit],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_systemd_accepts_the_unit_file(unit_root: Path) -> None:
+    result = _verify(unit_root)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_systemd_analyze_would_catch_a_broken_unit(unit_root: Path, tmp_path: Path) -> None:
+    broken = unit_root / "etc/systemd/system/broken-events.service"
+    text = (unit_root / UNIT_PATH.lstrip("/")).read_text()
+    broken.write_text(text.replace("Restart=always", "Restart=sometimes\nRestartSecs=5"))
+    try:
+        result = _verify(unit_root, "/etc/systemd/system/broken-events.service")
+    finally:
+        broken.unlink()
+    assert "Failed to parse service restart specifier" in result.stderr
+    assert "Unknown key 'RestartSecs'" in result.stderr
+
+
+def test_unit_writes_die_and_oom_events_as_json_lines(unit_root: Path) -> None:
+    unit = (unit_root / UNIT_PATH.lstrip("/")).read_text().splitlines()
+    assert (
+        "ExecStart=/usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+        '--format "{{json .}}"'
+    ) in unit
+    assert f"StandardOutput=append:{DOCKER_EVENTS_LOG_FILE}" in unit
+    assert "LogsDirectory=docker-events" in unit
+    for line in (
+        "After=docker.service",
+        "Restart=always",
+        "StartLimitIntervalSec=0",
+        "WantedBy=multi-user.target",
+    ):
+        assert line in unit
+
+
+def test_user_data_enables_the_service(staging_template_json: dict[str, Any]) -> None:
+    lines = user_data_script(staging_template_json).splitlines()
+    assert lines.index("systemctl daemon-reload") < lines.index(
+        "systemctl enable --now docker-events.service"
+    )
+
+
+def test_log_group_is_named_from_the_prefix_and_kept(staging: assertions.Template) -> None:
+    staging.has_resource(
+        "AWS::Logs::LogGroup",
+        {
+            "Properties": {"LogGroupName": "/ai-tutor/docker-events", "RetentionInDays": 30},
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+
+
+def test_crash_metric_filter(staging: assertions.Template) -> None:
+    group = logical_id(staging, "AWS::Logs::LogGroup", LogGroupName="/ai-tutor/docker-events")
+    staging.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": group},
+            "FilterPattern": CONTAINER_CRASH_PATTERN,
+            "MetricTransformations": [
+                {"MetricName": "ContainerCrashes", "MetricNamespace": "AiTutor/Staging", "MetricValue": "1"}
+            ],
+        },
+    )
+
+
+def test_container_crash_alarm_fires_on_the_first_crash(staging: assertions.Template) -> None:
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    found = staging.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": "ai-tutor-staging-container-crash"}}
+    )
+    props = next(iter(found.values()))["Properties"]
+    props.pop("AlarmDescription")
+    assert props == {
+        "AlarmName": "ai-tutor-staging-container-crash",
+        "Namespace": "AiTutor/Staging",
+        "MetricName": "ContainerCrashes",
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": topic}],
+        "OKActions": [{"Ref": topic}],
+    }
+
+
+def test_role_writes_to_the_events_group_by_exact_arn(staging: assertions.Template) -> None:
+    role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
+    group = logical_id(staging, "AWS::Logs::LogGroup", LogGroupName="/ai-tutor/docker-events")
+    policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
+    statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    writes = [s for s in statements if s["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]]
+    assert len(writes) == 1
+    assert {"Fn::GetAtt": [group, "Arn"]} in writes[0]["Resource"]
+
+
+def test_a_container_named_docker_events_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Clash", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api", "docker-events"])
+    with pytest.raises(
+        ValueError,
+        match=r"log_groups has a container named 'docker-events', whose log group '/shop/docker-events' the "
+        r"host needs for Docker events",
+    ):
+        ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs)

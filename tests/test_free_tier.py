@@ -1,0 +1,287 @@
+"""The free-tier count of a template, its overage messages, and the synth-time check (warning, strict, ack)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import cx_api as cxapi
+
+from app import _flag, build_app
+from constructs_obs import FreeTierCheck, count_billables
+from constructs_obs.free_tier import PLUGIN_NAME, CustomMetric, DashboardUsage
+from tests.conftest import make_app
+
+
+def test_staging_stays_at_zero_dollars_a_month(staging_template_json: dict[str, Any]) -> None:
+    usage = count_billables(staging_template_json)
+    assert usage.alarm_metrics == 7
+    assert len(usage.alarms) == 7
+    assert sorted((m.namespace, m.metric_name, m.dimensions) for m in usage.custom_metrics) == [
+        ("AiTutor/Staging", "BackendErrorLines", ()),
+        ("AiTutor/Staging", "ContainerCrashes", ()),
+        ("AiTutor/Staging", "Nginx5xxResponses", ()),
+        ("AiTutor/Staging", "disk_used_percent", ("InstanceId",)),
+        ("AiTutor/Staging", "mem_used_percent", ("InstanceId",)),
+    ]
+    assert usage.custom_metric_count == 5
+    assert [d.metrics for d in usage.dashboards] == [7]
+    assert usage.detailed_monitoring == usage.high_resolution_alarms == usage.composite_alarms == ()
+    assert usage.overages() == []
+    assert usage.monthly_cost_usd() == 0.0
+
+
+def _plugin_report(assembly_dir: str) -> dict[str, Any] | None:
+    """The free-tier plugin's part of the validation report (CDK leaves out plugins that found nothing)."""
+    report = json.loads((Path(assembly_dir) / "validation-report.json").read_text())
+    found = [r for r in report["pluginReports"] if r["pluginName"] == PLUGIN_NAME]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def test_staging_synth_finds_nothing_over(staging_artifact: cxapi.CloudFormationStackArtifact) -> None:
+    assert _plugin_report(staging_artifact.assembly.directory) is None
+
+
+def test_the_staging_app_checks_every_stack(tmp_path: Path) -> None:
+    # The app registers the check: a second, busy stack in the same app is reported, staging is not.
+    app = build_app(make_app(tmp_path), environ={})
+    _ElevenAlarms(app, "Busy")
+    app.synth()
+    report = _plugin_report(str(tmp_path))
+    assert report is not None
+    assert [v["description"].split(":")[0] for v in report["violations"]] == ["Busy"]
+
+
+def _alarm(logical_id: str, **props: Any) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Period": 300, **props}}
+
+
+def test_counting_rules() -> None:
+    stat = {"Metric": {"Namespace": "App", "MetricName": "Latency"}, "Period": 60, "Stat": "p99"}
+    template = {
+        "Resources": {
+            "Plain": _alarm("Plain"),
+            "Math": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Metrics": [
+                        {"Id": "a", "MetricStat": stat},
+                        {"Id": "b", "MetricStat": stat},
+                        {"Id": "e", "Expression": "a+b"},
+                    ]
+                },
+            },
+            "Anomaly": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "ThresholdMetricId": "band",
+                    "Metrics": [
+                        {"Id": "m", "MetricStat": stat},
+                        {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m)"},
+                    ],
+                },
+            },
+            "Fast": _alarm("Fast", Period=10),
+            "Composite": {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": {}},
+            "Filter": {
+                "Type": "AWS::Logs::MetricFilter",
+                "Properties": {
+                    "MetricTransformations": [
+                        {"MetricNamespace": "App", "MetricName": "Errors", "MetricValue": "1"},
+                    ]
+                },
+            },
+            "SameMetric": {
+                "Type": "AWS::Logs::MetricFilter",
+                "Properties": {"MetricTransformations": [{"MetricNamespace": "App", "MetricName": "Errors"}]},
+            },
+            "ByStatus": {
+                "Type": "AWS::Logs::MetricFilter",
+                "Properties": {
+                    "MetricTransformations": [
+                        {
+                            "MetricNamespace": "App",
+                            "MetricName": "Responses",
+                            "Dimensions": [{"Key": "status", "Value": "$status"}],
+                        }
+                    ]
+                },
+            },
+            "Detailed": {"Type": "AWS::EC2::Instance", "Properties": {"Monitoring": True}},
+            "Basic": {"Type": "AWS::EC2::Instance", "Properties": {"Monitoring": False}},
+            "Template": {
+                "Type": "AWS::EC2::LaunchTemplate",
+                "Properties": {"LaunchTemplateData": {"Monitoring": {"Enabled": True}}},
+            },
+            "LaunchConfig": {"Type": "AWS::AutoScaling::LaunchConfiguration", "Properties": {}},
+            "Board": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {
+                    "DashboardBody": {
+                        "Fn::Join": [
+                            "",
+                            [
+                                '{"widgets":[{"type":"metric","properties":{"metrics":[["AWS/EC2","CPUUtilization",'
+                                '"InstanceId","',
+                                {"Ref": "Detailed"},
+                                '"],[".","NetworkIn",".","."],[{"expression":"m1*2"}]]}},'
+                                '{"type":"metric","properties":{"annotations":{"alarms":["',
+                                {"Fn::GetAtt": ["Plain", "Arn"]},
+                                '"]}}},{"type":"alarm","properties":{"alarms":["x"]}},{"type":"text"}]}',
+                            ],
+                        ]
+                    }
+                },
+            },
+            "Agent": {
+                "Type": "AWS::EC2::Instance",
+                "Properties": {},
+                "Metadata": {
+                    "ConstructsObs::CustomMetrics": [
+                        {"Namespace": "App", "MetricName": "mem_used_percent", "Dimensions": ["InstanceId"]}
+                    ]
+                },
+            },
+        }
+    }
+    usage = count_billables(template)
+    assert usage.alarms == ("Plain", "Math", "Anomaly")
+    assert usage.alarm_metrics == 1 + 2 + 3  # a math alarm per metric, anomaly detection three per metric
+    assert (usage.high_resolution_alarms, usage.high_resolution_alarm_metrics) == (("Fast",), 1)
+    assert usage.composite_alarms == ("Composite",)
+    assert usage.custom_metrics == (
+        CustomMetric("App", "Errors", (), "Filter"),
+        CustomMetric("App", "Responses", ("status",), "ByStatus", per_dimension_value=True),
+        CustomMetric("App", "mem_used_percent", ("InstanceId",), "Agent"),
+    )
+    assert usage.detailed_monitoring == ("Detailed", "Template", "LaunchConfig")
+    assert usage.custom_metric_count == 3 + 3 * 7
+    assert usage.dashboards == (DashboardUsage("Board", 3),)  # two metric lines and one alarm graph
+
+
+def test_overages_say_what_is_over_by_how_much_and_what_it_costs() -> None:
+    template = {
+        "Resources": {
+            **{f"Alarm{i}": _alarm(f"Alarm{i}") for i in range(12)},
+            "Fast": _alarm("Fast", Period=10),
+            "Detailed": {"Type": "AWS::EC2::Instance", "Properties": {"Monitoring": "true"}},
+            **{
+                f"Filter{i}": {
+                    "Type": "AWS::Logs::MetricFilter",
+                    "Properties": {
+                        "MetricTransformations": [{"MetricNamespace": "App", "MetricName": f"M{i}"}]
+                    },
+                }
+                for i in range(4)
+            },
+            **{
+                f"Board{i}": {
+                    "Type": "AWS::CloudWatch::Dashboard",
+                    "Properties": {"DashboardBody": '{"widgets":[]}'},
+                }
+                for i in range(4)
+            },
+        }
+    }
+    overages = {o.rule: o for o in count_billables(template).overages()}
+    assert overages["alarm-metrics"].description == (
+        "12 standard-resolution alarm metrics, the free tier covers 10: 2 over, about $0.20/month"
+    )
+    assert (overages["alarm-metrics"].over, len(overages["alarm-metrics"].resources)) == (2, 12)
+    assert overages["high-resolution-alarms"].description == (
+        "1 high-resolution alarm metrics (period under 60 s), which the free tier does not cover: about $0.30/month"
+    )
+    assert overages["custom-metrics"].description == (
+        "11 custom metrics, the free tier covers 10: 1 over, about $0.30/month "
+        "(App M0, App M1, App M2, App M3, detailed monitoring of 1 instances (7 metrics each))"
+    )
+    assert overages["dashboards"].description == (
+        "4 dashboards, the free tier covers 3: 1 over, about $3.00/month"
+    )
+    assert count_billables(template).monthly_cost_usd() == 0.20 + 0.30 + 0.30 + 3.00
+
+
+def test_a_dashboard_over_fifty_metrics_is_billed() -> None:
+    body = {"widgets": [{"type": "metric", "properties": {"metrics": [["A", f"m{i}"] for i in range(51)]}}]}
+    template = {
+        "Resources": {
+            "Big": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": json.dumps(body)}}
+        }
+    }
+    (overage,) = count_billables(template).overages()
+    assert overage.rule == "dashboard-metrics"
+    assert overage.description == (
+        "dashboard Big shows 51 metrics, a free dashboard at most 50: 1 over, so it is billed, about $3.00/month"
+    )
+
+
+class _ElevenAlarms(cdk.Stack):
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id, env=cdk.Environment(region="eu-west-1"))
+        for i in range(11):
+            cloudwatch.Alarm(
+                self,
+                f"Alarm{i}",
+                metric=cloudwatch.Metric(
+                    namespace="App", metric_name=f"M{i}", period=cdk.Duration.minutes(5)
+                ),
+                threshold=1,
+                evaluation_periods=1,
+            )
+
+
+def _synth(tmp_path: Path, *, strict: bool, acknowledge: bool = False) -> cdk.App:
+    app = cdk.App(outdir=str(tmp_path))
+    cdk.Validations.of(app).add_plugins(FreeTierCheck(strict=strict))
+    stack = _ElevenAlarms(app, "Busy")
+    if acknowledge:
+        cdk.Validations.of(stack).acknowledge(
+            cdk.Acknowledgment(id=f"{PLUGIN_NAME}::alarm-metrics", reason="an eleventh alarm is worth $0.10")
+        )
+    app.synth()
+    return app
+
+
+def test_over_the_free_tier_synth_warns(tmp_path: Path) -> None:
+    _synth(tmp_path, strict=False)
+    report = _plugin_report(str(tmp_path))
+    assert report is not None
+    assert report["conclusion"] == "success"
+    (violation,) = report["violations"]
+    assert violation["ruleName"] == "alarm-metrics"
+    assert violation["severity"] == "warning"
+    assert violation["description"] == (
+        "Busy: 11 standard-resolution alarm metrics, the free tier covers 10: 1 over, about $0.10/month"
+    )
+    assert len(violation["violatingConstructs"]) == 11
+    assert violation["violatingConstructs"][0]["constructPath"] == "Busy/Alarm0/Resource"
+
+
+def test_strict_mode_fails_synth(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"Busy: 11 standard-resolution alarm metrics.*1 over"):
+        _synth(tmp_path, strict=True)
+
+
+def test_an_acknowledged_overage_passes_strict_mode(tmp_path: Path) -> None:
+    _synth(tmp_path, strict=True, acknowledge=True)
+    report = _plugin_report(str(tmp_path))
+    assert report is not None
+    assert (report["conclusion"], report["violations"]) == ("success", [])
+    assert report["suppressedViolations"][0]["reason"] == "an eleventh alarm is worth $0.10"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, False), (False, False), ("false", False), (True, True), ("true", True)]
+)
+def test_free_tier_strict_context(value: object, expected: bool) -> None:
+    assert _flag("free_tier_strict", value) is expected
+
+
+def test_free_tier_strict_context_of_wrong_value() -> None:
+    with pytest.raises(TypeError, match=r"context free_tier_strict must be true or false, got 'yes'"):
+        _flag("free_tier_strict", "yes")

@@ -1,0 +1,223 @@
+"""LogPatternAlarms: patterns checked on real nginx and uvicorn/FastAPI lines, filters, alarms, options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+
+from constructs_obs import BasicAlarms, ContainerLogGroups, LogPatternAlarms, ObservedEc2Host
+from constructs_obs.filter_pattern import matches, split_fields
+from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from tests.conftest import logical_id
+
+UA = '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"'
+
+# nginx's default combined format:
+# $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+NGINX_5XX = [
+    f'203.0.113.7 - - [27/Nov/2026:10:15:32 +0000] "GET /api/v1/lessons HTTP/1.1" 502 157 "https://learn.2sigma.io/app" {UA}',
+    '198.51.100.23 - alice [27/Nov/2026:10:16:01 +0000] "POST /api/v1/chat HTTP/1.1" 504 167 "-" "python-requests/2.32.3"',
+    '203.0.113.7 - - [27/Nov/2026:10:16:09 +0000] "GET /api/v1/lessons?page=2&sort=title HTTP/1.1" 500 0 "-" "curl/8.5.0"',
+    f'2001:db8::1 - - [27/Nov/2026:10:17:44 +0000] "GET / HTTP/2.0" 503 197 "-" {UA}',
+]
+NGINX_NOT_5XX = [
+    f'203.0.113.7 - - [27/Nov/2026:10:15:30 +0000] "GET /api/v1/lessons HTTP/1.1" 200 5120 "https://learn.2sigma.io/app" {UA}',
+    '203.0.113.7 - - [27/Nov/2026:10:15:31 +0000] "GET /favicon.ico HTTP/1.1" 404 153 "-" "curl/8.5.0"',
+    '203.0.113.7 - - [27/Nov/2026:10:15:31 +0000] "POST /api/v1/chat HTTP/1.1" 499 0 "-" "curl/8.5.0"',
+    # A 200 whose size or path contains 5xx-looking numbers: the status field decides.
+    '203.0.113.7 - - [27/Nov/2026:10:15:33 +0000] "GET /status/502 HTTP/1.1" 200 502 "-" "curl/8.5.0"',
+    # nginx's error log goes to the same container output; its shape differs and it is not counted.
+    "2026/11/27 10:15:32 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to "
+    'upstream, client: 203.0.113.7, server: _, request: "GET /api/v1/lessons HTTP/1.1", upstream: '
+    '"http://172.18.0.3:8000/api/v1/lessons", host: "learn.2sigma.io"',
+    "/docker-entrypoint.sh: Configuration complete; ready for start up",
+]
+
+BACKEND_ERRORS = [
+    "ERROR:    Exception in ASGI application",
+    "ERROR:    [Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): address already in use",
+    "CRITICAL: Worker failed to boot.",
+    "ERROR:app.services.llm:LLM call failed after 3 retries: ReadTimeout",
+    "2026-11-27 10:15:32,123 - app.db - ERROR - could not connect to server: Connection refused",
+    "2026-11-27 10:15:32,123 - sqlalchemy.pool.impl.QueuePool - CRITICAL - connection pool exhausted",
+    "[2026-11-27 10:15:32 +0000] [1] [ERROR] Worker (pid:8) was sent SIGKILL! Perhaps out of memory?",
+    "[2026-11-27 10:15:32 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:8)",
+]
+BACKEND_NOT_ERRORS = [
+    'INFO:     172.18.0.5:43210 - "GET /api/v1/health HTTP/1.1" 200 OK',
+    # The access line of a 500: the exception's ERROR line is what counts, once.
+    'INFO:     172.18.0.5:43210 - "GET /api/v1/lessons HTTP/1.1" 500 Internal Server Error',
+    "INFO:     Application startup complete.",
+    "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)",
+    "WARNING:  Invalid HTTP request received.",
+    "Traceback (most recent call last):",
+    '  File "/app/app/api/lessons.py", line 42, in get_lessons',
+    "ValueError: lesson 17 not found",
+    "2026-11-27 10:15:32,123 - app.main - INFO - error rate reset after deploy",
+    "Sentry initialized",
+    "DEBUG:app.cache:errors=0 hits=12",
+]
+
+# One unhandled exception as uvicorn writes it: one event per line through the awslogs driver.
+UVICORN_EXCEPTION = [
+    'INFO:     172.18.0.5:43210 - "GET /api/v1/lessons/17 HTTP/1.1" 500 Internal Server Error',
+    "ERROR:    Exception in ASGI application",
+    "Traceback (most recent call last):",
+    '  File "/usr/local/lib/python3.12/site-packages/uvicorn/protocols/http/h11_impl.py", line 403, in run_asgi',
+    "    result = await app(  # type: ignore[func-returns-value]",
+    '  File "/app/app/api/lessons.py", line 42, in get_lesson',
+    "    raise ValueError(f'lesson {lesson_id} not found')",
+    "ValueError: lesson 17 not found",
+]
+
+
+def test_nginx_pattern_has_one_slot_per_combined_field() -> None:
+    assert len(split_fields(NGINX_5XX[0])) == 9
+    assert NGINX_5XX_PATTERN == (
+        "[remote_addr, ident, remote_user, time_local, request, status_code = 5*, body_bytes_sent, "
+        "http_referer, http_user_agent]"
+    )
+
+
+@pytest.mark.parametrize("line", NGINX_5XX)
+def test_nginx_5xx_lines_match(line: str) -> None:
+    assert matches(NGINX_5XX_PATTERN, line)
+
+
+@pytest.mark.parametrize("line", NGINX_NOT_5XX)
+def test_other_nginx_lines_do_not(line: str) -> None:
+    assert not matches(NGINX_5XX_PATTERN, line)
+
+
+@pytest.mark.parametrize("line", BACKEND_ERRORS)
+def test_backend_error_lines_match(line: str) -> None:
+    assert matches(BACKEND_ERROR_PATTERN, line)
+
+
+@pytest.mark.parametrize("line", BACKEND_NOT_ERRORS)
+def test_other_backend_lines_do_not(line: str) -> None:
+    assert not matches(BACKEND_ERROR_PATTERN, line)
+
+
+def test_an_unhandled_exception_counts_once() -> None:
+    assert sum(matches(BACKEND_ERROR_PATTERN, line) for line in UVICORN_EXCEPTION) == 1
+
+
+def test_metric_filters_on_the_container_groups(staging: assertions.Template) -> None:
+    for container, pattern, metric in (
+        ("nginx", NGINX_5XX_PATTERN, "Nginx5xxResponses"),
+        ("backend", BACKEND_ERROR_PATTERN, "BackendErrorLines"),
+    ):
+        group = logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=f"/ai-tutor/{container}")
+        staging.has_resource_properties(
+            "AWS::Logs::MetricFilter",
+            {
+                "LogGroupName": {"Ref": group},
+                "FilterPattern": pattern,
+                # One count per line, no dimensions (one metric each), no default value (no data when quiet).
+                "MetricTransformations": [
+                    {"MetricName": metric, "MetricNamespace": "AiTutor/Staging", "MetricValue": "1"}
+                ],
+            },
+        )
+    staging.resource_count_is("AWS::Logs::MetricFilter", 3)
+
+
+def _alarm(template: assertions.Template, name: str) -> dict[str, Any]:
+    found = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": name}})
+    assert len(found) == 1
+    props: dict[str, Any] = next(iter(found.values()))["Properties"]
+    return props
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "threshold", "description"),
+    [
+        (
+            "ai-tutor-staging-nginx-5xx",
+            "Nginx5xxResponses",
+            5,
+            "5 or more 5xx responses in 5 minutes in /ai-tutor/nginx",
+        ),
+        (
+            "ai-tutor-staging-backend-errors",
+            "BackendErrorLines",
+            5,
+            "5 or more ERROR/CRITICAL lines in 5 minutes",
+        ),
+    ],
+)
+def test_log_pattern_alarms(
+    staging: assertions.Template, name: str, metric: str, threshold: int, description: str
+) -> None:
+    topic = logical_id(staging, "AWS::SNS::Topic")
+    props = _alarm(staging, name)
+    assert props.pop("AlarmDescription").startswith(description)
+    assert props == {
+        "AlarmName": name,
+        "Namespace": "AiTutor/Staging",
+        "MetricName": metric,
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+        "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": topic}],
+        "OKActions": [{"Ref": topic}],
+    }
+
+
+def _shop(**props: Any) -> tuple[cdk.Stack, BasicAlarms, LogPatternAlarms]:
+    stack = cdk.Stack(cdk.App(), "LogAlarmsTest", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api", "proxy"])
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, metrics_namespace="Shop/Prod")
+    alarms = BasicAlarms(stack, "Alarms", host=host, name_prefix="shop", topic=None, emails=["a@example.com"])
+    log_alarms = LogPatternAlarms(stack, "LogAlarms", alarms=alarms, **props)
+    return stack, alarms, log_alarms
+
+
+def test_other_containers_thresholds_and_namespace() -> None:
+    stack, alarms, log_alarms = _shop(
+        nginx_container="proxy", backend_container="api", nginx_5xx_threshold=20, backend_errors_threshold=1
+    )
+    template = assertions.Template.from_stack(stack)
+    assert _alarm(template, "shop-nginx-5xx")["Threshold"] == 20
+    assert _alarm(template, "shop-backend-errors")["Threshold"] == 1
+    proxy = logical_id(template, "AWS::Logs::LogGroup", LogGroupName="/shop/proxy")
+    template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": proxy},
+            "MetricTransformations": [assertions.Match.object_like({"MetricNamespace": "Shop/Prod"})],
+        },
+    )
+    # The alarms join the BasicAlarms' list (and so the dashboard and its topic).
+    assert alarms.alarms[-2:] == [log_alarms.nginx_5xx, log_alarms.backend_errors]
+    assert set(log_alarms.metric_filters) == {"Nginx5xxResponses", "BackendErrorLines"}
+
+
+def test_a_container_can_be_left_out() -> None:
+    stack, _, log_alarms = _shop(nginx_container=None, backend_container="api")
+    assert log_alarms.nginx_5xx is None
+    template = assertions.Template.from_stack(stack)
+    template.resource_count_is("AWS::Logs::MetricFilter", 2)  # the crash filter and the backend's
+
+
+def test_unknown_container_names_the_known_ones() -> None:
+    with pytest.raises(
+        KeyError, match=r"container 'nginx' has no log group; known containers: \['api', 'proxy'\]"
+    ):
+        _shop(backend_container="api")
+
+
+@pytest.mark.parametrize("prop", ["nginx_5xx_threshold", "backend_errors_threshold"])
+def test_thresholds_must_be_positive(prop: str) -> None:
+    with pytest.raises(ValueError, match=rf"{prop} must be at least 1, got 0"):
+        _shop(nginx_container="proxy", backend_container="api", **{prop: 0})

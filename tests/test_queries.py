@@ -1,0 +1,110 @@
+"""SavedQueries: names, log groups and query text; the regexes checked on the same sample lines as the alarms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+
+from constructs_obs import ContainerLogGroups, ObservedEc2Host, SavedQueries
+from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN, DELIBERATE_STOP_EXIT_CODES
+from constructs_obs.filter_pattern import matches
+from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, BACKEND_ERROR_TERMS
+from constructs_obs.queries import NGINX_5XX_PARSE_REGEX, insights_regex_alternation
+from tests.conftest import logical_id
+from tests.test_log_alarms import BACKEND_ERRORS, BACKEND_NOT_ERRORS, NGINX_5XX, NGINX_NOT_5XX
+
+
+def _query(template: assertions.Template, name: str) -> dict[str, Any]:
+    found = template.find_resources("AWS::Logs::QueryDefinition", {"Properties": {"Name": name}})
+    assert len(found) == 1, f"no single query named {name}"
+    props: dict[str, Any] = next(iter(found.values()))["Properties"]
+    return props
+
+
+def _python_regex(insights: str) -> re.Pattern[str]:
+    """Logs Insights names groups (?<name>...); Python's re spells it (?P<name>...)."""
+    return re.compile(insights.replace("(?<", "(?P<"))
+
+
+def test_three_saved_queries_in_the_prefix_folder(staging: assertions.Template) -> None:
+    staging.resource_count_is("AWS::Logs::QueryDefinition", 3)
+    for name, group in (
+        ("ai-tutor-staging/backend-errors", "/ai-tutor/backend"),
+        ("ai-tutor-staging/nginx-5xx-by-path", "/ai-tutor/nginx"),
+        ("ai-tutor-staging/container-crashes", "/ai-tutor/docker-events"),
+    ):
+        assert _query(staging, name)["LogGroupNames"] == [
+            {"Ref": logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=group)}
+        ]
+
+
+def test_backend_errors_query(staging: assertions.Template) -> None:
+    assert _query(staging, "ai-tutor-staging/backend-errors")["QueryString"] == (
+        "fields @timestamp, @logStream, @message\n"
+        r"| filter @message like /ERROR:|CRITICAL:|- ERROR -|- CRITICAL -|\[ERROR\]|\[CRITICAL\]/"
+        "\n| sort @timestamp desc\n| limit 100"
+    )
+
+
+def test_backend_query_finds_exactly_what_the_alarm_counts() -> None:
+    regex = re.compile(insights_regex_alternation(BACKEND_ERROR_TERMS))
+    for line in BACKEND_ERRORS + BACKEND_NOT_ERRORS:
+        assert bool(regex.search(line)) is matches(BACKEND_ERROR_PATTERN, line), line
+
+
+def test_nginx_5xx_by_path_query(staging: assertions.Template) -> None:
+    assert _query(staging, "ai-tutor-staging/nginx-5xx-by-path")["QueryString"] == (
+        f"parse @message /{NGINX_5XX_PARSE_REGEX}/\n"
+        "| filter ispresent(status)\n"
+        "| stats count(*) as responses by status, method, path\n"
+        "| sort responses desc\n"
+        "| limit 50"
+    )
+
+
+def test_nginx_parse_regex_extracts_method_path_and_status_of_5xx_only() -> None:
+    regex = _python_regex(NGINX_5XX_PARSE_REGEX)
+    parsed = [m.groupdict() if (m := regex.search(line)) else None for line in NGINX_5XX]
+    assert parsed == [
+        {"method": "GET", "path": "/api/v1/lessons", "status": "502"},
+        {"method": "POST", "path": "/api/v1/chat", "status": "504"},
+        {"method": "GET", "path": "/api/v1/lessons", "status": "500"},  # the query string is dropped
+        {"method": "GET", "path": "/", "status": "503"},
+    ]
+    assert [line for line in NGINX_NOT_5XX if regex.search(line)] == []
+
+
+def test_container_crashes_query(staging: assertions.Template) -> None:
+    query = _query(staging, "ai-tutor-staging/container-crashes")["QueryString"]
+    assert query == (
+        "fields @timestamp, Action, Actor.Attributes.name, Actor.Attributes.image, Actor.Attributes.exitCode\n"
+        '| filter Action = "oom" or (Action = "die" and Actor.Attributes.exitCode not in ["0", "137", "143"])\n'
+        "| sort @timestamp desc\n"
+        "| limit 50"
+    )
+    # The same exit codes the crash metric filter leaves out.
+    for code in DELIBERATE_STOP_EXIT_CODES:
+        assert f'$.Actor.Attributes.exitCode != "{code}"' in CONTAINER_CRASH_PATTERN
+
+
+def test_queries_follow_the_container_names() -> None:
+    stack = cdk.Stack(cdk.App(), "QueriesTest", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api"])
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs)
+    queries = SavedQueries(
+        stack, "Queries", host=host, name_prefix="shop", backend_container="api", nginx_container=None
+    )
+    template = assertions.Template.from_stack(stack)
+    template.resource_count_is("AWS::Logs::QueryDefinition", 2)
+    assert queries.nginx_5xx_by_path is None
+    assert _query(template, "shop/backend-errors")["LogGroupNames"] == [
+        {"Ref": logical_id(template, "AWS::Logs::LogGroup", LogGroupName="/shop/api")}
+    ]
+    assert _query(template, "shop/container-crashes")["LogGroupNames"] == [
+        {"Ref": logical_id(template, "AWS::Logs::LogGroup", LogGroupName="/shop/docker-events")}
+    ]
