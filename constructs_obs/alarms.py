@@ -8,10 +8,14 @@ from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from constructs_obs import _validation as check
+from constructs_obs.compliance import acknowledge, declare
 from constructs_obs.host import ObservedEc2Host
 
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
@@ -20,6 +24,25 @@ BASIC_MONITORING_PERIOD = Duration.minutes(5)
 #: The seed's "CPU > 80% for 10 min".
 DEFAULT_CPU_THRESHOLD_PERCENT = 80.0
 DEFAULT_CPU_DURATION = Duration.minutes(10)
+
+#: The longest alarm name suffix ``name_prefix`` must leave room for (alarm names are at most 255 characters).
+LONGEST_ALARM_SUFFIX = "status-check"
+
+#: What CloudWatch needs on a topic's KMS key to publish alarm notifications to it.
+CLOUDWATCH_TOPIC_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+TOPIC_ENCRYPTION = declare(
+    "alarms.topic-encryption",
+    owner="BasicAlarms",
+    target="Topic",
+    rules=("NIST.800.53.R5-SNSEncryptedKMS", "HIPAA.Security-SNSEncryptedKMS"),
+    reason="""The topic carries alarm state changes (alarm name, metric, threshold), no application data. Encrypting
+    it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (CloudWatch may not use that key),
+    and a customer-managed key costs about $1/month, outside the free-tier budget. Publishing requires TLS
+    (`enforce_ssl`).""",
+    stricter="`BasicAlarms(topic_encryption_key=key)`: the topic is encrypted with your KMS key, and the key policy "
+    "lets CloudWatch (`cloudwatch.amazonaws.com`) use it to publish.",
+)
 
 
 class BasicAlarms(Construct):
@@ -51,6 +74,7 @@ class BasicAlarms(Construct):
         cpu_threshold_percent: float = DEFAULT_CPU_THRESHOLD_PERCENT,
         cpu_duration: Duration = DEFAULT_CPU_DURATION,
         period: Duration = BASIC_MONITORING_PERIOD,
+        topic_encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the topic (unless given), its email subscriptions and the alarms.
 
@@ -65,19 +89,52 @@ class BasicAlarms(Construct):
             cpu_threshold_percent: CPU average that counts as high. Default 80.
             cpu_duration: how long CPU must stay high; a whole multiple of ``period``. Default 10 minutes.
             period: metric period. Default 5 minutes, EC2 basic monitoring (free); use 1 minute only with
-                detailed monitoring, which is billed.
+                detailed monitoring, which is billed. A multiple of 60 seconds.
+            topic_encryption_key: a customer-managed KMS key to encrypt the created topic with. Default: none
+                (the AWS-managed SNS key would break alarm delivery; a customer-managed key costs about
+                $1/month). A key created in this app gets a key-policy statement that lets CloudWatch publish;
+                for an imported key, add it yourself (synth warns). Not with ``topic``.
+
+        Raises:
+            ValueError: a malformed or repeated email address, an alarm name prefix CloudWatch would reject,
+                a threshold, period or duration outside what CloudWatch accepts, or ``topic_encryption_key``
+                together with ``topic``.
+            TypeError: a prop of the wrong type (for example one string instead of a list of emails).
         """
         super().__init__(scope, construct_id)
+        check.require_type("host", host, ObservedEc2Host, "the ObservedEc2Host to watch")
+        check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=LONGEST_ALARM_SUFFIX)
+        emails = check.email_addresses("emails", emails)
+        if topic is not None:
+            check.require_interface("topic", topic, "topic_arn", "an sns.ITopic")
+        if topic_encryption_key is not None:
+            check.require_interface("topic_encryption_key", topic_encryption_key, "key_arn", "a kms.IKey")
+            if topic is not None:
+                raise ValueError(
+                    "topic_encryption_key encrypts the topic BasicAlarms creates, but topic= was given too: "
+                    "encrypt your own topic instead, or drop topic="
+                )
+        check.percent_threshold("cpu_threshold_percent", cpu_threshold_percent)
+        period_seconds = check.alarm_period("period", period)
+        cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
+        if cpu_periods is not None:
+            check.evaluation_range("cpu_duration", cpu_periods, period_seconds)
         self.name_prefix = name_prefix
         self.host = host
 
         if topic is None:
-            self.topic: sns.ITopic = sns.Topic(
+            created = sns.Topic(
                 self,
                 "Topic",
                 display_name=f"{name_prefix} alarms",
                 enforce_ssl=True,
+                master_key=topic_encryption_key,
             )
+            if topic_encryption_key is None:
+                acknowledge(created, TOPIC_ENCRYPTION)
+            else:
+                self._allow_cloudwatch_to_use(topic_encryption_key)
+            self.topic: sns.ITopic = created
         else:
             self.topic = topic
         for email in emails:
@@ -92,7 +149,7 @@ class BasicAlarms(Construct):
         self._action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        evaluation_periods = int(cpu_duration.to_seconds() // period.to_seconds())
+        evaluation_periods = cpu_periods or int(cpu_duration.to_seconds() // period.to_seconds())
         self.cpu_high = self.add_alarm(
             "CpuHigh",
             suffix="cpu-high",
@@ -119,6 +176,24 @@ class BasicAlarms(Construct):
                 "the instance is unreachable or unhealthy."
             ),
         )
+
+    def _allow_cloudwatch_to_use(self, key: kms.IKey) -> None:
+        """Let CloudWatch publish alarm notifications to the topic encrypted with ``key``."""
+        added = key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=list(CLOUDWATCH_TOPIC_KEY_ACTIONS),
+                resources=["*"],
+            )
+        )
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:imported-topic-key",
+                "topic_encryption_key is imported, so its key policy cannot be changed here: allow the service "
+                f"principal cloudwatch.amazonaws.com {', '.join(CLOUDWATCH_TOPIC_KEY_ACTIONS)} on it, or alarm "
+                "notifications are silently dropped.",
+            )
 
     @property
     def instance(self) -> ec2.Instance:
@@ -148,7 +223,21 @@ class BasicAlarms(Construct):
         description: str,
         datapoints_to_alarm: int | None = None,
     ) -> cloudwatch.Alarm:
-        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK."""
+        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK.
+
+        Raises:
+            ValueError: an alarm name CloudWatch would reject, evaluation periods below 1 or beyond
+                CloudWatch's evaluation range for the metric's period, ``datapoints_to_alarm`` outside
+                1..``evaluation_periods``, or a threshold that is not a finite number.
+        """
+        check.alarm_name("suffix", f"{self.name_prefix}-{suffix}")
+        check.number("threshold", threshold)
+        period_seconds = None
+        if isinstance(metric, cloudwatch.Metric):
+            period_seconds = check.alarm_period("metric period", metric.period, high_resolution=True)
+        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
+        if datapoints_to_alarm is not None:
+            check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
