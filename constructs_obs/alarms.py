@@ -37,7 +37,7 @@ TOPIC_ENCRYPTION = declare(
     target="Topic",
     rules=("NIST.800.53.R5-SNSEncryptedKMS", "HIPAA.Security-SNSEncryptedKMS"),
     reason="""The topic carries alarm state changes (alarm name, metric, threshold), no application data. Encrypting
-    it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (CloudWatch may not use that key),
+    it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (its key policy cannot let CloudWatch use it),
     and a customer-managed key costs about $1/month, outside the free-tier budget. Publishing requires TLS
     (`enforce_ssl`).""",
     stricter="`BasicAlarms(topic_encryption_key=key)`: the topic is encrypted with your KMS key, and the key policy "

@@ -155,14 +155,15 @@ def _ignore_in_cfn_lint(scope: IConstruct, check: str) -> None:
 
 
 def markdown_table(findings: Iterable[AcknowledgedFinding]) -> str:
-    """A Markdown table of ``findings``: where, which rules, why, and the stricter opt-in."""
+    """A Markdown table of ``findings`` (sorted by key): where, which rules, why, and the stricter opt-in."""
     lines = [
         "| construct | on | rules | reason | stricter variant |",
         "|---|---|---|---|---|",
     ]
-    for finding in findings:
+    for finding in sorted(findings, key=lambda f: f.key):
         rules = "<br>".join(f"`{rule}`" for rule in finding.documented_rules())
         stricter = finding.stricter or "none"
-        cells = [f"`{finding.owner}`", f"`{finding.target}`", rules, finding.reason, stricter]
+        target = finding.target if " " in finding.target else f"`{finding.target}`"
+        cells = [f"`{finding.owner}`", target, rules, finding.reason, stricter]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -63,6 +63,15 @@ DETAILED_MONITORING = declare(
     the alarms are built for 5-minute data (CPU high for two periods, status check for one).""",
     stricter="`ObservedEc2Host(detailed_monitoring=True)`, then `BasicAlarms(period=Duration.minutes(1))` to use "
     "the 1-minute data.",
+)
+SUBNET_AVAILABILITY_ZONE = declare(
+    "host.subnet-availability-zone",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("CloudFormation-Validate::W3010",),
+    reason="""With an imported VPC (`Vpc.from_lookup`, `Vpc.from_vpc_attributes`) CDK writes the subnet's
+    availability zone into the instance as a literal. It is the zone of the subnet the instance launches in
+    and cannot differ from it, so it is not a hard-coded choice.""",
 )
 PUBLIC_WEB_INGRESS = declare(
     "host.public-web-ingress",
@@ -283,6 +292,9 @@ class ObservedEc2Host(Construct):
             acknowledge(self.instance, AMI_RESOLVED_AT_LAUNCH)
         if not detailed_monitoring:
             acknowledge(self.instance, DETAILED_MONITORING)
+        zone = self.instance.instance.availability_zone
+        if zone is not None and not Token.is_unresolved(zone):
+            acknowledge(self.instance, SUBNET_AVAILABILITY_ZONE)
 
     @staticmethod
     def _validate(

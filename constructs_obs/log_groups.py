@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -136,7 +137,7 @@ class ContainerLogGroups(Construct):
         )
         added = key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid=f"CloudWatchLogs{self.node.addr[:8]}",
+                sid=self._key_statement_id(),
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
                 actions=list(KMS_LOGS_ACTIONS),
                 resources=["*"],
@@ -150,6 +151,12 @@ class ContainerLogGroups(Construct):
                 f"principal logs.<region>.amazonaws.com {', '.join(KMS_LOGS_ACTIONS)} on it for "
                 f"{self.prefix}/* log groups, or CloudWatch Logs cannot create them.",
             )
+
+    def _key_statement_id(self) -> str:
+        """``CloudWatchLogsAiTutor`` for ``/ai-tutor``: unique per prefix, as the group names are."""
+        words = re.split(r"[^A-Za-z0-9]+", self.prefix) if not check.unresolved(self.prefix) else []
+        name = "".join(word[:1].upper() + word[1:] for word in words if word)
+        return f"CloudWatchLogs{name or self.node.addr}"
 
     @property
     def log_groups(self) -> Mapping[str, logs.ILogGroup]:
