@@ -77,6 +77,8 @@ def unresolved(value: Any) -> bool:
     """Whether ``value`` is (or holds) a token only known at deploy time."""
     if isinstance(value, Duration):
         return value.is_unresolved()
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # number tokens are finite; NaN and infinity cannot even cross to jsii (JSON)
     return Token.is_unresolved(value)
 
 
@@ -104,7 +106,7 @@ def string_list(prop: str, values: Any, what: str) -> list[str]:
     items = list(values)
     for item in items:
         if not isinstance(item, str):
-            raise TypeError(f"{prop} must be a list of {what}, got {_show(item)} among {items!r}")
+            raise TypeError(f"{prop} must be a list of {what}, got {_show(item)} among {_show(items)}")
     return items
 
 
@@ -229,7 +231,7 @@ def number(prop: str, value: Any) -> float:
     """A finite int or float (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{prop} must be a number, got {_show(value)}")
-    if not unresolved(value) and not math.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{prop} must be a finite number, got {value!r}")
     return float(value)
 
@@ -342,6 +344,8 @@ def _duration(value: Duration) -> str:
 
 def _show(value: Any) -> str:
     """``value`` for an error message: its repr and, for objects, its type."""
-    if value is None or isinstance(value, (str, bytes, int, float, bool, list, tuple, dict)):
+    if value is None or isinstance(value, (str, bytes, int, float, bool)):
         return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"[{', '.join(_show(item) for item in value)}]"
     return f"a {type(value).__module__}.{type(value).__qualname__}"

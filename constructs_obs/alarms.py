@@ -101,7 +101,7 @@ class BasicAlarms(Construct):
                 together with ``topic``.
             TypeError: a prop of the wrong type (for example one string instead of a list of emails).
         """
-        super().__init__(scope, construct_id)
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
         check.require_type("host", host, ObservedEc2Host, "the ObservedEc2Host to watch")
         check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=LONGEST_ALARM_SUFFIX)
         emails = check.email_addresses("emails", emails)
@@ -119,6 +119,7 @@ class BasicAlarms(Construct):
         cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
         if cpu_periods is not None:
             check.evaluation_range("cpu_duration", cpu_periods, period_seconds)
+        super().__init__(scope, construct_id)
         self.name_prefix = name_prefix
         self.host = host
 

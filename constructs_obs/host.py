@@ -210,7 +210,7 @@ class ObservedEc2Host(Construct):
             ValueError: a role name IAM would reject, a root volume size outside 8-16384 GiB, or a compose
                 version that is not a release tag like ``v2.40.3``.
         """
-        super().__init__(scope, construct_id)
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
         self._validate(
             vpc=vpc,
             log_groups=log_groups,
@@ -224,6 +224,7 @@ class ObservedEc2Host(Construct):
             termination_protection=termination_protection,
             detailed_monitoring=detailed_monitoring,
         )
+        super().__init__(scope, construct_id)
         instance_type = instance_type or ec2.InstanceType("t3.small")
         self.log_groups = log_groups
 

@@ -95,18 +95,20 @@ class ContainerLogGroups(Construct):
                 container, or a database container without ``allow_database_containers``.
             TypeError: a prop of the wrong type (for example one string instead of a list of containers).
         """
-        super().__init__(scope, construct_id)
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
         check.require_bool("allow_database_containers", allow_database_containers)
         names = check.container_names(
             "containers", containers, allow_database_containers=allow_database_containers
         )
-        self.prefix = check.log_group_prefix(
+        normalized_prefix = check.log_group_prefix(
             "prefix", prefix, longest_suffix=max((len(name) + 1 for name in names), default=1)
         )
         check.require_type("retention", retention, logs.RetentionDays, "a logs.RetentionDays")
         check.require_type("removal_policy", removal_policy, RemovalPolicy, "a RemovalPolicy")
         if encryption_key is not None:
             check.require_interface("encryption_key", encryption_key, "key_arn", "a kms.IKey")
+        super().__init__(scope, construct_id)
+        self.prefix = normalized_prefix
         self.retention = retention
         self.encryption_key = encryption_key
         self._log_groups: dict[str, logs.LogGroup] = {}
