@@ -128,8 +128,22 @@ def al2023_at_launch(
     )
 
 
+def _check_compose_version(compose_version: object) -> None:
+    check.require_type("compose_version", compose_version, str, "a Docker Compose release tag like 'v2.40.3'")
+    if not _COMPOSE_VERSION.fullmatch(str(compose_version)):
+        raise ValueError(
+            f"compose_version must be a Docker Compose release tag like 'v2.40.3' (it goes into the "
+            f"download URL and the user data script), got {compose_version!r}"
+        )
+
+
 def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.UserData:
-    """User data that installs Docker and the Docker Compose plugin on Amazon Linux 2023."""
+    """User data that installs Docker and the Docker Compose plugin on Amazon Linux 2023.
+
+    Raises:
+        ValueError: ``compose_version`` is not a release tag like ``v2.40.3`` (it goes into a shell script).
+    """
+    _check_compose_version(compose_version)
     user_data = ec2.UserData.for_linux()
     user_data.add_commands(
         "set -euo pipefail",

@@ -18,13 +18,23 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks
 
 import stacks.staging
 from app import build_app
+from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
 from constructs_obs.alarms import CLOUDWATCH_TOPIC_KEY_ACTIONS, TOPIC_ENCRYPTION
-from constructs_obs.compliance import AcknowledgedFinding, declared, markdown_table
+from constructs_obs.compliance import (
+    AcknowledgedFinding,
+    acknowledge,
+    declare,
+    declared,
+    markdown_table,
+    nag_label,
+)
 from constructs_obs.host import DETAILED_MONITORING
 from constructs_obs.log_groups import KMS_LOGS_ACTIONS, LOG_GROUP_ENCRYPTION
 from stacks.staging import STACK_NAME
@@ -267,3 +277,79 @@ def test_compliance_page_lists_every_acknowledgment() -> None:
     assert table in page, "docs/compliance.md is stale: run .venv/bin/python scripts/compliance_doc.py"
     for finding in declared():
         assert finding.reason in page
+
+
+def test_imported_keys_warn_with_the_statement_to_add() -> None:
+    stack = cdk.Stack(cdk.App(), "ImportedKey", env=cdk.Environment(region="eu-west-1"))
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:111111111111:key/0000-1111")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    groups = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api"], encryption_key=key)
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=groups)
+    BasicAlarms(
+        stack, "Alarms", host=host, name_prefix="shop", emails=["a@example.com"], topic_encryption_key=key
+    )
+    annotations = assertions.Annotations.from_stack(stack)
+    annotations.has_warning(
+        "/ImportedKey/Logs",
+        assertions.Match.string_like_regexp(
+            r"encryption_key is imported, .* allow the service principal logs\.<region>\.amazonaws\.com "
+            r"kms:Encrypt\*, kms:Decrypt\*, kms:ReEncrypt\*, kms:GenerateDataKey\*, kms:Describe\* on it for "
+            r"/shop/\* log groups"
+        ),
+    )
+    annotations.has_warning(
+        "/ImportedKey/Alarms",
+        assertions.Match.string_like_regexp(
+            r"topic_encryption_key is imported, .* allow the service principal cloudwatch\.amazonaws\.com "
+            r"kms:Decrypt, kms:GenerateDataKey\* on it, or alarm notifications are silently dropped"
+        ),
+    )
+    template = assertions.Template.from_stack(stack)
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key.key_arn})
+    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": key.key_arn})
+
+
+def test_acknowledge_fills_placeholders_and_writes_cfn_lint_metadata() -> None:
+    finding = AcknowledgedFinding(
+        key="test.example",
+        owner="Test",
+        target="Topic",
+        rules=("AwsSolutions-IAM5[Resource::{arn}]", "cfn-lint::W1234"),
+        reason="Because.",
+        placeholders={"arn": "arn:<partition>:sns:<region>:<account>:*"},
+    )
+    stack = cdk.Stack(cdk.App(), "Helper")
+    topic = sns.Topic(stack, "Topic", enforce_ssl=True)
+    with pytest.raises(ValueError, match=r"^acknowledgment 'test.example' needs values for \['arn'\]$"):
+        acknowledge(topic, finding)
+    acknowledge(topic, finding, arn=nag_label(topic, topic.topic_arn))
+    recorded = {
+        rule_id: reason
+        for entry in topic.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule_id, reason in entry.data.items()
+    }
+    topic_id = stack.get_logical_id(topic.node.default_child)  # type: ignore[arg-type]
+    assert recorded == {
+        f"Annotation::AwsSolutions-IAM5[Resource::<{topic_id}>]": "Because.",
+        "cfn-lint::W1234": "Because.",
+    }
+    resource = assertions.Template.from_stack(stack).find_resources("AWS::SNS::Topic")[topic_id]
+    assert resource["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["W1234"]}}
+    assert finding.documented_rules() == [
+        "AwsSolutions-IAM5[Resource::arn:<partition>:sns:<region>:<account>:*]",
+        "cfn-lint::W1234",
+    ]
+
+
+def test_declaring_a_key_twice_differently_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match=r"^acknowledgment 'host.basic-monitoring' is declared twice, differently$"
+    ):
+        declare(
+            DETAILED_MONITORING.key,
+            owner=DETAILED_MONITORING.owner,
+            target=DETAILED_MONITORING.target,
+            rules=DETAILED_MONITORING.rules,
+            reason="Another reason.",
+        )
