@@ -28,6 +28,9 @@ DEFAULT_CPU_DURATION = Duration.minutes(10)
 #: The longest alarm name suffix ``name_prefix`` must leave room for (alarm names are at most 255 characters).
 LONGEST_ALARM_SUFFIX = "status-check"
 
+#: SNS topic display names are at most 100 characters.
+MAX_TOPIC_DISPLAY_NAME_LENGTH = 100
+
 #: What CloudWatch needs on a topic's KMS key to publish alarm notifications to it.
 CLOUDWATCH_TOPIC_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
 
@@ -36,10 +39,10 @@ TOPIC_ENCRYPTION = declare(
     owner="BasicAlarms",
     target="Topic",
     rules=("NIST.800.53.R5-SNSEncryptedKMS", "HIPAA.Security-SNSEncryptedKMS"),
-    reason="""The topic carries alarm state changes (alarm name, metric, threshold), no application data. Encrypting
-    it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (its key policy cannot let CloudWatch use it),
-    and a customer-managed key costs about $1/month, outside the free-tier budget. Publishing requires TLS
-    (`enforce_ssl`).""",
+    reason="""The topic carries alarm state changes (alarm name, metric, threshold), no application data.
+    Encrypting it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (its key policy cannot
+    let CloudWatch use it), and a customer-managed key costs about $1/month, outside the free-tier budget.
+    Publishing requires TLS (`enforce_ssl`).""",
     stricter="`BasicAlarms(topic_encryption_key=key)`: the topic is encrypted with your KMS key, and the key policy "
     "lets CloudWatch (`cloudwatch.amazonaws.com`) use it to publish.",
 )
@@ -127,7 +130,7 @@ class BasicAlarms(Construct):
             created = sns.Topic(
                 self,
                 "Topic",
-                display_name=f"{name_prefix} alarms",
+                display_name=_display_name(name_prefix),
                 enforce_ssl=True,
                 master_key=topic_encryption_key,
             )
@@ -255,3 +258,11 @@ class BasicAlarms(Construct):
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
         return alarm
+
+
+def _display_name(name_prefix: str) -> str:
+    """``{name_prefix} alarms``, cut to the 100 characters SNS allows (alarm names allow 255)."""
+    name = f"{name_prefix} alarms"
+    if check.unresolved(name_prefix) or len(name) <= MAX_TOPIC_DISPLAY_NAME_LENGTH:
+        return name
+    return name_prefix[:MAX_TOPIC_DISPLAY_NAME_LENGTH]

@@ -558,3 +558,12 @@ def test_unresolved_tokens_are_left_alone() -> None:
     template.has_resource_properties(
         "AWS::Logs::LogGroup", {"LogGroupName": {"Fn::Join": ["", [{"Ref": "Prefix"}, "/api"]]}}
     )
+
+
+def test_longest_name_prefix_is_accepted_and_the_topic_display_name_fits_sns(parts: Parts) -> None:
+    prefix = "p" * 242
+    alarms = BasicAlarms(parts.stack, parts.new_id(), host=parts.host, name_prefix=prefix)
+    longest = alarms.status_check.node.default_child.alarm_name  # type: ignore[union-attr]
+    assert (longest, len(longest)) == (f"{prefix}-status-check", 255)
+    topic = alarms.topic.node.default_child
+    assert parts.stack.resolve(topic.display_name) == "p" * 100  # type: ignore[union-attr]
