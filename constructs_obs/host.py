@@ -51,8 +51,15 @@ AMI_RESOLVED_AT_LAUNCH = declare(
     reason="""ImageId is `resolve:ssm:<Amazon Linux 2023 parameter>`, resolved by EC2 when the instance launches, so
     a newly published AMI never replaces a running host. EC2 accepts this form; the validators' format check
     expects a literal `ami-...` id.""",
-    stricter="Pass `machine_image=` (e.g. `ec2.MachineImage.generic_linux({...})`): a literal AMI id, which a new "
-    "AMI then only changes when you change it (and that deploy replaces the host).",
+)
+PINNED_AMI = declare(
+    "host.pinned-ami",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("CloudFormation-Validate::W9010",),
+    reason="""Only when you pass a literal AMI id (`machine_image=ec2.MachineImage.generic_linux({...})`): pinning
+    it is the point, the deliberate way to move the host to a newer AMI. A parameter resolved at deploy time, as
+    the warning suggests, would replace the running host whenever AWS publishes a new AMI.""",
 )
 DETAILED_MONITORING = declare(
     "host.basic-monitoring",
@@ -307,6 +314,9 @@ class ObservedEc2Host(Construct):
             acknowledge(self.instance, AMI_RESOLVED_AT_LAUNCH)
         if not detailed_monitoring:
             acknowledge(self.instance, DETAILED_MONITORING)
+        image_id = self.instance.instance.image_id
+        if image_id is not None and not Token.is_unresolved(image_id) and image_id.startswith("ami-"):
+            acknowledge(self.instance, PINNED_AMI)
         zone = self.instance.instance.availability_zone
         if zone is not None and not Token.is_unresolved(zone):
             acknowledge(self.instance, SUBNET_AVAILABILITY_ZONE)

@@ -93,9 +93,9 @@ def consumer_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
     """Fresh consumer stacks (tests/consumer.py), synthesized together once.
 
     ``Consumer``: the defaults. ``ConsumerStrict``: every stricter opt-in. ``ConsumerTuned``: the defaults with
-    another CPU threshold and another email address.
+    another CPU threshold and another email address. ``ConsumerPinned``: a pinned AMI id.
     """
-    from tests.consumer import REGION, ConsumerStack
+    from tests.consumer import PINNED_AMI, REGION, ConsumerStack
 
     app = make_app(tmp_path_factory.mktemp("consumer"))
     env = cdk.Environment(region=REGION)
@@ -108,6 +108,7 @@ def consumer_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
         emails=["oncall@example.com", "team@example.com"],
         env=env,
     )
+    ConsumerStack(app, "ConsumerPinned", machine_image=PINNED_AMI, env=env)
     app.synth()
     return app
 

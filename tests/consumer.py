@@ -17,12 +17,15 @@ from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
 from constructs_obs.alarms import BASIC_MONITORING_PERIOD, DEFAULT_CPU_THRESHOLD_PERCENT
 
 REGION = "eu-west-1"
+#: An AMI id pinned on purpose (the README's way to move the host to a newer AMI deliberately).
+PINNED_AMI = ec2.MachineImage.generic_linux({REGION: "ami-0123456789abcdef0"})
 
 
 class ConsumerStack(cdk.Stack):
     """The constructs as a new team would use them.
 
-    ``strict`` takes every stricter opt-in: one customer-managed key (with rotation) for the log groups and the
+    ``machine_image`` pins an AMI instead of resolving Amazon Linux 2023 at launch. ``strict`` takes every
+    stricter opt-in: one customer-managed key (with rotation) for the log groups and the
     topic, and detailed monitoring with 1-minute alarm periods.
     """
 
@@ -34,6 +37,7 @@ class ConsumerStack(cdk.Stack):
         strict: bool = False,
         cpu_threshold_percent: float = DEFAULT_CPU_THRESHOLD_PERCENT,
         emails: Sequence[str] = ("oncall@example.com",),
+        machine_image: ec2.IMachineImage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -49,7 +53,14 @@ class ConsumerStack(cdk.Stack):
         self.logs = ContainerLogGroups(
             self, "Logs", prefix="/shop", containers=["api", "worker"], encryption_key=self.key
         )
-        self.host = ObservedEc2Host(self, "Host", vpc=vpc, log_groups=self.logs, detailed_monitoring=strict)
+        self.host = ObservedEc2Host(
+            self,
+            "Host",
+            vpc=vpc,
+            log_groups=self.logs,
+            detailed_monitoring=strict,
+            machine_image=machine_image,
+        )
         self.alarms = BasicAlarms(
             self,
             "Alarms",

@@ -244,7 +244,7 @@ def test_cfn_lint_passes_the_reuse_and_consumer_templates(shop_app: cdk.App, con
     templates = [
         t for app in (shop_app, consumer_app) for t in sorted(Path(app.outdir).glob("*.template.json"))
     ]
-    assert len(templates) == 4
+    assert len(templates) == 5
     _assert_cfn_lint_clean(templates)
 
 
