@@ -353,3 +353,12 @@ def test_declaring_a_key_twice_differently_is_refused() -> None:
             rules=DETAILED_MONITORING.rules,
             reason="Another reason.",
         )
+
+
+def test_the_library_does_not_need_cdk_nag() -> None:
+    # A consumer who installs the constructs gets their acknowledgments without installing cdk-nag.
+    code = "import sys, constructs_obs, constructs_obs.compliance; print(sorted(m for m in sys.modules if 'nag' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
