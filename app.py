@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from constructs_obs.free_tier import FreeTierCheck
 from stacks.staging import REGION, STACK_NAME, AiTutorStagingStack
@@ -40,8 +41,13 @@ def _flag(name: str, value: object) -> bool:
 
 
 def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None) -> cdk.App:
-    """Build the staging app from context and environment."""
+    """Build the staging app from context and environment.
+
+    Synth runs cdk-nag's AwsSolutions pack as a validation plugin: any finding that is neither fixed nor
+    acknowledged (see docs/compliance.md) fails it.
+    """
     app = app or cdk.App()
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     environ = dict(os.environ) if environ is None else environ
     vpc_id = app.node.try_get_context("vpc_id") or None
     account = app.node.try_get_context("account") or None

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from constructs_obs import _validation as check
 
 #: Namespace of the host metrics when the caller names none. Pass one per application so that each host's
 #: role may publish into its own namespace only.
@@ -149,8 +151,7 @@ class CloudWatchAgent(Construct):
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
         """
         super().__init__(scope, construct_id)
-        if not Token.is_unresolved(namespace) and (not namespace or namespace.startswith("AWS/")):
-            raise ValueError(f"namespace must be non-empty and must not start with 'AWS/', got {namespace!r}")
+        check.metrics_namespace("namespace", namespace)
         self.namespace = namespace
         self.instance = instance
         self.config = agent_config(

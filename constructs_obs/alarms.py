@@ -8,10 +8,14 @@ from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from constructs_obs import _validation as check
+from constructs_obs.compliance import acknowledge, declare
 from constructs_obs.host import ObservedEc2Host
 
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
@@ -27,6 +31,27 @@ DEFAULT_MEMORY_THRESHOLD_PERCENT = 85.0
 DEFAULT_MEMORY_DURATION = Duration.minutes(10)
 #: 80% of the 30 GiB root volume leaves about 6 GiB for image pulls and logs.
 DEFAULT_DISK_THRESHOLD_PERCENT = 80.0
+#: The longest alarm name suffix ``name_prefix`` must leave room for (alarm names are at most 255 characters).
+LONGEST_ALARM_SUFFIX = "container-crash"
+
+#: SNS topic display names are at most 100 characters.
+MAX_TOPIC_DISPLAY_NAME_LENGTH = 100
+
+#: What CloudWatch needs on a topic's KMS key to publish alarm notifications to it.
+CLOUDWATCH_TOPIC_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+TOPIC_ENCRYPTION = declare(
+    "alarms.topic-encryption",
+    owner="BasicAlarms",
+    target="Topic",
+    rules=("NIST.800.53.R5-SNSEncryptedKMS", "HIPAA.Security-SNSEncryptedKMS"),
+    reason="""The topic carries alarm state changes (alarm name, metric, threshold), no application data.
+    Encrypting it with the AWS-managed `alias/aws/sns` key silently breaks alarm delivery (its key policy cannot
+    let CloudWatch use it), and a customer-managed key costs about $1/month, outside the free-tier budget.
+    Publishing requires TLS (`enforce_ssl`).""",
+    stricter="`BasicAlarms(topic_encryption_key=key)`: the topic is encrypted with your KMS key, and the key policy "
+    "lets CloudWatch (`cloudwatch.amazonaws.com`) use it to publish.",
+)
 
 
 class BasicAlarms(Construct):
@@ -74,6 +99,7 @@ class BasicAlarms(Construct):
         memory_threshold_percent: float = DEFAULT_MEMORY_THRESHOLD_PERCENT,
         memory_duration: Duration = DEFAULT_MEMORY_DURATION,
         disk_threshold_percent: float = DEFAULT_DISK_THRESHOLD_PERCENT,
+        topic_encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the topic (unless given), its email subscriptions and the alarms.
 
@@ -88,23 +114,62 @@ class BasicAlarms(Construct):
             cpu_threshold_percent: CPU average that counts as high. Default 80.
             cpu_duration: how long CPU must stay high; a whole multiple of ``period``. Default 10 minutes.
             period: metric period. Default 5 minutes, EC2 basic monitoring (free); use 1 minute only with
-                detailed monitoring, which is billed.
+                detailed monitoring, which is billed. A multiple of 60 seconds.
             memory_threshold_percent: memory used (average) that counts as high. Default 85.
             memory_duration: how long memory must stay high; a whole multiple of ``period``. Default 10 minutes.
             disk_threshold_percent: root filesystem used that counts as high. Default 80.
+            topic_encryption_key: a customer-managed KMS key to encrypt the created topic with. Default: none
+                (the AWS-managed SNS key would break alarm delivery; a customer-managed key costs about
+                $1/month). A key created in this app gets a key-policy statement that lets CloudWatch publish;
+                for an imported key, add it yourself (synth warns). Not with ``topic``.
+
+        Raises:
+            ValueError: a malformed or repeated email address, an alarm name prefix CloudWatch would reject,
+                a threshold, period or duration outside what CloudWatch accepts, or ``topic_encryption_key``
+                together with ``topic``.
+            TypeError: a prop of the wrong type (for example one string instead of a list of emails).
         """
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
+        check.require_type("host", host, ObservedEc2Host, "the ObservedEc2Host to watch")
+        check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=LONGEST_ALARM_SUFFIX)
+        emails = check.email_addresses("emails", emails)
+        if topic is not None:
+            check.require_interface("topic", topic, "topic_arn", "an sns.ITopic")
+        if topic_encryption_key is not None:
+            check.require_interface("topic_encryption_key", topic_encryption_key, "key_arn", "a kms.IKey")
+            if topic is not None:
+                raise ValueError(
+                    "topic_encryption_key encrypts the topic BasicAlarms creates, but topic= was given too: "
+                    "encrypt your own topic instead, or drop topic="
+                )
+        check.percent_threshold("cpu_threshold_percent", cpu_threshold_percent)
+        period_seconds = check.alarm_period("period", period)
+        cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
+        if cpu_periods is not None:
+            check.evaluation_range("cpu_duration", cpu_periods, period_seconds)
+        check.percent_threshold("memory_threshold_percent", memory_threshold_percent)
+        memory_periods = check.whole_periods("memory_duration", memory_duration, "period", period_seconds)
+        if memory_periods is not None:
+            check.evaluation_range("memory_duration", memory_periods, period_seconds)
+        check.percent_threshold("disk_threshold_percent", disk_threshold_percent)
         super().__init__(scope, construct_id)
         self.name_prefix = name_prefix
         self.host = host
         self.period = period
 
         if topic is None:
-            self.topic: sns.ITopic = sns.Topic(
+            created = sns.Topic(
                 self,
                 "Topic",
-                display_name=f"{name_prefix} alarms",
+                display_name=_display_name(name_prefix),
                 enforce_ssl=True,
+                master_key=topic_encryption_key,
             )
+            if topic_encryption_key is None:
+                acknowledge(created, TOPIC_ENCRYPTION)
+            else:
+                self._allow_cloudwatch_to_use(topic_encryption_key)
+            self.topic: sns.ITopic = created
         else:
             self.topic = topic
         for email in emails:
@@ -119,7 +184,7 @@ class BasicAlarms(Construct):
         self._action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        evaluation_periods = int(cpu_duration.to_seconds() // period.to_seconds())
+        evaluation_periods = cpu_periods or int(cpu_duration.to_seconds() // period.to_seconds())
         self.cpu_high = self.add_alarm(
             "CpuHigh",
             suffix="cpu-high",
@@ -146,25 +211,13 @@ class BasicAlarms(Construct):
                 "the instance is unreachable or unhealthy."
             ),
         )
-        for name, percent in (
-            ("memory_threshold_percent", memory_threshold_percent),
-            ("disk_threshold_percent", disk_threshold_percent),
-        ):
-            if not 0 < percent < 100:
-                raise ValueError(f"{name} must be between 0 and 100, got {percent:g}")
-        memory_periods = int(memory_duration.to_seconds() // period.to_seconds())
-        if memory_periods < 1 or memory_duration.to_seconds() % period.to_seconds():
-            raise ValueError(
-                f"memory_duration must be a whole multiple of period ({period.to_minutes():g} minutes), "
-                f"got {memory_duration.to_minutes():g} minutes"
-            )
         self.memory_high = self.add_alarm(
             "MemoryHigh",
             suffix="memory-high",
             metric=host.agent.metric_memory_used_percent(period=period),
             threshold=memory_threshold_percent,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=memory_periods,
+            evaluation_periods=memory_periods or int(memory_duration.to_seconds() // period.to_seconds()),
             treat_missing_data=cloudwatch.TreatMissingData.MISSING,
             description=(
                 f"Memory used above {memory_threshold_percent:g}% for {memory_duration.to_minutes():g} minutes "
@@ -198,6 +251,24 @@ class BasicAlarms(Construct):
             ),
         )
 
+    def _allow_cloudwatch_to_use(self, key: kms.IKey) -> None:
+        """Let CloudWatch publish alarm notifications to the topic encrypted with ``key``."""
+        added = key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=list(CLOUDWATCH_TOPIC_KEY_ACTIONS),
+                resources=["*"],
+            )
+        )
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:imported-topic-key",
+                "topic_encryption_key is imported, so its key policy cannot be changed here: allow the service "
+                f"principal cloudwatch.amazonaws.com {', '.join(CLOUDWATCH_TOPIC_KEY_ACTIONS)} on it, or alarm "
+                "notifications are silently dropped.",
+            )
+
     @property
     def instance(self) -> ec2.Instance:
         """The watched instance."""
@@ -226,7 +297,21 @@ class BasicAlarms(Construct):
         description: str,
         datapoints_to_alarm: int | None = None,
     ) -> cloudwatch.Alarm:
-        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK."""
+        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK.
+
+        Raises:
+            ValueError: an alarm name CloudWatch would reject, evaluation periods below 1 or beyond
+                CloudWatch's evaluation range for the metric's period, ``datapoints_to_alarm`` outside
+                1..``evaluation_periods``, or a threshold that is not a finite number.
+        """
+        check.alarm_name("suffix", f"{self.name_prefix}-{suffix}")
+        check.number("threshold", threshold)
+        period_seconds = None
+        if isinstance(metric, cloudwatch.Metric):
+            period_seconds = check.alarm_period("metric period", metric.period, high_resolution=True)
+        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
+        if datapoints_to_alarm is not None:
+            check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
@@ -243,3 +328,11 @@ class BasicAlarms(Construct):
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
         return alarm
+
+
+def _display_name(name_prefix: str) -> str:
+    """``{name_prefix} alarms``, cut to the 100 characters SNS allows (alarm names allow 255)."""
+    name = f"{name_prefix} alarms"
+    if check.unresolved(name_prefix) or len(name) <= MAX_TOPIC_DISPLAY_NAME_LENGTH:
+        return name
+    return name_prefix[:MAX_TOPIC_DISPLAY_NAME_LENGTH]

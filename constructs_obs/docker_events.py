@@ -28,10 +28,13 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_obs.agent import AgentLogFile
+from constructs_obs.compliance import acknowledge
+from constructs_obs.log_groups import LOG_GROUP_ENCRYPTION
 
 #: The service's name and where its unit file goes on the host.
 UNIT_NAME = "docker-events.service"
@@ -129,6 +132,7 @@ class DockerEventsLog(Construct):
         namespace: str,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the log group and metric filter; install the service on ``instance``.
 
@@ -140,6 +144,9 @@ class DockerEventsLog(Construct):
             namespace: namespace of the crash metric.
             retention: how long CloudWatch keeps the events. Default one month.
             removal_policy: what happens to the log group when it leaves the stack. Default ``RETAIN``.
+            encryption_key: a customer-managed KMS key for the log group (its key policy must let CloudWatch
+                Logs use it, as ``ContainerLogGroups(encryption_key=...)`` arranges for its prefix). Default:
+                none, acknowledged like the container log groups.
         """
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -148,7 +155,10 @@ class DockerEventsLog(Construct):
             log_group_name=log_group_name,
             retention=retention,
             removal_policy=removal_policy,
+            encryption_key=encryption_key,
         )
+        if encryption_key is None:
+            acknowledge(self.log_group, LOG_GROUP_ENCRYPTION)
         self.crash_filter = logs.MetricFilter(
             self,
             "CrashFilter",

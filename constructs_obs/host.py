@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+import re
+
+from aws_cdk import Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from constructs_obs import _validation as check
 from constructs_obs.agent import DEFAULT_METRICS_NAMESPACE, CloudWatchAgent
+from constructs_obs.compliance import acknowledge, declare, nag_label
 from constructs_obs.docker_events import DockerEventsLog
 from constructs_obs.log_groups import ContainerLogGroups
 
@@ -38,6 +42,88 @@ SSM_CHANNEL_ACTIONS: tuple[str, ...] = (
     "ec2messages:SendReply",
 )
 
+#: The root volume: at least the Amazon Linux 2023 AMI's 8 GiB snapshot, at most gp3's 16 TiB.
+MIN_ROOT_VOLUME_GIB = 8
+MAX_ROOT_VOLUME_GIB = 16_384
+
+_COMPOSE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
+
+AMI_RESOLVED_AT_LAUNCH = declare(
+    "host.ami-resolved-at-launch",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("CloudFormation-Validate::E1152", "cfn-lint::E1152"),
+    reason="""ImageId is `resolve:ssm:<Amazon Linux 2023 parameter>`, resolved by EC2 when the instance launches, so
+    a newly published AMI never replaces a running host. EC2 accepts this form; the validators' format check
+    expects a literal `ami-...` id.""",
+)
+PINNED_AMI = declare(
+    "host.pinned-ami",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("CloudFormation-Validate::W9010",),
+    reason="""Only when you pass a literal AMI id (`machine_image=ec2.MachineImage.generic_linux({...})`): pinning
+    it is the point, the deliberate way to move the host to a newer AMI. A parameter resolved at deploy time, as
+    the warning suggests, would replace the running host whenever AWS publishes a new AMI.""",
+)
+DETAILED_MONITORING = declare(
+    "host.basic-monitoring",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("AwsSolutions-EC28", "HIPAA.Security-EC2InstanceDetailedMonitoringEnabled"),
+    reason="""Detailed (1-minute) monitoring is billed like custom metrics; basic 5-minute monitoring is free and
+    the alarms are built for 5-minute data (CPU high for two periods, status check for one).""",
+    stricter="`ObservedEc2Host(detailed_monitoring=True)`, then `BasicAlarms(period=Duration.minutes(1))` to use "
+    "the 1-minute data.",
+)
+SUBNET_AVAILABILITY_ZONE = declare(
+    "host.subnet-availability-zone",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("CloudFormation-Validate::W3010",),
+    reason="""With an imported VPC (`Vpc.from_lookup`, `Vpc.from_vpc_attributes`) CDK writes the subnet's
+    availability zone into the instance as a literal. It is the zone of the subnet the instance launches in
+    and cannot differ from it, so it is not a hard-coded choice.""",
+)
+PUBLIC_WEB_INGRESS = declare(
+    "host.public-web-ingress",
+    owner="ObservedEc2Host",
+    target="SecurityGroup",
+    rules=("AwsSolutions-EC23",),
+    reason="""The host serves a public web site through nginx, so HTTP (80) and HTTPS (443) are open to the
+    internet; nothing else is (no SSH: shell access goes through Session Manager).""",
+)
+SESSION_MANAGER_REGISTRATION = declare(
+    "host.ssm-registration",
+    owner="ObservedEc2Host",
+    target="Role",
+    rules=("AwsSolutions-IAM5[Resource::{instances}]",),
+    placeholders={"instances": "arn:<partition>:ec2:<region>:<account>:instance/*"},
+    reason="""`ssm:UpdateInstanceInformation` (the SSM agent registering the host for Session Manager) is scoped
+    to the EC2 instances of this account and region. Naming the instance itself would need a policy created after
+    the instance launches, and the agent would fail to register until it exists.""",
+)
+NO_RESOURCE_LEVEL_PERMISSIONS = declare(
+    "host.actions-without-resource-scope",
+    owner="ObservedEc2Host",
+    target="Role",
+    rules=("AwsSolutions-IAM5[Resource::*]",),
+    reason="""`Resource: *` only for actions that support no resource-level permissions: the SSM agent's
+    `ssmmessages:*` and `ec2messages:*` channel actions for Session Manager (listed one by one, no action
+    wildcard), and the CloudWatch agent's `cloudwatch:PutMetricData`, limited by a `cloudwatch:namespace`
+    condition to the host's own metrics namespace. Every other statement names its resources (the container
+    and docker-events log groups).""",
+)
+ROLE_POLICY = declare(
+    "host.role-policy",
+    owner="ObservedEc2Host",
+    target="Role",
+    rules=("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"),
+    reason="""The role's permissions are one policy that this construct owns, created and deleted with the role and
+    granting only this host's log writes and Session Manager; a standalone managed policy would hold the same
+    statements with nothing to share them with.""",
+)
+
 
 def al2023_at_launch(
     instance_type: ec2.InstanceType, parameter_version: str | None = None
@@ -56,8 +142,22 @@ def al2023_at_launch(
     )
 
 
+def _check_compose_version(compose_version: object) -> None:
+    check.require_type("compose_version", compose_version, str, "a Docker Compose release tag like 'v2.40.3'")
+    if not _COMPOSE_VERSION.fullmatch(str(compose_version)):
+        raise ValueError(
+            f"compose_version must be a Docker Compose release tag like 'v2.40.3' (it goes into the "
+            f"download URL and the user data script), got {compose_version!r}"
+        )
+
+
 def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.UserData:
-    """User data that installs Docker and the Docker Compose plugin on Amazon Linux 2023."""
+    """User data that installs Docker and the Docker Compose plugin on Amazon Linux 2023.
+
+    Raises:
+        ValueError: ``compose_version`` is not a release tag like ``v2.40.3`` (it goes into a shell script).
+    """
+    _check_compose_version(compose_version)
     user_data = ec2.UserData.for_linux()
     user_data.add_commands(
         "set -euo pipefail",
@@ -118,6 +218,7 @@ class ObservedEc2Host(Construct):
         compose_version: str = DEFAULT_COMPOSE_VERSION,
         termination_protection: bool = True,
         metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
+        detailed_monitoring: bool = False,
     ) -> None:
         """Create the host.
 
@@ -140,14 +241,32 @@ class ObservedEc2Host(Construct):
             metrics_namespace: CloudWatch namespace of the host's custom metrics (the agent's memory and disk
                 metrics and the container-crash count). One per application keeps each host's permission to
                 publish metrics inside its own namespace.
+            detailed_monitoring: 1-minute EC2 metrics. Default off: they are billed, and basic 5-minute
+                monitoring is free and what the alarms are built for.
+
+        Raises:
+            TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
+                wrong type.
+            ValueError: a role name IAM would reject, a root volume size outside 8-16384 GiB, a compose
+                version that is not a release tag like ``v2.40.3``, a metrics namespace CloudWatch would
+                reject, or a container named ``docker-events`` (that log group is the host's).
         """
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
+        self._validate(
+            vpc=vpc,
+            log_groups=log_groups,
+            instance_type=instance_type,
+            machine_image=machine_image,
+            role_name=role_name,
+            instance_name=instance_name,
+            vpc_subnets=vpc_subnets,
+            root_volume_size_gib=root_volume_size_gib,
+            compose_version=compose_version,
+            termination_protection=termination_protection,
+            detailed_monitoring=detailed_monitoring,
+            metrics_namespace=metrics_namespace,
+        )
         super().__init__(scope, construct_id)
-        if DOCKER_EVENTS_LOG_NAME in log_groups.containers:
-            raise ValueError(
-                f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
-                f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
-                "rename the container"
-            )
         instance_type = instance_type or ec2.InstanceType("t3.small")
         self.log_groups = log_groups
 
@@ -161,15 +280,16 @@ class ObservedEc2Host(Construct):
         log_groups.grant_write(self.role)
         # Session Manager: the agent registers this instance (scoped to the account's instances), then opens
         # its message channels (those actions have no resource-level permissions).
+        account_instances = Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ssm:UpdateInstanceInformation"],
-                resources=[Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")],
-            )
+            iam.PolicyStatement(actions=["ssm:UpdateInstanceInformation"], resources=[account_instances])
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(SSM_CHANNEL_ACTIONS), resources=["*"])
         )
+        acknowledge(self.role, SESSION_MANAGER_REGISTRATION, instances=nag_label(self, account_instances))
+        acknowledge(self.role, NO_RESOURCE_LEVEL_PERMISSIONS)
+        acknowledge(self.role, ROLE_POLICY)
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -180,6 +300,7 @@ class ObservedEc2Host(Construct):
         )
         for port, name in ((80, "HTTP"), (443, "HTTPS")):
             self.security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"{name} to nginx")
+        acknowledge(self.security_group, PUBLIC_WEB_INGRESS)
 
         self.user_data = docker_user_data(compose_version)
         self.instance = ec2.Instance(
@@ -194,7 +315,7 @@ class ObservedEc2Host(Construct):
             user_data=self.user_data,
             instance_name=instance_name,
             http_tokens=ec2.HttpTokens.REQUIRED,
-            detailed_monitoring=False,
+            detailed_monitoring=detailed_monitoring,
             disable_api_termination=termination_protection,
             block_devices=[
                 ec2.BlockDevice(
@@ -216,6 +337,8 @@ class ObservedEc2Host(Construct):
             log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
             namespace=metrics_namespace,
             retention=log_groups.retention,
+            removal_policy=log_groups.removal_policy,
+            encryption_key=log_groups.encryption_key,
         )
         self.agent = CloudWatchAgent(
             self,
@@ -226,13 +349,78 @@ class ObservedEc2Host(Construct):
         )
 
         if machine_image is None:
-            # EC2 accepts "resolve:ssm:<parameter>" image ids; the template validator's format check does not.
-            Validations.of(self.instance).acknowledge(
-                Acknowledgment(
-                    id="CloudFormation-Validate::E1152",
-                    reason="ImageId is resolve:ssm:<AL2023 parameter>, resolved by EC2 at launch so a new AMI "
-                    "never replaces the host; EC2 accepts this form, the format check does not know it.",
-                )
+            # EC2 accepts "resolve:ssm:<parameter>" image ids; the template validators' format check does not.
+            acknowledge(self.instance, AMI_RESOLVED_AT_LAUNCH)
+        if not detailed_monitoring:
+            acknowledge(self.instance, DETAILED_MONITORING)
+        image_id = self.instance.instance.image_id
+        if image_id is not None and not Token.is_unresolved(image_id) and image_id.startswith("ami-"):
+            acknowledge(self.instance, PINNED_AMI)
+        zone = self.instance.instance.availability_zone
+        if zone is not None and not Token.is_unresolved(zone):
+            acknowledge(self.instance, SUBNET_AVAILABILITY_ZONE)
+
+    @staticmethod
+    def _validate(
+        *,
+        vpc: object,
+        log_groups: object,
+        instance_type: object,
+        machine_image: object,
+        role_name: object,
+        instance_name: object,
+        vpc_subnets: object,
+        root_volume_size_gib: object,
+        compose_version: object,
+        termination_protection: object,
+        detailed_monitoring: object,
+        metrics_namespace: object,
+    ) -> None:
+        if log_groups is None:
+            raise TypeError(
+                "log_groups is required: the ContainerLogGroups this host's containers ship their output to "
+                "(its role may write to those groups and nowhere else), got None"
+            )
+        check.require_type(
+            "log_groups",
+            log_groups,
+            ContainerLogGroups,
+            "the ContainerLogGroups this host's containers ship to (wrap plain log groups in ContainerLogGroups)",
+        )
+        check.require_interface("vpc", vpc, "vpc_id", "an ec2.IVpc")
+        if instance_type is not None:
+            check.require_type("instance_type", instance_type, ec2.InstanceType, "an ec2.InstanceType")
+        if machine_image is not None:
+            check.require_interface("machine_image", machine_image, "get_image", "an ec2.IMachineImage")
+        if role_name is not None:
+            check.role_name("role_name", role_name)
+        if instance_name is not None:
+            check.tag_value("instance_name", instance_name)
+        if vpc_subnets is not None:
+            check.require_type("vpc_subnets", vpc_subnets, ec2.SubnetSelection, "an ec2.SubnetSelection")
+        check.integer(
+            "root_volume_size_gib",
+            root_volume_size_gib,
+            minimum=MIN_ROOT_VOLUME_GIB,
+            maximum=MAX_ROOT_VOLUME_GIB,
+            unit=" GiB (the AMI's 8 GiB snapshot up to gp3's maximum)",
+        )
+        check.require_type(
+            "compose_version", compose_version, str, "a Docker Compose release tag like 'v2.40.3'"
+        )
+        if not _COMPOSE_VERSION.fullmatch(str(compose_version)):
+            raise ValueError(
+                f"compose_version must be a Docker Compose release tag like 'v2.40.3' (it goes into the "
+                f"download URL and the user data script), got {compose_version!r}"
+            )
+        check.require_bool("termination_protection", termination_protection)
+        check.require_bool("detailed_monitoring", detailed_monitoring)
+        check.metrics_namespace("metrics_namespace", metrics_namespace)
+        if isinstance(log_groups, ContainerLogGroups) and DOCKER_EVENTS_LOG_NAME in log_groups.containers:
+            raise ValueError(
+                f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
+                f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
+                "rename the container"
             )
 
     @property

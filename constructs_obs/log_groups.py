@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Annotations, ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from constructs_obs import _validation as check
+from constructs_obs.compliance import acknowledge, declare
 
 #: The containers of the seed's application. Postgres is deliberately absent: its logs stay on the host.
 DEFAULT_CONTAINERS: tuple[str, ...] = ("backend", "frontend", "nginx")
@@ -18,6 +23,27 @@ DEFAULT_RETENTION = logs.RetentionDays.ONE_MONTH
 
 #: The only actions Docker's awslogs driver needs when the groups already exist.
 WRITE_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+#: What CloudWatch Logs needs on a customer-managed key to encrypt and read a log group's events.
+KMS_LOGS_ACTIONS: tuple[str, ...] = (
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+)
+
+LOG_GROUP_ENCRYPTION = declare(
+    "log-groups.default-encryption",
+    owner="ContainerLogGroups",
+    target="each log group",
+    rules=("NIST.800.53.R5-CloudWatchLogGroupEncrypted", "HIPAA.Security-CloudWatchLogGroupEncrypted"),
+    reason="""CloudWatch Logs always encrypts log data at rest with keys it manages. A customer-managed KMS key
+    adds about $1/month per key plus request charges, outside the free-tier budget, and its key policy becomes one
+    more thing that can lock the team out of its own logs.""",
+    stricter="`ContainerLogGroups(encryption_key=key)`: the groups use your KMS key and the key policy lets "
+    "CloudWatch Logs use it for these groups only.",
+)
 
 
 class ContainerLogGroups(Construct):
@@ -43,6 +69,8 @@ class ContainerLogGroups(Construct):
         containers: Sequence[str] = DEFAULT_CONTAINERS,
         retention: logs.RetentionDays = DEFAULT_RETENTION,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: kms.IKey | None = None,
+        allow_database_containers: bool = False,
     ) -> None:
         """Create the log groups.
 
@@ -55,20 +83,83 @@ class ContainerLogGroups(Construct):
                 1-3 GB/month inside the 5 GB free tier.
             removal_policy: what happens to the groups (and their logs) when they leave the stack.
                 Default: ``RETAIN``, so deleting or replacing the stack never deletes logs.
+            encryption_key: a customer-managed KMS key to encrypt the groups with. Default: none, CloudWatch
+                Logs' own encryption at rest (free). A key created in this app gets a key-policy statement that
+                lets CloudWatch Logs in this region use it for ``{prefix}/*`` groups only; for an imported key,
+                add that statement to its policy yourself (synth warns).
+            allow_database_containers: ship the logs of database containers (postgres, mysql, mariadb, redis,
+                mongo, ...) too. Default: refused, because their logs can hold query data; they stay on the host.
+
+        Raises:
+            ValueError: a prefix or container name CloudWatch Logs would reject, no containers, a repeated
+                container, or a database container without ``allow_database_containers``.
+            TypeError: a prop of the wrong type (for example one string instead of a list of containers).
         """
+        # Validated before the construct joins the tree, so a refused one leaves nothing behind.
+        check.require_bool("allow_database_containers", allow_database_containers)
+        names = check.container_names(
+            "containers", containers, allow_database_containers=allow_database_containers
+        )
+        normalized_prefix = check.log_group_prefix(
+            "prefix", prefix, longest_suffix=max((len(name) + 1 for name in names), default=1)
+        )
+        check.require_type("retention", retention, logs.RetentionDays, "a logs.RetentionDays")
+        check.require_type("removal_policy", removal_policy, RemovalPolicy, "a RemovalPolicy")
+        if encryption_key is not None:
+            check.require_interface("encryption_key", encryption_key, "key_arn", "a kms.IKey")
         super().__init__(scope, construct_id)
-        self.prefix = prefix.rstrip("/") if len(prefix) > 1 else prefix
+        self.prefix = normalized_prefix
         self.retention = retention
+        self.removal_policy = removal_policy
+        self.encryption_key = encryption_key
         self._log_groups: dict[str, logs.LogGroup] = {}
-        for container in containers:
+        for container in names:
             # The construct id is the container name: it is public API, renaming replaces the group.
-            self._log_groups[container] = logs.LogGroup(
+            group = logs.LogGroup(
                 self,
                 container,
                 log_group_name=self.log_group_name(container),
                 retention=retention,
                 removal_policy=removal_policy,
+                encryption_key=encryption_key,
             )
+            self._log_groups[container] = group
+            if encryption_key is None:
+                acknowledge(group, LOG_GROUP_ENCRYPTION)
+        if encryption_key is not None:
+            self._allow_logs_to_use(encryption_key)
+
+    def _allow_logs_to_use(self, key: kms.IKey) -> None:
+        """Let CloudWatch Logs (this region) use ``key`` for this construct's groups, and nothing else."""
+        stack = Stack.of(self)
+        groups_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{self.prefix}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        added = key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=self._key_statement_id(),
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                actions=list(KMS_LOGS_ACTIONS),
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": groups_arn}},
+            )
+        )
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:imported-log-key",
+                f"encryption_key is imported, so its key policy cannot be changed here: allow the service "
+                f"principal logs.<region>.amazonaws.com {', '.join(KMS_LOGS_ACTIONS)} on it for "
+                f"{self.prefix}/* log groups, or CloudWatch Logs cannot create them.",
+            )
+
+    def _key_statement_id(self) -> str:
+        """``CloudWatchLogsAiTutor`` for ``/ai-tutor``: unique per prefix, as the group names are."""
+        words = re.split(r"[^A-Za-z0-9]+", self.prefix) if not check.unresolved(self.prefix) else []
+        name = "".join(word[:1].upper() + word[1:] for word in words if word)
+        return f"CloudWatchLogs{name or self.node.addr}"
 
     @property
     def log_groups(self) -> Mapping[str, logs.ILogGroup]:

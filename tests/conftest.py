@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +20,7 @@ from stacks.synth import CLI_CONTEXT, ROOT, cdk_json_context, make_app
 
 # make_app and friends live in stacks/synth.py (shared with the docs generator); re-exported for the tests.
 __all__ = ["CLI_CONTEXT", "ROOT", "cdk_json_context", "make_app"]
+NODE_DIR = ROOT / ".venv" / "node" / "bin"
 
 
 def synth_template(app: cdk.App, stack_name: str) -> dict[str, Any]:
@@ -25,10 +30,17 @@ def synth_template(app: cdk.App, stack_name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def staging_artifact(tmp_path_factory: pytest.TempPathFactory) -> cxapi.CloudFormationStackArtifact:
-    """The staging stack as `cdk synth` writes it (cdk.json context, no emails, no AWS credentials)."""
+def staging_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The staging app as `cdk synth` builds it (cdk.json context, no emails, no AWS credentials), synthesized."""
     app = build_app(make_app(tmp_path_factory.mktemp("staging")), environ={})
-    return app.synth().get_stack_by_name(STACK_NAME)
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def staging_artifact(staging_app: cdk.App) -> cxapi.CloudFormationStackArtifact:
+    """The staging stack as `cdk synth` writes it."""
+    return staging_app.synth().get_stack_by_name(STACK_NAME)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +61,67 @@ def staging_with_emails(tmp_path_factory: pytest.TempPathFactory) -> assertions.
         environ={},
     )
     return assertions.Template.from_json(synth_template(app, STACK_NAME))
+
+
+@pytest.fixture(scope="session")
+def shop_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The reuse stack of tests/test_reuse.py (another team's names, region, topic and VPC), synthesized."""
+    from tests.test_reuse import ShopStack
+
+    app = make_app(tmp_path_factory.mktemp("shop"))
+    ShopStack(app, "Shop", env=cdk.Environment(region="eu-central-1"))
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def consumer_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """Fresh consumer stacks (tests/consumer.py), synthesized together once.
+
+    ``Consumer``: the defaults. ``ConsumerStrict``: every stricter opt-in. ``ConsumerTuned``: the defaults with
+    another CPU threshold and another email address. ``ConsumerPinned``: a pinned AMI id.
+    """
+    from tests.consumer import PINNED_AMI, REGION, ConsumerStack
+
+    app = make_app(tmp_path_factory.mktemp("consumer"))
+    env = cdk.Environment(region=REGION)
+    ConsumerStack(app, "Consumer", env=env)
+    ConsumerStack(app, "ConsumerStrict", strict=True, env=env)
+    ConsumerStack(
+        app,
+        "ConsumerTuned",
+        cpu_threshold_percent=65,
+        emails=["oncall@example.com", "team@example.com"],
+        env=env,
+    )
+    ConsumerStack(app, "ConsumerPinned", machine_image=PINNED_AMI, env=env)
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One run of the pinned CDK CLI's `cdk synth` (the README's synth path) on a fresh machine's environment.
+
+    Returns the finished process and the cloud assembly directory it wrote.
+    """
+    home = tmp_path_factory.mktemp("cli-home")
+    out = tmp_path_factory.mktemp("cli") / "cdk.out"
+    env = {
+        # Only what a fresh machine has: no AWS credentials, no profile, no region.
+        "PATH": os.pathsep.join([str(NODE_DIR), str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+        "HOME": str(home),
+    }
+    result = subprocess.run(
+        ["node", "node_modules/aws-cdk/bin/cdk", "synth", "--no-notices", "--quiet", "-o", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return result, out
 
 
 @pytest.fixture

@@ -307,6 +307,8 @@ def test_default_namespace_and_metrics() -> None:
 @pytest.mark.parametrize("namespace", ["AWS/EC2", ""])
 def test_namespace_must_be_a_custom_one(namespace: str) -> None:
     with pytest.raises(
-        ValueError, match=rf"namespace must be non-empty and must not start with 'AWS/', got '{namespace}'"
+        ValueError,
+        match=rf"metrics_namespace must be a custom CloudWatch namespace: .* not starting with 'AWS/' "
+        rf"\(reserved for AWS services\), got '{namespace}'",
     ):
         _host(metrics_namespace=namespace)

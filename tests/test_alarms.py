@@ -235,15 +235,21 @@ def test_attributes() -> None:
 @pytest.mark.parametrize(
     ("props", "error"),
     [
-        ({"memory_threshold_percent": 120}, "memory_threshold_percent must be between 0 and 100, got 120"),
-        ({"disk_threshold_percent": 0}, "disk_threshold_percent must be between 0 and 100, got 0"),
+        (
+            {"memory_threshold_percent": 120},
+            r"memory_threshold_percent must be between 0 and 100 \(below 100: .*\), got 120",
+        ),
+        (
+            {"disk_threshold_percent": 100},
+            r"disk_threshold_percent must be between 0 and 100 \(below 100: .*\), got 100",
+        ),
         (
             {"memory_duration": cdk.Duration.minutes(7)},
-            r"memory_duration must be a whole multiple of period \(5 minutes\), got 7 minutes",
+            r"memory_duration must be a whole multiple of period \(300 seconds\), got 7 minutes \(420 seconds\)",
         ),
         (
             {"memory_duration": cdk.Duration.minutes(1)},
-            r"memory_duration must be a whole multiple of period \(5 minutes\), got 1 minutes",
+            r"memory_duration must be a whole multiple of period \(300 seconds\), got 1 minute \(60 seconds\)",
         ),
     ],
 )

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOT
 
 SNAPSHOT = ROOT / "tests" / "__snapshots__" / "test_staging_stack" / "test_snapshot.json"
-NODE_DIR = ROOT / ".venv" / "node" / "bin"
 
 
 def _without_version_metadata(template: dict[str, Any]) -> dict[str, Any]:
@@ -21,31 +18,12 @@ def _without_version_metadata(template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "Resources": resources}
 
 
-def test_cli_synth_matches_the_snapshot_without_credentials(tmp_path: Path) -> None:
-    env = {
-        # Only what a fresh machine has: no AWS credentials, no profile, no region.
-        "PATH": os.pathsep.join([str(NODE_DIR), str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-        "HOME": str(tmp_path),
-    }
-    result = subprocess.run(
-        [
-            "node",
-            "node_modules/aws-cdk/bin/cdk",
-            "synth",
-            "--no-notices",
-            "--quiet",
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def test_cli_synth_matches_the_snapshot_without_credentials(
+    cli_synth: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, out = cli_synth
     assert result.returncode == 0, result.stderr
     assert "end-of-life" not in result.stdout + result.stderr
-    written = json.loads((tmp_path / "out" / "AiTutorStaging.template.json").read_text())
+    written = json.loads((out / "AiTutorStaging.template.json").read_text())
     assert "CDKMetadata" in written["Resources"], "the CLI reports its version; nothing else may differ"
     assert _without_version_metadata(written) == json.loads(SNAPSHOT.read_text())

@@ -92,7 +92,6 @@ def test_python_sample_runs(where: str, code: str, tmp_path: Path) -> None:
         for v in namespace.values()
         if isinstance(v, type) and issubclass(v, cdk.Stack) and v.__module__ == "docs_sample"
     ]
-    assert stacks, f"{where} defines no stack to synthesize"
     for stack_class in stacks:
         app = make_app(tmp_path)
         stack = stack_class(app, "Sample", env=cdk.Environment(region="us-east-2"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
-from tests.conftest import logical_id, make_app, synth_template
+from tests.conftest import logical_id, synth_template
 
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:shop-oncall"
 
@@ -48,10 +47,8 @@ class ShopStack(cdk.Stack):
 
 
 @pytest.fixture(scope="session")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> assertions.Template:
-    app = make_app(Path(tmp_path_factory.mktemp("shop")))
-    ShopStack(app, "Shop", env=cdk.Environment(region="eu-central-1"))
-    return assertions.Template.from_json(synth_template(app, "Shop"))
+def shop(shop_app: cdk.App) -> assertions.Template:
+    return assertions.Template.from_json(synth_template(shop_app, "Shop"))
 
 
 def test_own_log_groups(shop: assertions.Template) -> None:
