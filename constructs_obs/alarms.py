@@ -195,7 +195,8 @@ class BasicAlarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             description=(
                 f"CPU above {cpu_threshold_percent:g}% for {cpu_duration.to_minutes():g} minutes on "
-                f"{host.node.path}: the server is under heavy load."
+                f"{host.node.path}: the server is under heavy load. Find the busy container with `docker stats` "
+                "(Session Manager) and slow endpoints in Sentry Performance; scale up if the load is real."
             ),
         )
         self.status_check = self.add_alarm(
@@ -208,7 +209,9 @@ class BasicAlarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
             description=(
                 f"EC2 status check failed (or no status data) for {host.node.path}: "
-                "the instance is unreachable or unhealthy."
+                "the instance is unreachable or unhealthy. EC2 console > instance > Status checks: a failed "
+                "system check is fixed by stop and start (new hardware), a failed instance check by a reboot "
+                "and the system log."
             ),
         )
         self.memory_high = self.add_alarm(
@@ -221,7 +224,8 @@ class BasicAlarms(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.MISSING,
             description=(
                 f"Memory used above {memory_threshold_percent:g}% for {memory_duration.to_minutes():g} minutes "
-                f"on {host.node.path}: containers risk being killed by the OOM killer."
+                f"on {host.node.path}: containers risk being killed by the OOM killer. Find the largest with "
+                "`docker stats`; restart or limit it (`mem_limit`), or move to a larger instance."
             ),
         )
         self.disk_high = self.add_alarm(
