@@ -7,6 +7,7 @@ staging template and fails when a committed page differs. Regenerate with ``make
 Writes:
 - docs/generated/coverage.md: the seed's "Scenario / Covered by / Status" table, from what the stack creates.
 - docs/generated/alarms.md: every alarm, its metric, threshold, period, missing-data treatment and what to do.
+- docs/generated/cost.md: what the stack bills per month against the free tier (the free-tier check's counting).
 - docs/img/architecture.dot (+ .svg when Graphviz's ``dot`` is installed): the staging stack's resources,
   grouped by construct, with their references.
 """
@@ -209,6 +210,61 @@ def alarms_page(template: Template) -> str:
     return HEADER + "\n".join(lines) + "\n"
 
 
+def cost_page(template: Template) -> str:
+    """What the stack bills per month against the free tier: the synth-time check's own counting."""
+    from constructs_obs.free_tier import (
+        FREE_TIER,
+        PRICE_PER_ALARM_METRIC,
+        PRICE_PER_CUSTOM_METRIC,
+        PRICE_PER_DASHBOARD,
+        count_billables,
+    )
+
+    usage = count_billables(template)
+    overages = usage.overages()
+    total = usage.monthly_cost_usd()
+    dashboard_metrics = max((d.metrics for d in usage.dashboards), default=0)
+    lines = [
+        "# Cost",
+        "",
+        "What the staging stack bills each month in CloudWatch, counted from its synthesized template by the same",
+        "code as the synth-time free-tier check (`constructs_obs.free_tier.count_billables`, which warns at every",
+        "synth when a stack goes over). The free tier is per account and Region: add up the stacks that share one.",
+        "",
+        "| Item | Used | Free tier | Price beyond it | Cost |",
+        "|---|---|---|---|---|",
+        f"| Alarm metrics (standard resolution) | {usage.alarm_metrics} | {FREE_TIER.alarm_metrics} | "
+        f"${PRICE_PER_ALARM_METRIC:.2f} each | ${_over_cost(overages, 'alarm-metrics'):.2f} |",
+        f"| Custom metrics (agent, metric filters, detailed monitoring) | {usage.custom_metric_count} | "
+        f"{FREE_TIER.custom_metrics} | ${PRICE_PER_CUSTOM_METRIC:.2f} each | "
+        f"${_over_cost(overages, 'custom-metrics'):.2f} |",
+        f"| Dashboards | {len(usage.dashboards)} | {FREE_TIER.dashboards} | ${PRICE_PER_DASHBOARD:.2f} each | "
+        f"${_over_cost(overages, 'dashboards'):.2f} |",
+        f"| Metrics on the largest dashboard | {dashboard_metrics} | {FREE_TIER.metrics_per_dashboard} | "
+        f"the dashboard is billed | ${_over_cost(overages, 'dashboard-metrics'):.2f} |",
+        f"| **Total** | | | | **${total:.2f}/month** |",
+        "",
+        "The custom metrics:",
+        "",
+        "| Namespace | Metric | Dimensions | Published by |",
+        "|---|---|---|---|",
+    ]
+    for metric in usage.custom_metrics:
+        dims = ", ".join(metric.dimensions) or "none"
+        lines.append(f"| `{metric.namespace}` | `{metric.metric_name}` | {dims} | `{metric.source}` |")
+    lines += [
+        "",
+        "Outside CloudWatch's metrics, the stack also stays in the free tier: log ingestion and storage (5 GB a",
+        "month; the seed's 1-3 GB with 30-day retention), SNS email (1,000 deliveries a month), and the t3.small",
+        "and its 30 GiB gp3 volume, which are the app's own host and billed as before.",
+    ]
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def _over_cost(overages: list[Any], rule: str) -> float:
+    return float(sum(o.monthly_usd for o in overages if o.rule == rule))
+
+
 # --- architecture diagram -------------------------------------------------------------------------------
 
 _SKIP_TYPES = {"AWS::CDK::Metadata"}
@@ -296,6 +352,7 @@ def pages(template: Template) -> dict[Path, str]:
     return {
         GENERATED / "coverage.md": coverage_page(template),
         GENERATED / "alarms.md": alarms_page(template),
+        GENERATED / "cost.md": cost_page(template),
         IMG / "architecture.dot": architecture_dot(template),
     }
 

@@ -117,3 +117,16 @@ def test_example_stack_synthesizes_with_its_own_names(tmp_path: Path) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"AlarmName": "shop-prod-cpu-high", "Threshold": 70}
     )
+
+
+def test_cost_page_is_zero_for_staging_and_counts_like_the_check(
+    staging_template_json: dict[str, Any],
+) -> None:
+    assert "| **Total** | | | | **$0.00/month** |" in docgen.cost_page(staging_template_json)
+    alarm = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {"AlarmName": "a", "MetricName": "m", "Namespace": "n", "Period": 300},
+    }
+    over = docgen.cost_page({"Resources": {f"A{i}": alarm for i in range(12)}})
+    assert "| Alarm metrics (standard resolution) | 12 | 10 | $0.10 each | $0.20 |" in over
+    assert "**$0.20/month**" in over
