@@ -44,7 +44,10 @@ SAMPLE_SECONDS = 0.01
 FLOOR_APP = """
 import aws_cdk as cdk
 
+from app import add_validation_plugins
+
 app = cdk.App()
+add_validation_plugins(app)  # same validation settings as the staging app
 stack = cdk.Stack(app, "Floor", env=cdk.Environment(region="us-east-2"))
 # An empty template is invalid CloudFormation; the floor measures the machinery, not the finding.
 cdk.Validations.of(stack).acknowledge(
