@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="obs-doctor",
         description="Check that a deployed constructs_obs stack actually works: instance and its IAM role, "
-        "container log groups, alarms and their email subscriptions. Read-only.",
+        "container log groups, alarms and their email subscriptions. It only reads.",
         epilog="Exit codes: 0 all checks pass (warnings allowed), 1 a check failed, 2 the checks could not run.",
     )
     parser.add_argument("--stack", required=True, help="the CloudFormation stack name, e.g. AiTutorStaging")
