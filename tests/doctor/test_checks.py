@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 from constructs_obs.doctor import CheckResult, Report, Status
 from constructs_obs.doctor.checks import check_stack_status
 from constructs_obs.doctor.stack import StackInventory
+from tests.conftest import ROOT
 from tests.doctor.deployment import Deployment
 
 pytestmark = pytest.mark.filterwarnings(
@@ -88,16 +90,31 @@ def test_healthy_deployment_passes_every_check(healthy: Deployment) -> None:
     ]
 
 
-def test_the_doctor_only_reads(healthy: Deployment) -> None:
-    calls: list[str] = []
+def record_calls(session: boto3.Session) -> set[str]:
+    """Every AWS call made through ``session`` from now on, as IAM actions (boto3's service name is the IAM
+    prefix for every service the doctor uses)."""
+    calls: set[str] = set()
 
     def record(model: Any, **_: Any) -> None:
-        calls.append(f"{model.service_model.service_name}:{model.name}")
+        calls.add(f"{model.service_model.service_name}:{model.name}")
 
-    healthy.session.events.register("before-call", record)
+    session.events.register("before-call", record)
+    return calls
+
+
+def runbook_permissions() -> set[str]:
+    """The actions of the IAM policy the runbook tells users to grant."""
+    text = (ROOT / "docs" / "runbook.md").read_text()
+    policy = json.loads(re.search(r"```json\n(\{\n  \"Version\".*?)\n```", text, re.DOTALL)[1])  # type: ignore[index]
+    return {action for statement in policy["Statement"] for action in statement["Action"]}
+
+
+def test_the_doctor_only_reads(healthy: Deployment) -> None:
+    calls = record_calls(healthy.session)
+
     healthy.doctor()
 
-    assert set(calls) == {
+    assert calls == {
         "cloudformation:DescribeStacks",
         "cloudformation:ListStackResources",
         "cloudformation:GetTemplate",
@@ -107,6 +124,7 @@ def test_the_doctor_only_reads(healthy: Deployment) -> None:
         "cloudwatch:DescribeAlarms",
         "sns:ListSubscriptionsByTopic",
     }
+    assert calls <= runbook_permissions()
 
 
 # --- the stack -------------------------------------------------------------------------------------------------
@@ -291,6 +309,7 @@ def test_log_group_that_never_received_anything(healthy: Deployment) -> None:
 
 def test_log_groups_without_recent_events(healthy: Deployment) -> None:
     later = healthy.deployed_at + timedelta(hours=3)
+    calls = record_calls(healthy.session)
 
     report = healthy.doctor(now=later, recent_minutes=60)
 
@@ -302,6 +321,8 @@ def test_log_groups_without_recent_events(healthy: Deployment) -> None:
         "CloudWatch Logs not appearing: no events in the last 60 min; the latest arrived "
     )
     assert detail.endswith("(3 h ago)") or detail.endswith("(2 h ago)")
+    assert "logs:DescribeLogStreams" in calls
+    assert calls <= runbook_permissions()
     # A longer window finds them.
     assert problems(healthy.doctor(now=later, recent_minutes=240)) == []
 

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from constructs_obs.doctor import CheckResult, Report, Status
 from constructs_obs.doctor.deep import DOCKER_INSPECT_COMMANDS, parse_inspect_output
 from tests.doctor.deployment import Deployment
+from tests.doctor.test_checks import record_calls, runbook_permissions
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Tried to parse .* but it.s not supported by moto.s CloudFormation:UserWarning"
@@ -91,14 +92,12 @@ def test_healthy_containers(healthy: Deployment) -> None:
 
 def test_the_deep_check_adds_only_run_command(healthy: Deployment) -> None:
     host_prints(healthy.session, HEALTHY_HOST)
-    calls: set[str] = set()
-    healthy.session.events.register(
-        "before-call", lambda model, **_: calls.add(f"{model.service_model.service_name}:{model.name}")
-    )
+    calls = record_calls(healthy.session)
 
     healthy.doctor(deep=True)
 
     assert {c for c in calls if c.startswith("ssm:")} == {"ssm:SendCommand", "ssm:GetCommandInvocation"}
+    assert calls <= runbook_permissions()
 
 
 def test_container_with_the_json_file_driver(healthy: Deployment) -> None:
