@@ -327,6 +327,38 @@ def test_log_groups_without_recent_events(healthy: Deployment) -> None:
     assert problems(healthy.doctor(now=later, recent_minutes=240)) == []
 
 
+def test_log_group_no_container_ships_to(
+    deploy_staging: Callable[..., Deployment], staging_template_json: dict[str, Any]
+) -> None:
+    # A group of the stack that no ComposeLogging service uses (say, Docker's own events) may be quiet.
+    template = copy.deepcopy(staging_template_json)
+    template["Resources"]["DockerEvents"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": "/ai-tutor/docker-events", "RetentionInDays": 30},
+    }
+    deployment = deploy_staging(template=template)
+
+    report = deployment.doctor(now=deployment.deployed_at + timedelta(hours=3))
+
+    assert [r for r in rows(report, "log-group") if r.resource == "/ai-tutor/docker-events"] == [
+        CheckResult(
+            "log-group",
+            Status.PASS,
+            "/ai-tutor/docker-events",
+            "exists, events expire after 30 days; no container ships to it, so recent events are not required",
+        )
+    ]
+    assert [r.resource for r in problems(report)] == [
+        "/ai-tutor/backend",
+        "/ai-tutor/frontend",
+        "/ai-tutor/nginx",
+    ]
+    # Its retention is checked like any other group's.
+    deployment.client("logs").put_retention_policy(logGroupName="/ai-tutor/docker-events", retentionInDays=1)
+    problem = only_problem(deployment.doctor())
+    assert (problem.check, problem.resource) == ("log-group", "/ai-tutor/docker-events")
+
+
 # --- the alarms ------------------------------------------------------------------------------------------------
 
 
