@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.report import CheckResult, Report, Status
@@ -115,40 +115,50 @@ def _when(moment: datetime) -> str:
 
 
 def check_stack_status(inv: StackInventory) -> list[CheckResult]:
-    """The stack exists (or the doctor would not run) and is in a complete state."""
+    """The stack exists (or the doctor would not run) and is in a complete state; its template is readable."""
+    rows = [_stack_status_row(inv)]
+    if not inv.template_read:
+        rows.append(
+            CheckResult(
+                "stack-template",
+                Status.WARN,
+                inv.name,
+                "the template is not JSON, so the settings it expects (retention, names of resources the stack "
+                "does not list) are unknown and not checked",
+                "Deploy the JSON template cdk synth writes.",
+            )
+        )
+    return rows
+
+
+def _stack_status_row(inv: StackInventory) -> CheckResult:
     events = f"aws cloudformation describe-stack-events --stack-name {inv.name} --region {inv.region}"
     reason = f": {inv.status_reason}" if inv.status_reason else ""
     if inv.status in COMPLETE_STATES:
-        return [CheckResult("stack", Status.PASS, inv.name, inv.status)]
+        return CheckResult("stack", Status.PASS, inv.name, inv.status)
     if inv.status in ROLLED_BACK_STATES:
-        return [
-            CheckResult(
-                "stack",
-                Status.WARN,
-                inv.name,
-                f"{inv.status}: the last deploy failed and was rolled back; the previous version is running",
-                f"Find the failed resource: {events}, fix it and deploy again.",
-            )
-        ]
+        return CheckResult(
+            "stack",
+            Status.WARN,
+            inv.name,
+            f"{inv.status}: the last deploy failed and was rolled back; the previous version is running",
+            f"Find the failed resource: {events}, fix it and deploy again.",
+        )
     if inv.status.endswith("_IN_PROGRESS"):
-        return [
-            CheckResult(
-                "stack",
-                Status.FAIL,
-                inv.name,
-                f"{inv.status}: a deploy is still running{reason}",
-                "Wait for it to finish (cdk deploy prints the progress), then run obs-doctor again.",
-            )
-        ]
-    return [
-        CheckResult(
+        return CheckResult(
             "stack",
             Status.FAIL,
             inv.name,
-            f"{inv.status}{reason}",
-            f"The stack is not usable: find the failed resource with {events}, fix it and deploy again.",
+            f"{inv.status}: a deploy is still running{reason}",
+            "Wait for it to finish (cdk deploy prints the progress), then run obs-doctor again.",
         )
-    ]
+    return CheckResult(
+        "stack",
+        Status.FAIL,
+        inv.name,
+        f"{inv.status}{reason}",
+        f"The stack is not usable: find the failed resource with {events}, fix it and deploy again.",
+    )
 
 
 def parse_compose_logging(value: str) -> list[ServiceLogging]:
@@ -508,6 +518,7 @@ def check_log_groups(
         # events) may rightly be quiet. Without a ComposeLogging output every group counts as a container's.
         container_group = compose is None or name in services
         known, expected = _expected_retention(resource.properties)
+        known = known and inv.template_read
         actual = group.get("retentionInDays")
         if known and actual != expected:
             fix = (
@@ -887,8 +898,6 @@ def run_doctor(
         botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError: the stack could not be read
             (no credentials, access denied, no network): the doctor cannot run.
     """
-    from botocore.exceptions import NoRegionError
-
     options = options or DoctorOptions()
     now = now or datetime.now(timezone.utc)
     region = session.region_name

@@ -170,6 +170,14 @@ def test_stack_states(status: str, expected: Status) -> None:
     assert bool(row.next_step) is (expected is not Status.PASS)
 
 
+def test_unreadable_template_is_a_warning() -> None:
+    inventory = StackInventory("S", "arn:stack", "us-east-2", "UPDATE_COMPLETE", "", {}, (), False)
+    assert [(r.check, r.status) for r in check_stack_status(inventory)] == [
+        ("stack", Status.PASS),
+        ("stack-template", Status.WARN),
+    ]
+
+
 def test_failed_stack_names_the_reason_and_the_events_command() -> None:
     [row] = check_stack_status(
         _inventory("ROLLBACK_COMPLETE", "The following resource(s) failed to create: [Host]")
