@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,12 +106,14 @@ class Report:
             "checks": [r.as_dict() for r in self.results],
         }
 
-    def render_table(self) -> str:
-        """A plain-text table: one row per check, the next step indented under a problem's detail."""
+    def render_table(self, width: int | None = None) -> str:
+        """A plain-text table: one row per check; under a problem, its next step wrapped to ``width`` columns
+        (default: the terminal's width, at least 80)."""
+        width = max(width or shutil.get_terminal_size((120, 24)).columns, 80)
         headers = ("STATUS", "CHECK", "RESOURCE", "DETAIL")
         rows = [(r.status.value.upper(), r.check, r.resource, r.detail) for r in self.results]
         widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers[:3])]
-        indent = " " * (sum(widths) + 2 * len(widths))
+        indent = " " * (widths[0] + 2)
 
         def line(cells: tuple[str, str, str, str]) -> str:
             return "  ".join(cell.ljust(width) for cell, width in zip(cells[:3], widths, strict=True)) + (
@@ -121,7 +125,16 @@ class Report:
         for result, row in zip(self.results, rows, strict=True):
             out.append(line(row).rstrip())
             if result.next_step and result.status is not Status.PASS:
-                out.append(f"{indent}next: {result.next_step}")
+                out.append(
+                    textwrap.fill(
+                        result.next_step,
+                        width=width,
+                        initial_indent=f"{indent}next: ",
+                        subsequent_indent=f"{indent}      ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
         counts = self.counts()
         out += [
             "",

@@ -219,19 +219,28 @@ def test_table_layout() -> None:
         checked_at=datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc),
         results=(
             CheckResult("stack", Status.PASS, "S", "UPDATE_COMPLETE"),
-            CheckResult("log-group", Status.FAIL, "/app/api", "does not exist", "Recreate it."),
+            CheckResult(
+                "log-group",
+                Status.FAIL,
+                "/app/api",
+                "does not exist",
+                "Recreate it: aws logs create-log-group --log-group-name /app/api --region us-east-2, then "
+                "aws logs put-retention-policy --log-group-name /app/api --retention-in-days 30",
+            ),
             CheckResult("alarm-state", Status.WARN, "app-cpu-high", "ALARM"),
         ),
     )
 
-    assert report.render_table() == "\n".join(
+    assert report.render_table(width=80) == "\n".join(
         [
             "obs-doctor: stack S in us-east-2, 2026-11-27 10:00 UTC",
             "",
             "STATUS  CHECK        RESOURCE      DETAIL",
             "PASS    stack        S             UPDATE_COMPLETE",
             "FAIL    log-group    /app/api      does not exist",
-            "                                   next: Recreate it.",
+            "        next: Recreate it: aws logs create-log-group --log-group-name /app/api",
+            "              --region us-east-2, then aws logs put-retention-policy",
+            "              --log-group-name /app/api --retention-in-days 30",
             "WARN    alarm-state  app-cpu-high  ALARM",
             "",
             "3 checks: 1 pass, 1 warn, 1 fail",
