@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run_doctor(
             session, args.stack, options=DoctorOptions(recent_minutes=args.recent_minutes, deep=args.deep)
         )
+        output = json.dumps(report.to_json(), indent=2) if args.json else report.render_table()
     except (Exception, KeyboardInterrupt) as error:  # every way of not running is one line and exit code 2
         reason = cannot_run_reason(error, args.stack, region, args.profile)
         print(f"obs-doctor: cannot check {args.stack}: {reason}", file=sys.stderr)
@@ -126,5 +127,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(error_document(args.stack, region, reason), indent=2))
         return 2
     with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
-        print(json.dumps(report.to_json(), indent=2) if args.json else report.render_table())
+        print(output)
     return report.exit_code

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from constructs_obs.doctor import CheckResult, Report, Status
 from constructs_obs.doctor.cli import main
@@ -142,6 +143,50 @@ def test_no_region_exits_2(
         "obs-doctor: cannot check AiTutorStaging: no AWS region: pass --region (or set AWS_REGION, or a region in "
         "the profile)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            ClientError(
+                {"Error": {"Code": "ExpiredToken", "Message": "The security token is expired"}},
+                "DescribeStacks",
+            ),
+            "the AWS credentials have expired, refresh them (ExpiredToken: The security token is expired)",
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "no cloudformation:DescribeStacks"}},
+                "DescribeStacks",
+            ),
+            "not allowed to read the stack (AccessDenied: no cloudformation:DescribeStacks)",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="https://cloudformation.us-east-2.amazonaws.com/"),
+            'cannot reach AWS: Could not connect to the endpoint URL: "https://cloudformation.us-east-2.amazonaws.com/"',
+        ),
+        (ValueError("boom\nsecond line"), "unexpected error (ValueError: boom second line)"),
+        (KeyboardInterrupt(), "interrupted"),
+    ],
+    ids=["expired", "denied", "offline", "bug", "ctrl-c"],
+)
+def test_every_way_of_not_running_is_one_line(
+    error: BaseException,
+    reason: str,
+    aws: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def fail(*_: object, **__: object) -> None:
+        raise error
+
+    monkeypatch.setattr("constructs_obs.doctor.cli.run_doctor", fail)
+
+    assert main(ARGS) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"obs-doctor: cannot check AiTutorStaging: {reason}\n")
 
 
 def test_bad_option_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
