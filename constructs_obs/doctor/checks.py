@@ -103,8 +103,8 @@ def _ago(then: datetime, now: datetime) -> str:
     if minutes < 120:
         return f"{minutes} min ago"
     if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
+        return f"{round(minutes / 60)} h ago"
+    return f"{round(minutes / (24 * 60))} days ago"
 
 
 def _when(moment: datetime) -> str:
