@@ -9,17 +9,41 @@
 - :class:`SavedQueries`: Logs Insights saved queries for backend errors, nginx 5xx by path, container crashes.
 - :class:`HostDashboard`: one dashboard with a graph per alarm and every alarm's state.
 - :class:`FreeTierCheck` and :func:`count_billables`: what a stack bills in CloudWatch, checked at synth.
+- :mod:`constructs_obs.doctor`: the ``obs-doctor`` command, which checks a deployed stack.
+
+The constructs are imported on first use, so ``obs-doctor`` (which needs boto3, not the CDK) starts without
+loading aws-cdk-lib and its Node.js runtime.
 """
 
-from constructs_obs.agent import CloudWatchAgent
-from constructs_obs.alarms import BasicAlarms
-from constructs_obs.dashboard import HostDashboard
-from constructs_obs.docker_events import DockerEventsLog
-from constructs_obs.free_tier import FreeTierCheck, count_billables
-from constructs_obs.host import ObservedEc2Host
-from constructs_obs.log_alarms import LogPatternAlarms
-from constructs_obs.log_groups import ContainerLogGroups
-from constructs_obs.queries import SavedQueries
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from constructs_obs.agent import CloudWatchAgent
+    from constructs_obs.alarms import BasicAlarms
+    from constructs_obs.dashboard import HostDashboard
+    from constructs_obs.docker_events import DockerEventsLog
+    from constructs_obs.free_tier import FreeTierCheck, count_billables
+    from constructs_obs.host import ObservedEc2Host
+    from constructs_obs.log_alarms import LogPatternAlarms
+    from constructs_obs.log_groups import ContainerLogGroups
+    from constructs_obs.queries import SavedQueries
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "BasicAlarms": "constructs_obs.alarms",
+    "CloudWatchAgent": "constructs_obs.agent",
+    "ContainerLogGroups": "constructs_obs.log_groups",
+    "DockerEventsLog": "constructs_obs.docker_events",
+    "FreeTierCheck": "constructs_obs.free_tier",
+    "HostDashboard": "constructs_obs.dashboard",
+    "LogPatternAlarms": "constructs_obs.log_alarms",
+    "ObservedEc2Host": "constructs_obs.host",
+    "SavedQueries": "constructs_obs.queries",
+    "count_billables": "constructs_obs.free_tier",
+}
 
 __all__ = [
     "BasicAlarms",
@@ -33,3 +57,13 @@ __all__ = [
     "SavedQueries",
     "count_billables",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'constructs_obs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,480 @@
+"""Deploy a synthesized stack into moto the way ``cdk deploy`` does, then create what moto's CloudFormation skips.
+
+``cdk deploy`` publishes the stack's file assets to the bootstrap bucket, then creates the stack, whose
+``BootstrapVersion`` parameter reads an SSM parameter of the bootstrap stack. moto's CloudFormation parses the
+whole template but does not create some resource types (:data:`MOTO_CFN_SKIPS`): the stack still completes.
+:func:`create_skipped_resources` creates those through their own APIs from the template's properties, as
+CloudFormation would. A Lambda-backed custom resource gets its Lambda invoked, which moto cannot run without
+Docker, so the stack waits in CREATE_IN_PROGRESS until :func:`answer_custom_resources` sends the response the
+handler would have sent (what the handler does, e.g. removing the default security group's rules, is not done).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.core.common_models import CloudFormationModel
+
+from constructs_obs.doctor import DoctorOptions, Report, run_doctor
+
+#: moto's default account id.
+ACCOUNT = "123456789012"
+
+#: The SSM parameter `cdk bootstrap` creates; the template's BootstrapVersion parameter reads it.
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+#: Types moto's CloudFormation parses but does not create (a warning, and the stack still completes).
+#: (AWS::CloudWatch::Alarm is one too; :class:`AlarmThroughCloudFormation` below fills that gap.)
+MOTO_CFN_SKIPS = frozenset(
+    {
+        "AWS::SNS::Subscription",
+        "AWS::SNS::TopicPolicy",
+        "AWS::Logs::MetricFilter",
+        "AWS::Logs::QueryDefinition",
+    }
+)
+
+CUSTOM_RESOURCE = re.compile(r"^(Custom::.+|AWS::CloudFormation::CustomResource)$")
+
+
+class AlarmThroughCloudFormation(CloudFormationModel):
+    """``AWS::CloudWatch::Alarm`` for moto's CloudFormation, which skips alarms.
+
+    CloudFormation creates an alarm with ``PutMetricAlarm`` from the resource's properties, and its ``Arn``
+    attribute is what other resources (the dashboard's alarm widgets) reference with ``Fn::GetAtt``. moto has no
+    such model, so a template that references an alarm's ARN fails there; this one calls moto's own
+    ``PutMetricAlarm`` the same way. Registered once, when this module is imported.
+    """
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> AlarmThroughCloudFormation:
+        props = dict(cloudformation_json["Properties"])
+        props.setdefault("AlarmName", resource_name)
+        cloudwatch = boto3.client("cloudwatch", region_name=region_name)
+        cloudwatch.put_metric_alarm(**props)
+        [alarm] = cloudwatch.describe_alarms(AlarmNames=[props["AlarmName"]])["MetricAlarms"]
+        return cls(alarm["AlarmName"], alarm["AlarmArn"])
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        raise UnformattedGetAttTemplateException()
+
+
+for _cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
+    _cached.cache_clear()  # moto caches its model list; let it see the class above
+
+
+def substitute_placeholders(text: str, region: str) -> str:
+    """Replace the asset manifest's ``${AWS::...}`` placeholders."""
+    return (
+        text.replace("${AWS::AccountId}", ACCOUNT)
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", region)
+    )
+
+
+def publish_assets(session: boto3.Session, assembly_dir: Path, stack_name: str) -> list[str]:
+    """Upload the stack's file assets to their bootstrap-bucket destinations; return the ``s3://`` URLs."""
+    manifest = json.loads((assembly_dir / f"{stack_name}.assets.json").read_text())
+    published = []
+    for asset in manifest.get("files", {}).values():
+        source = assembly_dir / asset["source"]["path"]
+        if asset["source"].get("packaging") == "zip":
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                for path in sorted(source.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(source))
+            body = buffer.getvalue()
+        else:
+            body = source.read_bytes()
+        for destination in asset["destinations"].values():
+            region = destination.get("region", session.region_name)
+            bucket = substitute_placeholders(destination["bucketName"], region)
+            s3 = session.client("s3", region_name=region)
+            if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+                config = (
+                    {}
+                    if region == "us-east-1"
+                    else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                )
+                s3.create_bucket(Bucket=bucket, **config)
+            s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+            published.append(f"s3://{bucket}/{destination['objectKey']}")
+    return published
+
+
+def create_stack(session: boto3.Session, stack_name: str, template: Mapping[str, Any]) -> str:
+    """Create the stack as ``cdk deploy`` does after publishing assets; return its id."""
+    ssm = session.client("ssm")
+    ssm.put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="30", Type="String", Overwrite=True)
+    response = session.client("cloudformation").create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    stack_id: str = response["StackId"]
+    return stack_id
+
+
+def listed_resources(session: boto3.Session, stack_name: str) -> dict[str, str]:
+    """Logical id -> physical id of every resource the stack lists (moto lists skipped ones without an id)."""
+    cfn = session.client("cloudformation")
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+        if r.get("LogicalResourceId")
+    }
+
+
+def answer_custom_resources(session: boto3.Session, stack_id: str, template: Mapping[str, Any]) -> list[str]:
+    """Send SUCCESS for every custom resource, as its handler would after doing its work; return their ids."""
+    region = session.region_name
+    answered = []
+    for logical_id, resource in template["Resources"].items():
+        if CUSTOM_RESOURCE.match(resource["Type"]):
+            response = requests.put(
+                f"https://cloudformation.{region}.amazonaws.com/cloudformation_{region}/cfnresponse",
+                params={"stack": stack_id},
+                json={
+                    "Status": "SUCCESS",
+                    "StackId": stack_id,
+                    "LogicalResourceId": logical_id,
+                    "RequestId": "answered-by-the-test",
+                    "PhysicalResourceId": logical_id,
+                    "Data": {},
+                },
+                timeout=10,
+            )
+            response.raise_for_status()
+            answered.append(logical_id)
+    return answered
+
+
+@dataclass
+class Resolver:
+    """Resolves the intrinsic functions CDK templates use, against the deployed stack's physical ids."""
+
+    stack_name: str
+    region: str
+    physical: dict[str, str]
+    types: dict[str, str]
+
+    def pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def ref(self, name: str) -> str:
+        value = self.pseudo(name)
+        if value is not None:
+            return value
+        return self.physical[name]
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        kind, physical = self.types[logical_id], self.physical[logical_id]
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{physical}:*"
+        if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
+            return physical
+        raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attribute} ({kind})")
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(self(p)) for p in parts)
+            if key == "Fn::Select":
+                index, items = arg
+                return self(items)[int(index)]
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+
+                def sub(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in variables:
+                        return str(variables[name])
+                    if "." in name:
+                        return self.get_att(*name.split(".", 1))
+                    return self.ref(name)
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if key.startswith("Fn::"):
+                raise NotImplementedError(key)
+        return {k: self(v) for k, v in value.items()}
+
+
+def _subscription(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
+    arn: str = session.client("sns").subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return arn
+
+
+def _topic_policy(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
+    for topic in props["Topics"]:
+        session.client("sns").set_topic_attributes(
+            TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+        )
+    return logical_id
+
+
+def _metric_filter(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
+    name = props.get("FilterName", f"{stack_name}-{logical_id}")
+    keys = {
+        "MetricName": "metricName",
+        "MetricNamespace": "metricNamespace",
+        "MetricValue": "metricValue",
+        "DefaultValue": "defaultValue",
+        "Unit": "unit",
+    }
+    transformations = []
+    for t in props["MetricTransformations"]:
+        item: dict[str, Any] = {keys[k]: v for k, v in t.items() if k in keys}
+        if "DefaultValue" in t:
+            item["defaultValue"] = float(t["DefaultValue"])
+        if "Dimensions" in t:
+            item["dimensions"] = {d["Key"]: d["Value"] for d in t["Dimensions"]}
+        transformations.append(item)
+    session.client("logs").put_metric_filter(
+        logGroupName=props["LogGroupName"],
+        filterName=name,
+        filterPattern=props["FilterPattern"],
+        metricTransformations=transformations,
+    )
+    return str(name)
+
+
+#: Skipped types the harness leaves uncreated: moto implements no Logs Insights query-definition API
+#: (PutQueryDefinition), and obs-doctor does not check saved queries.
+NOT_EMULATED = frozenset({"AWS::Logs::QueryDefinition"})
+
+CREATORS: dict[str, Callable[[boto3.Session, str, str, dict[str, Any]], str]] = {
+    "AWS::Logs::MetricFilter": _metric_filter,
+    "AWS::SNS::TopicPolicy": _topic_policy,
+    "AWS::SNS::Subscription": _subscription,
+}
+
+
+def create_skipped_resources(
+    session: boto3.Session, stack_name: str, template: Mapping[str, Any]
+) -> dict[str, str]:
+    """Create, through their APIs, the resources moto's CloudFormation skipped; return logical id -> physical id."""
+    physical = listed_resources(session, stack_name)
+    types = {logical_id: r["Type"] for logical_id, r in template["Resources"].items()}
+    resolve = Resolver(stack_name, session.region_name or "", physical, types)
+    created = {}
+    skipped = [lid for lid in template["Resources"] if lid not in physical]
+    # CREATORS is in dependency order (topic policies and subscriptions need the topic, which exists).
+    for kind, create in CREATORS.items():
+        for logical_id in skipped:
+            if types[logical_id] == kind:
+                props = resolve(template["Resources"][logical_id].get("Properties", {}))
+                created[logical_id] = physical[logical_id] = create(session, stack_name, logical_id, props)
+    unknown = sorted(
+        {types[lid] for lid in skipped if types[lid] not in CREATORS and types[lid] not in NOT_EMULATED}
+    )
+    if unknown:
+        raise NotImplementedError(f"moto skipped {unknown}; teach tests/doctor/deployment.py to create them")
+    return created
+
+
+@dataclass
+class Deployment:
+    """A stack deployed into moto, with handles to break it the way scenarios need."""
+
+    session: boto3.Session
+    stack_name: str
+    stack_id: str
+    template: dict[str, Any]
+    deployed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name or ""
+
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    def output(self, key: str) -> str:
+        stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        return next(o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key)
+
+    @property
+    def instance_id(self) -> str:
+        return self.output("InstanceId")
+
+    @property
+    def topic_arn(self) -> str:
+        return self.output("AlarmTopicArn")
+
+    def names(self, resource_type: str, name_property: str) -> list[str]:
+        """The literal names the template gives resources of ``resource_type``."""
+        return [
+            r["Properties"][name_property]
+            for r in self.template["Resources"].values()
+            if r["Type"] == resource_type and isinstance(r.get("Properties", {}).get(name_property), str)
+        ]
+
+    @property
+    def log_groups(self) -> list[str]:
+        return self.names("AWS::Logs::LogGroup", "LogGroupName")
+
+    @property
+    def alarm_names(self) -> list[str]:
+        return self.names("AWS::CloudWatch::Alarm", "AlarmName")
+
+    def put_log_event(self, group: str, message: str = "GET /health 200", at: datetime | None = None) -> None:
+        """Ship one event to ``group`` as a container's awslogs driver would."""
+        logs = self.client("logs")
+        stream = "obs-test/container"
+        existing = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
+        if not existing:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        moment = at or datetime.now(timezone.utc)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(moment.timestamp() * 1000), "message": message}],
+        )
+
+    def describe_alarm(self, name: str) -> dict[str, Any]:
+        alarm: dict[str, Any] = self.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][
+            0
+        ]
+        return alarm
+
+    def update_alarm(self, name: str, **changes: Any) -> None:
+        """Change an alarm as someone in the console would (put_metric_alarm replaces it whole)."""
+        alarm = self.describe_alarm(name)
+        keys = (
+            "AlarmName",
+            "AlarmDescription",
+            "ActionsEnabled",
+            "OKActions",
+            "AlarmActions",
+            "InsufficientDataActions",
+            "MetricName",
+            "Namespace",
+            "Statistic",
+            "Dimensions",
+            "Period",
+            "EvaluationPeriods",
+            "DatapointsToAlarm",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+        )
+        props = {k: alarm[k] for k in keys if k in alarm}
+        props.update(changes)
+        self.client("cloudwatch").put_metric_alarm(**props)
+
+    def set_alarm_state(self, name: str, state: str, reason: str = "set by the test") -> None:
+        self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+    def doctor(
+        self,
+        *,
+        now: datetime | None = None,
+        sleep: Callable[[float], None] = lambda seconds: None,
+        **options: Any,
+    ) -> Report:
+        """Run the doctor against this deployment."""
+        return run_doctor(
+            self.session,
+            self.stack_name,
+            options=DoctorOptions(**options),
+            now=now or datetime.now(timezone.utc),
+            sleep=sleep,
+        )
+
+
+def deploy(
+    session: boto3.Session,
+    assembly_dir: Path,
+    stack_name: str,
+    *,
+    template: Mapping[str, Any] | None = None,
+    answer_custom: bool = True,
+    create_skipped: bool = True,
+    emails: Sequence[str] = ("ops@example.com",),
+    healthy: bool = True,
+) -> Deployment:
+    """Deploy ``stack_name`` from the cloud assembly into moto and, by default, make it a healthy deployment.
+
+    Healthy means what a working host produces a few minutes after ``cdk deploy``: every alarm has evaluated to
+    OK, every container log group has just received an event, and ``emails`` are confirmed subscribers of the
+    alarm topic (moto confirms email subscriptions at once).
+    """
+    body = dict(template or json.loads((assembly_dir / f"{stack_name}.template.json").read_text()))
+    publish_assets(session, assembly_dir, stack_name)
+    stack_id = create_stack(session, stack_name, body)
+    if answer_custom:
+        answer_custom_resources(session, stack_id, body)
+    if create_skipped:
+        create_skipped_resources(session, stack_name, body)
+    deployment = Deployment(session, stack_name, stack_id, body)
+    if healthy:
+        for email in emails:
+            session.client("sns").subscribe(TopicArn=deployment.topic_arn, Protocol="email", Endpoint=email)
+        for name in deployment.alarm_names:
+            deployment.set_alarm_state(name, "OK", "Threshold Crossed: no datapoint was breaching")
+        for group in deployment.log_groups:
+            deployment.put_log_event(group)
+    return deployment
