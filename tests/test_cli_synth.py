@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ROOT
 
 SNAPSHOT = ROOT / "tests" / "__snapshots__" / "test_staging_stack" / "test_snapshot.json"
@@ -18,6 +20,7 @@ def _without_version_metadata(template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "Resources": resources}
 
 
+@pytest.mark.xdist_group("cli_synth")  # one real CLI synth per run: keep its users on one worker
 def test_cli_synth_matches_the_snapshot_without_credentials(
     cli_synth: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:

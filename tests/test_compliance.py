@@ -232,6 +232,7 @@ def test_strict_host_has_detailed_monitoring_and_one_minute_alarms(consumer_app:
     assert cpu["Properties"]["EvaluationPeriods"] == 10
 
 
+@pytest.mark.xdist_group("cli_synth")  # shares the one real CLI synth with test_cli_synth
 def test_cfn_lint_passes_every_template_cdk_synth_writes(cli_synth: tuple[Any, Path]) -> None:
     result, out = cli_synth
     assert result.returncode == 0, result.stderr

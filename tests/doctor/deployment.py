@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import weakref
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import boto3
 import requests
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
 from constructs_obs.doctor import DoctorOptions, Report, run_doctor
@@ -49,13 +51,24 @@ MOTO_CFN_SKIPS = frozenset(
 CUSTOM_RESOURCE = re.compile(r"^(Custom::.+|AWS::CloudFormation::CustomResource)$")
 
 
+_CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def client(session: boto3.Session, service: str) -> Any:
+    """One client per session and service (creating a botocore client costs about 50 ms)."""
+    clients = _CLIENTS.setdefault(session, {})
+    if service not in clients:
+        clients[service] = session.client(service)  # type: ignore[call-overload]
+    return clients[service]
+
+
 class AlarmThroughCloudFormation(CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` for moto's CloudFormation, which skips alarms.
 
     CloudFormation creates an alarm with ``PutMetricAlarm`` from the resource's properties, and its ``Arn``
     attribute is what other resources (the dashboard's alarm widgets) reference with ``Fn::GetAtt``. moto has no
     such model, so a template that references an alarm's ARN fails there; this one calls moto's own
-    ``PutMetricAlarm`` the same way. Registered once, when this module is imported.
+    ``PutMetricAlarm`` (its CloudWatch backend) the same way. Registered once, when this module is imported.
     """
 
     def __init__(self, name: str, arn: str) -> None:
@@ -78,12 +91,28 @@ class AlarmThroughCloudFormation(CloudFormationModel):
     def create_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> AlarmThroughCloudFormation:
-        props = dict(cloudformation_json["Properties"])
-        props.setdefault("AlarmName", resource_name)
-        cloudwatch = boto3.client("cloudwatch", region_name=region_name)
-        cloudwatch.put_metric_alarm(**props)
-        [alarm] = cloudwatch.describe_alarms(AlarmNames=[props["AlarmName"]])["MetricAlarms"]
-        return cls(alarm["AlarmName"], alarm["AlarmArn"])
+        props = cloudformation_json["Properties"]
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName", resource_name),
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            period=props.get("Period"),
+            threshold=float(props["Threshold"]),
+            statistic=props.get("Statistic"),
+            extended_statistic=props.get("ExtendedStatistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []),
+            ok_actions=props.get("OKActions", []),
+            insufficient_data_actions=props.get("InsufficientDataActions", []),
+            unit=props.get("Unit"),
+            actions_enabled=props.get("ActionsEnabled", True),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm.name, alarm.alarm_arn)
 
     @property
     def physical_resource_id(self) -> str:
@@ -141,9 +170,9 @@ def publish_assets(session: boto3.Session, assembly_dir: Path, stack_name: str) 
 
 def create_stack(session: boto3.Session, stack_name: str, template: Mapping[str, Any]) -> str:
     """Create the stack as ``cdk deploy`` does after publishing assets; return its id."""
-    ssm = session.client("ssm")
+    ssm = client(session, "ssm")
     ssm.put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="30", Type="String", Overwrite=True)
-    response = session.client("cloudformation").create_stack(
+    response = client(session, "cloudformation").create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
@@ -154,7 +183,7 @@ def create_stack(session: boto3.Session, stack_name: str, template: Mapping[str,
 
 def listed_resources(session: boto3.Session, stack_name: str) -> dict[str, str]:
     """Logical id -> physical id of every resource the stack lists (moto lists skipped ones without an id)."""
-    cfn = session.client("cloudformation")
+    cfn = client(session, "cloudformation")
     return {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
         for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
@@ -254,7 +283,7 @@ class Resolver:
 
 
 def _subscription(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
-    arn: str = session.client("sns").subscribe(
+    arn: str = client(session, "sns").subscribe(
         TopicArn=props["TopicArn"],
         Protocol=props["Protocol"],
         Endpoint=props["Endpoint"],
@@ -265,7 +294,7 @@ def _subscription(session: boto3.Session, stack_name: str, logical_id: str, prop
 
 def _topic_policy(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
     for topic in props["Topics"]:
-        session.client("sns").set_topic_attributes(
+        client(session, "sns").set_topic_attributes(
             TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
         )
     return logical_id
@@ -288,7 +317,7 @@ def _metric_filter(session: boto3.Session, stack_name: str, logical_id: str, pro
         if "Dimensions" in t:
             item["dimensions"] = {d["Key"]: d["Value"] for d in t["Dimensions"]}
         transformations.append(item)
-    session.client("logs").put_metric_filter(
+    client(session, "logs").put_metric_filter(
         logGroupName=props["LogGroupName"],
         filterName=name,
         filterPattern=props["FilterPattern"],
@@ -345,12 +374,8 @@ class Deployment:
     def region(self) -> str:
         return self.session.region_name or ""
 
-    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
-
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.session.client(service)  # type: ignore[call-overload]
-        return self._clients[service]
+        return client(self.session, service)
 
     def output(self, key: str) -> str:
         stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
@@ -472,7 +497,7 @@ def deploy(
     deployment = Deployment(session, stack_name, stack_id, body)
     if healthy:
         for email in emails:
-            session.client("sns").subscribe(TopicArn=deployment.topic_arn, Protocol="email", Endpoint=email)
+            client(session, "sns").subscribe(TopicArn=deployment.topic_arn, Protocol="email", Endpoint=email)
         for name in deployment.alarm_names:
             deployment.set_alarm_state(name, "OK", "Threshold Crossed: no datapoint was breaching")
         for group in deployment.log_groups:
