@@ -98,6 +98,15 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _gone_or_unchecked(
+    check: str, resource: str, error: ClientError, not_found_code: str, detail: str, next_step: str
+) -> CheckResult:
+    """A failed row: the resource is gone (``not_found_code``: ``detail``, ``next_step``) or AWS refused to say."""
+    if _code(error) == not_found_code:
+        return CheckResult(check, Status.FAIL, resource, detail, next_step)
+    return could_not_check(check, resource, error)
+
+
 def _ago(then: datetime, now: datetime) -> str:
     minutes = int((now - then).total_seconds() // 60)
     if minutes < 120:
@@ -325,18 +334,16 @@ def check_instances(ec2: EC2Client, inv: StackInventory) -> tuple[list[CheckResu
         try:
             reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         except ClientError as error:
-            if _code(error) == "InvalidInstanceID.NotFound":
-                rows.append(
-                    CheckResult(
-                        "instance",
-                        Status.FAIL,
-                        instance_id,
-                        "does not exist",
-                        guide.drift(f"Instance {instance_id}", inv.name, inv.region),
-                    )
+            rows.append(
+                _gone_or_unchecked(
+                    "instance",
+                    instance_id,
+                    error,
+                    "InvalidInstanceID.NotFound",
+                    "does not exist",
+                    guide.drift(f"Instance {instance_id}", inv.name, inv.region),
                 )
-            else:
-                rows.append(could_not_check("instance", instance_id, error))
+            )
             continue
         found = [i for r in reservations for i in r.get("Instances", [])]
         if not found:
@@ -805,18 +812,16 @@ def check_subscriptions(sns: SNSClient, inv: StackInventory) -> list[CheckResult
                 for s in page.get("Subscriptions", [])
             ]
         except ClientError as error:
-            if _code(error) == "NotFound":
-                rows.append(
-                    CheckResult(
-                        "subscriptions",
-                        Status.FAIL,
-                        topic,
-                        "the topic does not exist: alarms notify nobody",
-                        guide.drift(f"Topic {topic}", inv.name, inv.region),
-                    )
+            rows.append(
+                _gone_or_unchecked(
+                    "subscriptions",
+                    topic,
+                    error,
+                    "NotFound",
+                    "the topic does not exist: alarms notify nobody",
+                    guide.drift(f"Topic {topic}", inv.name, inv.region),
                 )
-            else:
-                rows.append(could_not_check("subscriptions", topic, error))
+            )
             continue
         except BotoCoreError as error:
             rows.append(could_not_check("subscriptions", topic, error))
