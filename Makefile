@@ -6,7 +6,7 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := node node_modules/aws-cdk/bin/cdk
 # Interactive synth skips CDK's built-in CloudFormation validator (more than half of a small synth);
 # `make test` runs it on every template, with cfn-lint. cdk-nag still runs on every synth.
-SYNTH_ENV := CDK_VALIDATION=false
+SYNTH_ENV ?= CDK_VALIDATION=false
 
 .PHONY: setup synth test lint typecheck docs docs-gen deploy diff bench print-synth-env clean
 

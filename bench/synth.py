@@ -193,7 +193,11 @@ def make_cases(tmp: Path, with_suite: bool) -> list[Case]:
         )
     )
     if with_suite:
-        cases.append(Case("suite", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], base_env()))
+        # As `make test` runs it: Node 24 and the venv first on PATH (no CDK_OUTDIR or context: tests set their own).
+        suite_env = {
+            k: v for k, v in env.items() if k not in ("CDK_OUTDIR", "CDK_CONTEXT_JSON", "CDK_VALIDATION")
+        }
+        cases.append(Case("suite", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], suite_env))
     return cases
 
 
