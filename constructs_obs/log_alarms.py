@@ -127,48 +127,60 @@ class LogPatternAlarms(Construct):
         self.backend_errors: cloudwatch.Alarm | None = None
 
         if nginx_container is not None:
-            metric = self._filter(
-                "Nginx5xxFilter",
+            self.nginx_5xx = self._count_alarm(
+                "Nginx5xx",
+                "nginx-5xx",
+                alarms,
                 log_groups.log_group(nginx_container),
                 NGINX_5XX_PATTERN,
                 NGINX_5XX_METRIC,
                 namespace,
-            )
-            self.nginx_5xx = alarms.add_alarm(
-                "Nginx5xx",
-                suffix="nginx-5xx",
-                metric=metric.metric(statistic=cloudwatch.Stats.SUM, period=period),
-                threshold=nginx_5xx_threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                description=(
-                    f"{nginx_5xx_threshold} or more 5xx responses in {period.to_minutes():g} minutes in "
-                    f"{log_groups.log_group_name(nginx_container)} (502/504: the backend is down or slow). "
-                    "See the nginx-5xx-by-path saved query."
-                ),
+                period,
+                nginx_5xx_threshold,
+                f"{nginx_5xx_threshold} or more 5xx responses in {period.to_minutes():g} minutes in "
+                f"{log_groups.log_group_name(nginx_container)} (502/504: the backend is down or slow). "
+                "See the nginx-5xx-by-path saved query.",
             )
         if backend_container is not None:
-            metric = self._filter(
-                "BackendErrorsFilter",
+            self.backend_errors = self._count_alarm(
+                "BackendErrors",
+                "backend-errors",
+                alarms,
                 log_groups.log_group(backend_container),
                 BACKEND_ERROR_PATTERN,
                 BACKEND_ERRORS_METRIC,
                 namespace,
+                period,
+                backend_errors_threshold,
+                f"{backend_errors_threshold} or more ERROR/CRITICAL lines in {period.to_minutes():g} minutes "
+                f"in {log_groups.log_group_name(backend_container)}. See the backend-errors saved query.",
             )
-            self.backend_errors = alarms.add_alarm(
-                "BackendErrors",
-                suffix="backend-errors",
-                metric=metric.metric(statistic=cloudwatch.Stats.SUM, period=period),
-                threshold=backend_errors_threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                description=(
-                    f"{backend_errors_threshold} or more ERROR/CRITICAL lines in {period.to_minutes():g} minutes "
-                    f"in {log_groups.log_group_name(backend_container)}. See the backend-errors saved query."
-                ),
-            )
+
+    def _count_alarm(
+        self,
+        construct_id: str,
+        suffix: str,
+        alarms: BasicAlarms,
+        log_group: logs.ILogGroup,
+        pattern: str,
+        metric_name: str,
+        namespace: str,
+        period: Duration,
+        threshold: float,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        """A metric filter counting ``pattern`` in ``log_group`` and ``{prefix}-{suffix}`` on its sum."""
+        metric = self._filter(f"{construct_id}Filter", log_group, pattern, metric_name, namespace)
+        return alarms.add_alarm(
+            construct_id,
+            suffix=suffix,
+            metric=metric.metric(statistic=cloudwatch.Stats.SUM, period=period),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description=description,
+        )
 
     def _filter(
         self, construct_id: str, log_group: logs.ILogGroup, pattern: str, metric_name: str, namespace: str
