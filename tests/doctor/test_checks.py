@@ -17,6 +17,7 @@ from constructs_obs.doctor import CheckResult, DoctorOptions, Report, Status
 from constructs_obs.doctor.checks import check_stack_status
 from constructs_obs.doctor.stack import StackInventory
 from tests.conftest import ROOT
+from tests.doctor.conftest import moto_session
 from tests.doctor.deployment import Deployment
 
 pytestmark = pytest.mark.filterwarnings(
@@ -201,7 +202,7 @@ def test_failed_stack_names_the_reason_and_the_events_command() -> None:
 
 def test_logging_configuration_points_at_another_region(deploy_staging: Callable[..., Deployment]) -> None:
     # The template synthesized for us-east-2, deployed by hand into us-east-1.
-    deployment = deploy_staging(session=boto3.Session(region_name="us-east-1"))
+    deployment = deploy_staging(session=moto_session("us-east-1"))
 
     report = deployment.doctor()
 
