@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,15 +15,16 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs import _validation as check
+from constructs_obs.setup import HostSetup, SetupStep
 
 #: Namespace of the host metrics when the caller names none. Pass one per application so that each host's
 #: role may publish into its own namespace only.
 DEFAULT_METRICS_NAMESPACE = "ConstructsObs/Host"
 
-#: Where the user data writes the agent's JSON configuration on the host.
+#: Where the setup writes the agent's JSON configuration on the host.
 AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
-#: The heredoc delimiter around the configuration in the user data (tests extract the file by it).
+#: The heredoc delimiter around the configuration in the setup script (tests extract the file by it).
 AGENT_CONFIG_HEREDOC = "CLOUDWATCH_AGENT_CONFIG"
 
 #: The two metrics the agent publishes, each with the single dimension ``InstanceId``.
@@ -96,20 +98,40 @@ def agent_config(
     return config
 
 
-def agent_user_data_commands(config: dict[str, Any]) -> list[str]:
-    """Commands that install the agent from the Amazon Linux 2023 repositories, configure and enable it.
+def agent_setup_steps(config: dict[str, Any]) -> list[SetupStep]:
+    """The setup: the agent from the Amazon Linux 2023 repositories, its configuration file, then (re)start it.
 
-    ``fetch-config -s`` validates the configuration, translates it and (re)starts the agent; ``systemctl
-    enable`` makes systemd start it again after every reboot.
+    The configuration file step is portable (a file only). ``fetch-config -s`` validates the configuration,
+    translates it and (re)starts the agent; ``systemctl enable`` makes systemd start it again after every reboot;
+    the step fails unless the agent then reports ``running``. The configuration's SHA-256 is printed, so the
+    association's output tells which configuration the host has.
     """
+    text = json.dumps(config, indent=2, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return [
-        "dnf install -y amazon-cloudwatch-agent",
-        f"install -d -m 755 {AGENT_CONFIG_PATH.rsplit('/', 1)[0]}",
-        f"cat > {AGENT_CONFIG_PATH} <<'{AGENT_CONFIG_HEREDOC}'\n"
-        f"{json.dumps(config, indent=2, sort_keys=True)}\n"
-        f"{AGENT_CONFIG_HEREDOC}",
-        f"{AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG_PATH}",
-        "systemctl enable amazon-cloudwatch-agent",
+        SetupStep(
+            name="cloudwatch-agent package",
+            commands=("dnf install -y amazon-cloudwatch-agent",),
+            portable=False,
+        ),
+        SetupStep(
+            name="cloudwatch-agent configuration",
+            commands=(
+                f"install -d -m 755 {AGENT_CONFIG_PATH.rsplit('/', 1)[0]}",
+                f"cat > {AGENT_CONFIG_PATH} <<'{AGENT_CONFIG_HEREDOC}'\n{text}\n{AGENT_CONFIG_HEREDOC}",
+                f"echo 'cloudwatch-agent configuration sha256 {digest}'",
+            ),
+        ),
+        SetupStep(
+            name="cloudwatch-agent start",
+            commands=(
+                f"{AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG_PATH}",
+                "systemctl enable amazon-cloudwatch-agent",
+                f'{AGENT_CTL} -a status | grep -q \'"status": "running"\' '
+                "|| { echo 'amazon-cloudwatch-agent is not running' >&2; exit 1; }",
+            ),
+            portable=False,
+        ),
     ]
 
 
@@ -136,16 +158,18 @@ class CloudWatchAgent(Construct):
         construct_id: str,
         *,
         instance: ec2.Instance,
+        setup: HostSetup,
         namespace: str = DEFAULT_METRICS_NAMESPACE,
         log_files: Sequence[AgentLogFile] = (),
         collection_interval: Duration | None = None,
     ) -> None:
-        """Add the agent to ``instance``'s user data and role.
+        """Add the agent to the host's setup and ``instance``'s role.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
             instance: the Amazon Linux 2023 instance to run the agent on.
+            setup: the host's setup association, which installs, configures and starts the agent.
             namespace: CloudWatch namespace of the metrics (must not start with ``AWS/``).
             log_files: files on the host to ship to CloudWatch Logs.
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
@@ -158,7 +182,8 @@ class CloudWatchAgent(Construct):
             namespace=namespace, log_files=log_files, collection_interval=collection_interval
         )
         self.grant_put_metric_data(instance)
-        instance.user_data.add_commands(*agent_user_data_commands(self.config))
+        for step in agent_setup_steps(self.config):
+            setup.add_step(step)
         instance.instance.add_metadata(
             CUSTOM_METRICS_METADATA_KEY,
             [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
@@ -21,6 +21,14 @@ from constructs_obs.host import ObservedEc2Host
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
 BASIC_MONITORING_PERIOD = Duration.minutes(5)
 
+#: Metrics with 1-minute data (status checks even on basic monitoring, the crash metric filter) are alarmed on
+#: 1-minute periods: a standard-resolution alarm costs the same at 60 seconds as at 300 (CloudWatch pricing), and
+#: the alert comes minutes sooner. EC2 publishes ``StatusCheckFailed`` every minute on basic monitoring ("Status
+#: check metrics are available at a 1-minute frequency at no charge", Amazon EC2 User Guide, "Instance metrics").
+FAST_PERIOD = Duration.minutes(1)
+#: A status check must fail in 2 consecutive minutes: one failed minute can be a transient probe failure.
+STATUS_CHECK_PERIODS = 2
+
 #: The seed's "CPU > 80% for 10 min".
 DEFAULT_CPU_THRESHOLD_PERCENT = 80.0
 DEFAULT_CPU_DURATION = Duration.minutes(10)
@@ -36,6 +44,9 @@ LONGEST_ALARM_SUFFIX = "container-crash"
 
 #: SNS topic display names are at most 100 characters.
 MAX_TOPIC_DISPLAY_NAME_LENGTH = 100
+
+#: The service principal that publishes alarm notifications to SNS.
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 #: What CloudWatch needs on a topic's KMS key to publish alarm notifications to it.
 CLOUDWATCH_TOPIC_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
@@ -55,14 +66,20 @@ TOPIC_ENCRYPTION = declare(
 
 
 class BasicAlarms(Construct):
-    """The host's CPU and status-check alarms, both notifying an SNS topic on ALARM and on OK.
+    """The host's alarms, every one notifying an SNS topic on ALARM and on OK.
+
+    The topic's policy lets CloudWatch publish these alarms (and only them) to it: see
+    :meth:`_allow_cloudwatch_to_publish`.
 
     - ``{name_prefix}-cpu-high``: ``AWS/EC2 CPUUtilization`` average above ``cpu_threshold_percent`` for
       ``cpu_duration`` (default 80% for 10 minutes: two 5-minute basic-monitoring periods). Missing data is
       *not breaching*: a stopped host sends no CPU data, and that is not a load problem.
-    - ``{name_prefix}-status-check``: ``AWS/EC2 StatusCheckFailed`` maximum of 1 or more in one period (any
-      failure of the instance or system check). Missing data is *breaching*: a host that stopped reporting
-      (stopped, terminated, hung hypervisor) is unreachable, which is what this alarm is for.
+    - ``{name_prefix}-status-check``: ``AWS/EC2 StatusCheckFailed`` maximum of 1 or more in 2 consecutive
+      1-minute periods (any failure of the instance or system check, reported within about 3 minutes). Missing
+      data is *missing*: EC2 publishes status checks every minute while the instance runs, hung or not, so
+      missing data means the instance is pending, stopping or stopped. Treating it as breaching (as before) emailed
+      ALARM for every new host before its first datapoint and on every stop/start; a stopped or terminated host
+      now shows INSUFFICIENT_DATA on the dashboard and the site going down is the external uptime check's job.
     - ``{name_prefix}-memory-high``: the CloudWatch agent's ``mem_used_percent`` average above
       ``memory_threshold_percent`` for ``memory_duration`` (default 85% for 10 minutes). Missing data is
       *missing*: the alarm goes to INSUFFICIENT_DATA when the agent stops reporting (a stopped host is the
@@ -70,7 +87,7 @@ class BasicAlarms(Construct):
     - ``{name_prefix}-disk-high``: the agent's root-filesystem ``disk_used_percent`` maximum above
       ``disk_threshold_percent`` in one period (default 80%). Missing data is *missing*, as for memory.
     - ``{name_prefix}-container-crash``: one or more container crashes (see :mod:`constructs_obs.docker_events`)
-      in one period: it fires on the first crash. Missing data is *not breaching*: the crash count has data only
+      in a 1-minute period: it fires on the first crash. Missing data is *not breaching*: the crash count has data only
       when something crashed.
 
     Attributes:
@@ -113,8 +130,9 @@ class BasicAlarms(Construct):
             topic: an existing topic to notify instead of creating one; ``emails`` are subscribed to it.
             cpu_threshold_percent: CPU average that counts as high. Default 80.
             cpu_duration: how long CPU must stay high; a whole multiple of ``period``. Default 10 minutes.
-            period: metric period. Default 5 minutes, EC2 basic monitoring (free); use 1 minute only with
-                detailed monitoring, which is billed. A multiple of 60 seconds.
+            period: period of the CPU, memory and disk alarms. Default 5 minutes, EC2 basic monitoring (free);
+                use 1 minute only with detailed monitoring, which is billed. A multiple of 60 seconds. The
+                status-check and container-crash alarms always use 1-minute periods (their data is per minute).
             memory_threshold_percent: memory used (average) that counts as high. Default 85.
             memory_duration: how long memory must stay high; a whole multiple of ``period``. Default 10 minutes.
             disk_threshold_percent: root filesystem used that counts as high. Default 80.
@@ -172,6 +190,7 @@ class BasicAlarms(Construct):
             self.topic: sns.ITopic = created
         else:
             self.topic = topic
+        self._allow_cloudwatch_to_publish()
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         if not emails and topic is None:
@@ -202,13 +221,15 @@ class BasicAlarms(Construct):
         self.status_check = self.add_alarm(
             "StatusCheck",
             suffix="status-check",
-            metric=self.ec2_metric("StatusCheckFailed", statistic=cloudwatch.Stats.MAXIMUM, period=period),
+            metric=self.ec2_metric(
+                "StatusCheckFailed", statistic=cloudwatch.Stats.MAXIMUM, period=FAST_PERIOD
+            ),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=STATUS_CHECK_PERIODS,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
             description=(
-                f"EC2 status check failed (or no status data) for {host.node.path}: "
+                f"EC2 status check failed for {STATUS_CHECK_PERIODS} minutes on {host.node.path}: "
                 "the instance is unreachable or unhealthy. EC2 console > instance > Status checks: a failed "
                 "system check is fixed by stop and start (new hardware), a failed instance check by a reboot "
                 "and the system log."
@@ -244,7 +265,7 @@ class BasicAlarms(Construct):
         self.container_crash = self.add_alarm(
             "ContainerCrash",
             suffix="container-crash",
-            metric=host.docker_events.metric_crashes(period=period),
+            metric=host.docker_events.metric_crashes(period=FAST_PERIOD),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
@@ -254,6 +275,50 @@ class BasicAlarms(Construct):
                 "See the docker-events log group or the container-crashes saved query."
             ),
         )
+
+    @property
+    def alarm_arn_pattern(self) -> str:
+        """The ARN pattern of every alarm this construct creates, ``arn:...:alarm:{name_prefix}-*``."""
+        return Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{self.name_prefix}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _allow_cloudwatch_to_publish(self) -> None:
+        """Let CloudWatch publish this construct's alarms to the topic, and nothing else.
+
+        A topic policy replaces SNS's default policy (which lets the account's principals publish), and
+        ``enforce_ssl`` writes one whose only statement denies non-TLS requests: without this statement every
+        alarm action fails with "... is not authorized to perform: SNS:Publish ... because no resource-based
+        policy allows" (aws-solutions/automated-security-response-on-aws#43). The statement follows the
+        confused-deputy guidance for CloudWatch alarms publishing to SNS (Amazon CloudWatch User Guide, "Confused
+        deputy prevention"): ``aws:SourceAccount`` is this account and ``aws:SourceArn`` matches this
+        construct's alarm names, ``{name_prefix}-*``, which covers alarms added later with :meth:`add_alarm`.
+        """
+        stack = Stack.of(self)
+        added = self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": self.alarm_arn_pattern},
+                },
+            )
+        )
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:imported-topic-policy",
+                "topic is imported, so its policy cannot be changed here. If it has a topic policy, that policy "
+                f"must allow the service principal {CLOUDWATCH_PRINCIPAL} sns:Publish on the topic (with "
+                f"aws:SourceAccount = this account and aws:SourceArn like {self.alarm_arn_pattern!r}), or every "
+                "alarm notification is refused; a topic with SNS's default policy needs nothing. See "
+                "docs/usage.md, 'Your own topic'.",
+            )
 
     def _allow_cloudwatch_to_use(self, key: kms.IKey) -> None:
         """Let CloudWatch publish alarm notifications to the topic encrypted with ``key``."""

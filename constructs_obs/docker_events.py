@@ -35,15 +35,24 @@ from constructs import Construct
 from constructs_obs.agent import AgentLogFile
 from constructs_obs.compliance import acknowledge
 from constructs_obs.log_groups import LOG_GROUP_ENCRYPTION
+from constructs_obs.setup import HostSetup, SetupStep
 
 #: The service's name and where its unit file goes on the host.
 UNIT_NAME = "docker-events.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
-#: The heredoc delimiter around the unit file in the user data (tests extract the file by it).
+#: The program the service runs: writes the start line, then ``docker events`` appending to the file.
+PROGRAM_PATH = "/usr/local/libexec/docker-events-log"
+#: The heredoc delimiters around the unit file and the program in the setup script.
 UNIT_HEREDOC = "DOCKER_EVENTS_UNIT"
+PROGRAM_HEREDOC = "DOCKER_EVENTS_PROGRAM"
 
-#: Where the service writes the events (``LogsDirectory=docker-events`` creates the directory).
+#: Where the service writes the events.
 DOCKER_EVENTS_LOG_FILE = "/var/log/docker-events/events.log"
+
+#: The ``Type`` and ``Action`` of the line the service writes each time it starts (a JSON line, so the JSON
+#: crash filter reads it and does not count it; ``docker-events`` is not one of Docker's event types).
+START_LINE_TYPE = "docker-events"
+START_LINE_ACTION = "start"
 
 #: Exit codes of a container that was stopped on purpose (see the module docstring).
 DELIBERATE_STOP_EXIT_CODES: tuple[str, ...] = ("0", "137", "143")
@@ -59,14 +68,49 @@ CONTAINER_CRASH_PATTERN = (
 #: Name of the metric the crash filter publishes (one count per crash, no dimensions).
 CONTAINER_CRASHES_METRIC = "ContainerCrashes"
 
+#: How long the setup waits for the service to be ``active`` before it fails (and with it the deploy).
+ACTIVE_WAIT_SECONDS = 30
 
-def docker_events_unit(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
-    """The systemd unit of the service that appends container ``die`` and ``oom`` events to ``log_file``.
 
-    It starts after Docker, restarts 5 seconds after ``docker events`` exits (for instance when the daemon
-    restarts) without ever giving up (``StartLimitIntervalSec=0``), and is enabled for ``multi-user.target`` so it
-    comes back after a reboot. systemd creates ``/var/log/<LogsDirectory>`` (mode 0755) and opens ``log_file``
-    for appending (mode 0644), so the unprivileged CloudWatch agent can read it.
+def docker_events_program(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
+    """The service's program: append a start line, then container ``die``/``oom`` events, to ``log_file``.
+
+    The program opens ``log_file`` itself (a shell redirection) instead of systemd's
+    ``StandardOutput=append:``: systemd 252 sets up a unit's output before it creates its ``LogsDirectory=``,
+    so on a fresh host that combination fails with status 209/STDOUT and, with ``Restart=always``, loops while
+    ``systemctl enable --now`` reports success (systemd/systemd#27591). The directory is also created by the
+    setup before the unit starts.
+
+    The start line, ``{"Type":"docker-events","Action":"start","time":<epoch seconds>}``, shows in CloudWatch
+    that the service is running (one per start, so also after each restart); the crash filter does not count it.
+    The format template's braces are written ``{""{`` so the setup script holds no ``{{`` pair (see
+    :mod:`constructs_obs.setup`); the shell joins the quoted pieces back into ``{{json .}}``.
+    """
+    directory = log_file.rsplit("/", 1)[0]
+    return "\n".join(
+        [
+            "#!/bin/sh",
+            "# Installed by constructs_obs (docker-events.service): Docker container die/oom events as JSON lines.",
+            "set -eu",
+            f"log={log_file}",
+            f"mkdir -p {directory}",
+            f'printf \'{{"Type":"{START_LINE_TYPE}","Action":"{START_LINE_ACTION}","time":%s}}\\n\' '
+            '"$(date +%s)" >>"$log"',
+            "exec /usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+            '--format "{""{json .}}" >>"$log"',
+            "",
+        ]
+    )
+
+
+def docker_events_unit(program: str = PROGRAM_PATH, log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
+    """The systemd unit of the service that runs ``program``.
+
+    It starts after Docker (and pulls it in), restarts 5 seconds after ``docker events`` exits (for instance when
+    the daemon restarts) without ever giving up (``StartLimitIntervalSec=0``), and is enabled for
+    ``multi-user.target`` so it comes back after a reboot. ``LogsDirectory=`` makes systemd create the folder
+    (mode 0755) before the program starts; the program opens the file (mode 0644 under the default umask), so the
+    unprivileged CloudWatch agent can read it.
     """
     logs_directory = log_file.rsplit("/", 1)[0].removeprefix("/var/log/")
     return "\n".join(
@@ -81,10 +125,7 @@ def docker_events_unit(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
             "[Service]",
             "Type=simple",
             f"LogsDirectory={logs_directory}",
-            "ExecStart=/usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
-            '--format "{{json .}}"',
-            f"StandardOutput=append:{log_file}",
-            "StandardError=journal",
+            f"ExecStart={program}",
             "Restart=always",
             "RestartSec=5",
             "",
@@ -95,12 +136,41 @@ def docker_events_unit(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
     )
 
 
-def docker_events_user_data_commands(unit: str) -> list[str]:
-    """Commands that install the unit file, then enable and start the service."""
+def docker_events_setup_steps(
+    unit: str, program: str, log_file: str = DOCKER_EVENTS_LOG_FILE
+) -> list[SetupStep]:
+    """The setup: Docker's CLI from the Amazon Linux repositories, then the folder, program and unit.
+
+    The second step is portable (files and ``systemctl`` only): it (re)starts the service so a changed unit or
+    program takes effect, and fails unless the service is ``active`` within :data:`ACTIVE_WAIT_SECONDS`,
+    printing its status and journal.
+    """
+    directory = log_file.rsplit("/", 1)[0]
     return [
-        f"cat > {UNIT_PATH} <<'{UNIT_HEREDOC}'\n{unit.rstrip()}\n{UNIT_HEREDOC}",
-        "systemctl daemon-reload",
-        f"systemctl enable --now {UNIT_NAME}",
+        SetupStep(
+            name="docker (for docker-events)",
+            commands=("dnf install -y docker",),
+            portable=False,
+        ),
+        SetupStep(
+            name="docker-events service",
+            commands=(
+                f"install -d -m 0755 {directory} {PROGRAM_PATH.rsplit('/', 1)[0]}",
+                f"cat > {PROGRAM_PATH} <<'{PROGRAM_HEREDOC}'\n{program.rstrip()}\n{PROGRAM_HEREDOC}",
+                f"chmod 0755 {PROGRAM_PATH}",
+                f"cat > {UNIT_PATH} <<'{UNIT_HEREDOC}'\n{unit.rstrip()}\n{UNIT_HEREDOC}",
+                "systemctl daemon-reload",
+                f"systemctl enable {UNIT_NAME}",
+                f"systemctl restart {UNIT_NAME}",
+                f"i=0; until systemctl is-active --quiet {UNIT_NAME}; do i=$((i + 1)); "
+                f"if [ $i -ge {ACTIVE_WAIT_SECONDS} ]; then systemctl status --no-pager {UNIT_NAME} || true; "
+                f"journalctl -u {UNIT_NAME} -n 20 --no-pager || true; "
+                f"echo '{UNIT_NAME} is not active' >&2; exit 1; fi; sleep 1; done",
+                # Active is not enough: a unit that fails right after starting is "active" for a moment.
+                "sleep 2",
+                f"systemctl is-active {UNIT_NAME}",
+            ),
+        ),
     ]
 
 
@@ -109,8 +179,8 @@ class DockerEventsLog(Construct):
 
     - Log group ``log_group_name`` (for example ``/ai-tutor/docker-events``), with ``retention`` and
       ``removal_policy`` (default: kept when the stack goes).
-    - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by ``instance``'s user
-      data. The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
+    - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by the host's setup
+      association (:class:`~constructs_obs.setup.HostSetup`). The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
     - A metric filter publishing ``1`` to ``{namespace}/ContainerCrashes`` for every crash
       (:data:`CONTAINER_CRASH_PATTERN`); no default value, so the metric has no data while nothing crashes.
     - The instance role may write to this log group only (see :meth:`grant_write`).
@@ -120,6 +190,7 @@ class DockerEventsLog(Construct):
         crash_filter: the metric filter counting crashes.
         agent_log_file: the file the CloudWatch agent must ship to the log group.
         unit: the systemd unit file's text.
+        program: the text of the program the unit runs (:func:`docker_events_program`).
     """
 
     def __init__(
@@ -128,6 +199,7 @@ class DockerEventsLog(Construct):
         construct_id: str,
         *,
         instance: ec2.Instance,
+        setup: HostSetup,
         log_group_name: str,
         namespace: str,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -139,7 +211,8 @@ class DockerEventsLog(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            instance: the Docker host.
+            instance: the Docker host (its role may write to the log group).
+            setup: the host's setup association, which installs the service.
             log_group_name: the log group's name.
             namespace: namespace of the crash metric.
             retention: how long CloudWatch keeps the events. Default one month.
@@ -169,8 +242,10 @@ class DockerEventsLog(Construct):
             metric_value="1",
         )
         self.agent_log_file = AgentLogFile(file_path=DOCKER_EVENTS_LOG_FILE, log_group_name=log_group_name)
+        self.program = docker_events_program()
         self.unit = docker_events_unit()
-        instance.user_data.add_commands(*docker_events_user_data_commands(self.unit))
+        for step in docker_events_setup_steps(self.unit, self.program):
+            setup.add_step(step)
         self.grant_write(instance)
 
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:

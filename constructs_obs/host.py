@@ -14,6 +14,7 @@ from constructs_obs.agent import DEFAULT_METRICS_NAMESPACE, CloudWatchAgent
 from constructs_obs.compliance import acknowledge, declare, nag_label
 from constructs_obs.docker_events import DockerEventsLog
 from constructs_obs.log_groups import ContainerLogGroups
+from constructs_obs.setup import HostSetup
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -182,9 +183,17 @@ def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.User
 class ObservedEc2Host(Construct):
     """An EC2 instance ready to run a docker-compose app whose containers log to CloudWatch.
 
-    Secure by default: IMDSv2 required, encrypted gp3 root volume, no SSH port and no key pair (shell access
-    through SSM Session Manager), inbound HTTP/HTTPS only, termination protection on, basic (free) 5-minute
-    monitoring. The role may write to ``log_groups`` and use Session Manager, and nothing else.
+    Secure by default: IMDSv2 required with a hop limit of 1 (containers cannot reach the role's credentials),
+    encrypted gp3 root volume, no SSH port and no key pair (shell access through SSM Session Manager), inbound
+    HTTP/HTTPS only, termination protection on, basic (free) 5-minute monitoring, an Elastic IP so the address
+    survives stop/start. The role may write to ``log_groups``, use Session Manager and receive its setup, and
+    nothing else.
+
+    Set up in two parts: the user data installs Docker and the Compose plugin at first boot, and nothing else;
+    everything the library runs on the host (the CloudWatch agent and its configuration, the docker-events
+    service) comes from an SSM State Manager association (:class:`~constructs_obs.setup.HostSetup`), which
+    CloudFormation waits for, so a host whose monitoring cannot be set up fails the deploy, and which is
+    re-applied on every change without stopping or replacing the instance.
 
     Observed from the inside too: the CloudWatch agent (:class:`~constructs_obs.agent.CloudWatchAgent`) publishes
     memory and root-disk used percent to ``metrics_namespace``, and a ``docker-events`` service
@@ -197,7 +206,11 @@ class ObservedEc2Host(Construct):
         role: the instance's IAM role (its instance profile is created with the instance).
         security_group: the instance's security group.
         log_groups: the container log groups the host ships to.
-        user_data: the instance's user data; add commands to it to provision more.
+        user_data: the instance's user data (first boot only: Docker and the Compose plugin). Changing it
+            later stops and starts the instance, and cloud-init does not run it again: add your own first-boot
+            commands here, and anything that must reach a running host to :attr:`setup`.
+        setup: the association that sets up the agent and the docker-events service (add steps to it).
+        elastic_ip: the host's Elastic IP, or None with ``elastic_ip=False``.
         agent: the CloudWatch agent (memory and disk metrics).
         docker_events: the container events log group, its service and the crash metric.
     """
@@ -219,6 +232,8 @@ class ObservedEc2Host(Construct):
         termination_protection: bool = True,
         metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
         detailed_monitoring: bool = False,
+        metadata_hop_limit: int = 1,
+        elastic_ip: bool = True,
     ) -> None:
         """Create the host.
 
@@ -243,6 +258,14 @@ class ObservedEc2Host(Construct):
                 publish metrics inside its own namespace.
             detailed_monitoring: 1-minute EC2 metrics. Default off: they are billed, and basic 5-minute
                 monitoring is free and what the alarms are built for.
+            metadata_hop_limit: the instance metadata service's PUT response hop limit. Default 1: only
+                processes on the host itself (Docker's awslogs driver runs in the daemon, on the host) can get
+                an IMDSv2 token, so a container on Docker's bridge network cannot fetch the instance role's
+                credentials. Set 2 only for an app that calls AWS from a bridged container with the host's
+                role (containers with ``network_mode: host`` reach the service either way).
+            elastic_ip: give the host an Elastic IP, so its public address survives stop/start (DNS keeps
+                working). Default on; it costs nothing beyond the public IPv4 address the host pays for
+                anyway. Turn off for a host behind a load balancer.
 
         Raises:
             TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
@@ -265,6 +288,8 @@ class ObservedEc2Host(Construct):
             termination_protection=termination_protection,
             detailed_monitoring=detailed_monitoring,
             metrics_namespace=metrics_namespace,
+            metadata_hop_limit=metadata_hop_limit,
+            elastic_ip=elastic_ip,
         )
         super().__init__(scope, construct_id)
         instance_type = instance_type or ec2.InstanceType("t3.small")
@@ -315,6 +340,7 @@ class ObservedEc2Host(Construct):
             user_data=self.user_data,
             instance_name=instance_name,
             http_tokens=ec2.HttpTokens.REQUIRED,
+            http_put_response_hop_limit=metadata_hop_limit,
             detailed_monitoring=detailed_monitoring,
             disable_api_termination=termination_protection,
             block_devices=[
@@ -330,10 +356,21 @@ class ObservedEc2Host(Construct):
             ],
         )
 
+        if elastic_ip:
+            # A fixed public address: DNS records keep pointing at the host across stop/start. An address
+            # associated with a running instance costs the same as the public IPv4 it replaces.
+            self.elastic_ip: ec2.CfnEIP | None = ec2.CfnEIP(
+                self, "ElasticIp", domain="vpc", instance_id=self.instance.instance_id
+            )
+        else:
+            self.elastic_ip = None
+
+        self.setup = HostSetup(self, "Setup", instance_id=self.instance.instance_id, role=self.role)
         self.docker_events = DockerEventsLog(
             self,
             "DockerEvents",
             instance=self.instance,
+            setup=self.setup,
             log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
             namespace=metrics_namespace,
             retention=log_groups.retention,
@@ -344,6 +381,7 @@ class ObservedEc2Host(Construct):
             self,
             "Agent",
             instance=self.instance,
+            setup=self.setup,
             namespace=metrics_namespace,
             log_files=[self.docker_events.agent_log_file],
         )
@@ -375,6 +413,8 @@ class ObservedEc2Host(Construct):
         termination_protection: object,
         detailed_monitoring: object,
         metrics_namespace: object,
+        metadata_hop_limit: object = 1,
+        elastic_ip: object = True,
     ) -> None:
         if log_groups is None:
             raise TypeError(
@@ -415,6 +455,8 @@ class ObservedEc2Host(Construct):
             )
         check.require_bool("termination_protection", termination_protection)
         check.require_bool("detailed_monitoring", detailed_monitoring)
+        check.require_bool("elastic_ip", elastic_ip)
+        check.integer("metadata_hop_limit", metadata_hop_limit, minimum=1, maximum=64, unit="")
         check.metrics_namespace("metrics_namespace", metrics_namespace)
         if isinstance(log_groups, ContainerLogGroups) and DOCKER_EVENTS_LOG_NAME in log_groups.containers:
             raise ValueError(

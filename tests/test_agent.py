@@ -23,7 +23,7 @@ from constructs_obs.agent import (
     agent_config,
 )
 from tests.conftest import logical_id
-from tests.user_data import heredoc, user_data_script
+from tests.user_data import heredoc, setup_script, user_data_script
 
 # The keys of the CloudWatch agent's configuration schema (amazon-cloudwatch-agent translator/config/schema.json
 # and the agent's configuration reference) for the sections this library writes. Unknown keys are rejected so a
@@ -170,8 +170,8 @@ AGENT_SCHEMA: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def config_file(staging_template_json: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The agent configuration file exactly as the staging host's user data writes it."""
-    path, content = heredoc(user_data_script(staging_template_json), AGENT_CONFIG_HEREDOC)
+    """The agent configuration file exactly as the staging host's setup script writes it."""
+    path, content = heredoc(setup_script(staging_template_json), AGENT_CONFIG_HEREDOC)
     assert path == AGENT_CONFIG_PATH
     local = tmp_path_factory.mktemp("agent") / Path(path).name
     local.write_text(content)
@@ -227,27 +227,36 @@ def test_agent_runs_unprivileged_and_ships_the_docker_events_file(config_file: P
     ]
 
 
-def test_user_data_installs_configures_and_enables_the_agent(
+def test_setup_installs_configures_starts_and_checks_the_agent(
     staging_template_json: dict[str, Any], tmp_path: Path
 ) -> None:
-    script = user_data_script(staging_template_json)
+    script = setup_script(staging_template_json)
     lines = script.splitlines()
     for line in (
         "dnf install -y amazon-cloudwatch-agent",
         "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
-        f"-c file:{AGENT_CONFIG_PATH}",
+        "-c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
         "systemctl enable amazon-cloudwatch-agent",
     ):
         assert line in lines
-    # Docker first, then the events service whose file the agent ships, then the agent.
+    # The events service whose file the agent ships, then the agent; the agent must report running.
     assert (
-        lines.index("systemctl enable --now docker")
-        < lines.index("systemctl enable --now docker-events.service")
+        lines.index("systemctl restart docker-events.service")
         < lines.index("dnf install -y amazon-cloudwatch-agent")
+        < lines.index("systemctl enable amazon-cloudwatch-agent")
     )
-    (tmp_path / "user-data.sh").write_text(script)
-    check = subprocess.run(["bash", "-n", str(tmp_path / "user-data.sh")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
+    assert lines[-1] == (
+        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a status | "
+        """grep -q '"status": "running"' || { echo 'amazon-cloudwatch-agent is not running' >&2; exit 1; }"""
+    )
+    (tmp_path / "setup.sh").write_text(script)
+    for shell in ("bash", "sh"):  # AL2023's sh is bash; Debian's dash is the stricter POSIX check
+        check = subprocess.run([shell, "-n", str(tmp_path / "setup.sh")], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+def test_user_data_has_nothing_of_the_agent(staging_template_json: dict[str, Any]) -> None:
+    assert "amazon-cloudwatch-agent" not in user_data_script(staging_template_json)
 
 
 def test_put_metric_data_only_into_its_namespace(staging: assertions.Template) -> None:

@@ -16,13 +16,13 @@ from aws_cdk import aws_ec2 as ec2
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
 from constructs_obs.docker_events import (
     CONTAINER_CRASH_PATTERN,
-    DOCKER_EVENTS_LOG_FILE,
+    PROGRAM_HEREDOC,
     UNIT_HEREDOC,
     UNIT_PATH,
 )
 from constructs_obs.filter_pattern import matches
 from tests.conftest import logical_id
-from tests.user_data import heredoc, user_data_script
+from tests.user_data import heredoc, setup_script, user_data_script
 
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
@@ -79,14 +79,19 @@ def test_an_oom_kill_counts_once() -> None:
 
 @pytest.fixture(scope="module")
 def unit_root(staging_template_json: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A filesystem root with the unit file exactly as the user data writes it, for systemd-analyze."""
-    path, content = heredoc(user_data_script(staging_template_json), UNIT_HEREDOC)
+    """A filesystem root with the unit file and program exactly as the setup writes them, for systemd-analyze."""
+    script = setup_script(staging_template_json)
+    path, content = heredoc(script, UNIT_HEREDOC)
+    program_path, program = heredoc(script, PROGRAM_HEREDOC)
     assert path == UNIT_PATH == "/etc/systemd/system/docker-events.service"
     root = tmp_path_factory.mktemp("root")
     # systemd's own targets (sysinit.target, multi-user.target, ...), which default dependencies need.
     shutil.copytree(SYSTEM_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
     (root / path.lstrip("/")).write_text(content)
+    (root / program_path.lstrip("/")).parent.mkdir(parents=True)
+    (root / program_path.lstrip("/")).write_text(program)
+    (root / program_path.lstrip("/")).chmod(0o755)
     # What Amazon Linux 2023's docker package provides and this machine lacks: the CLI and docker.service.
     docker = root / "usr/bin/docker"
     docker.parent.mkdir(parents=True)
@@ -125,15 +130,14 @@ def test_systemd_analyze_would_catch_a_broken_unit(unit_root: Path, tmp_path: Pa
     assert "Unknown key 'RestartSecs'" in result.stderr
 
 
-def test_unit_writes_die_and_oom_events_as_json_lines(unit_root: Path) -> None:
+def test_unit_runs_the_program_that_opens_its_own_file(unit_root: Path) -> None:
     unit = (unit_root / UNIT_PATH.lstrip("/")).read_text().splitlines()
-    assert (
-        "ExecStart=/usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
-        '--format "{{json .}}"'
-    ) in unit
-    assert f"StandardOutput=append:{DOCKER_EVENTS_LOG_FILE}" in unit
-    assert "LogsDirectory=docker-events" in unit
+    assert "ExecStart=/usr/local/libexec/docker-events-log" in unit
+    # systemd 252 opens StandardOutput=append: files before it creates LogsDirectory= (systemd/systemd#27591):
+    # the unit must not ask systemd to open the file.
+    assert not [line for line in unit if line.startswith("StandardOutput=")]
     for line in (
+        "LogsDirectory=docker-events",
         "After=docker.service",
         "Restart=always",
         "StartLimitIntervalSec=0",
@@ -142,11 +146,54 @@ def test_unit_writes_die_and_oom_events_as_json_lines(unit_root: Path) -> None:
         assert line in unit
 
 
-def test_user_data_enables_the_service(staging_template_json: dict[str, Any]) -> None:
-    lines = user_data_script(staging_template_json).splitlines()
-    assert lines.index("systemctl daemon-reload") < lines.index(
-        "systemctl enable --now docker-events.service"
+def test_program_writes_a_start_line_then_die_and_oom_events(unit_root: Path) -> None:
+    program = (unit_root / "usr/local/libexec/docker-events-log").read_text().splitlines()
+    assert program[0] == "#!/bin/sh"
+    assert "log=/var/log/docker-events/events.log" in program
+    assert (
+        """printf '{"Type":"docker-events","Action":"start","time":%s}\\n' "$(date +%s)" >>"$log\""""
+    ) in program
+    assert (
+        "exec /usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+        '--format "{""{json .}}" >>"$log"'
+    ) in program
+
+
+def test_program_runs_in_a_posix_shell_and_builds_the_json_format(unit_root: Path, tmp_path: Path) -> None:
+    """The program under Debian's /bin/sh (dash, stricter than AL2023's bash) with a stand-in docker that echoes."""
+    program = (unit_root / "usr/local/libexec/docker-events-log").read_text()
+    log = tmp_path / "events.log"
+    fake_docker = tmp_path / "docker"
+    fake_docker.write_text("#!/bin/sh\nprintf '%s\\n' \"$*\"\n")
+    fake_docker.chmod(0o755)
+    text = (
+        program.replace("/var/log/docker-events/events.log", str(log))
+        .replace("mkdir -p /var/log/docker-events", f"mkdir -p {tmp_path}")
+        .replace("/usr/bin/docker", str(fake_docker))
     )
+    subprocess.run(["/bin/sh", "-c", text], check=True, timeout=30)
+    start, args = log.read_text().splitlines()
+    event = json.loads(start)
+    assert event["Type"] == "docker-events" and event["Action"] == "start" and isinstance(event["time"], int)
+    assert not matches(CONTAINER_CRASH_PATTERN, start)
+    assert args == "events --filter type=container --filter event=die --filter event=oom --format {{json .}}"
+
+
+def test_the_folder_exists_before_the_service_starts(staging_template_json: dict[str, Any]) -> None:
+    lines = setup_script(staging_template_json).splitlines()
+    folder = lines.index("install -d -m 0755 /var/log/docker-events /usr/local/libexec")
+    assert folder < lines.index("systemctl daemon-reload")
+    assert lines.index("systemctl daemon-reload") < lines.index("systemctl enable docker-events.service")
+    assert lines.index("systemctl enable docker-events.service") < lines.index(
+        "systemctl restart docker-events.service"
+    )
+    # The setup fails (and with it the deploy) unless the service is active.
+    assert lines[-1].startswith("/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a status")
+    assert "systemctl is-active docker-events.service" in lines
+
+
+def test_user_data_no_longer_installs_the_service(staging_template_json: dict[str, Any]) -> None:
+    assert "docker-events" not in user_data_script(staging_template_json)
 
 
 def test_log_group_is_named_from_the_prefix_and_kept(staging: assertions.Template) -> None:
@@ -186,7 +233,7 @@ def test_container_crash_alarm_fires_on_the_first_crash(staging: assertions.Temp
         "Namespace": "AiTutor/Staging",
         "MetricName": "ContainerCrashes",
         "Statistic": "Sum",
-        "Period": 300,
+        "Period": 60,
         "EvaluationPeriods": 1,
         "DatapointsToAlarm": 1,
         "Threshold": 1,

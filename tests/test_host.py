@@ -9,7 +9,7 @@ from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.host import AL2023_PARAMETERS, SSM_CHANNEL_ACTIONS
+from constructs_obs.host import AL2023_PARAMETERS
 from tests.conftest import logical_id
 
 
@@ -55,7 +55,10 @@ def test_pinned_parameter_version_is_explicit() -> None:
 
 
 def test_imdsv2_required_on_the_instance_itself(staging: assertions.Template) -> None:
-    assert _instance(staging)["MetadataOptions"] == {"HttpTokens": "required"}
+    # Hop limit 1: an IMDSv2 token's PUT response does not survive the extra hop into a bridged container, so
+    # containers cannot fetch the role's credentials (Amazon EC2 User Guide, "Configure the instance metadata
+    # options": "In a container environment, we recommend setting the hop limit to 2" is what opens it).
+    assert _instance(staging)["MetadataOptions"] == {"HttpPutResponseHopLimit": 1, "HttpTokens": "required"}
     # Set on the instance, not through a launch template an aspect adds (which breaks on a second synth).
     staging.resource_count_is("AWS::EC2::LaunchTemplate", 0)
 
@@ -131,18 +134,69 @@ def test_role_policy_is_log_writes_session_manager_and_own_metrics_and_nothing_e
     assert statements[1]["Resource"] == {
         "Fn::Join": ["", ["arn:aws:ec2:us-east-2:", {"Ref": "AWS::AccountId"}, ":instance/*"]]
     }
-    assert statements[2] == {"Action": sorted(SSM_CHANNEL_ACTIONS), "Effect": "Allow", "Resource": "*"}
+    # Session Manager's channels and State Manager's association calls (the SSM agent's, as
+    # AmazonSSMManagedInstanceCore lists them); none of them takes a resource here.
+    assert statements[2] == {
+        "Action": [
+            "ec2messages:AcknowledgeMessage",
+            "ec2messages:DeleteMessage",
+            "ec2messages:FailMessage",
+            "ec2messages:GetEndpoint",
+            "ec2messages:GetMessages",
+            "ec2messages:SendReply",
+            "ssm:DescribeAssociation",
+            "ssm:ListAssociations",
+            "ssm:ListInstanceAssociations",
+            "ssm:PutComplianceItems",
+            "ssm:UpdateAssociationStatus",
+            "ssm:UpdateInstanceAssociationStatus",
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel",
+        ],
+        "Effect": "Allow",
+        "Resource": "*",
+    }
+    # The setup association's document, and no other.
     assert statements[3] == {
+        "Action": ["ssm:DescribeDocument", "ssm:GetDocument"],
+        "Effect": "Allow",
+        "Resource": "arn:aws:ssm:us-east-2::document/AWS-RunShellScript",
+    }
+    assert statements[4] == {
         "Action": "cloudwatch:PutMetricData",
         "Condition": {"StringEquals": {"cloudwatch:namespace": "AiTutor/Staging"}},
         "Effect": "Allow",
         "Resource": "*",
     }
-    assert len(statements) == 4
+    assert len(statements) == 5
     # No statement allows any logs action on a wildcard.
     for s in statements:
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         assert not (any(a.startswith("logs:") for a in actions) and s["Resource"] == "*")
+
+
+def test_elastic_ip_by_default_and_opt_out() -> None:
+    stack = cdk.Stack(cdk.App(), "Eip", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/x", containers=["app"])
+    with_eip = ObservedEc2Host(stack, "WithEip", vpc=vpc, log_groups=logs)
+    ObservedEc2Host(stack, "Behind", vpc=vpc, log_groups=logs, elastic_ip=False, metadata_hop_limit=2)
+    template = assertions.Template.from_stack(stack)
+    instance = stack.get_logical_id(with_eip.instance.node.default_child)  # type: ignore[arg-type]
+    eips = template.find_resources("AWS::EC2::EIP")
+    assert [e["Properties"] for e in eips.values()] == [{"Domain": "vpc", "InstanceId": {"Ref": instance}}]
+    hop_limits = sorted(
+        r["Properties"]["MetadataOptions"]["HttpPutResponseHopLimit"]
+        for r in template.find_resources("AWS::EC2::Instance").values()
+    )
+    assert hop_limits == [1, 2]
+
+
+def test_staging_host_has_an_elastic_ip(staging: assertions.Template) -> None:
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    staging.has_resource_properties("AWS::EC2::EIP", {"Domain": "vpc", "InstanceId": {"Ref": instance}})
 
 
 def test_user_data_installs_docker_and_compose(staging: assertions.Template) -> None:

@@ -10,7 +10,7 @@ from aws_cdk import assertions
 from aws_cdk import cx_api as cxapi
 
 from app import _emails, build_app
-from tests.conftest import make_app
+from tests.conftest import logical_id, make_app
 
 
 def test_stack_name_region_and_termination_protection(
@@ -26,7 +26,11 @@ def test_stack_name_region_and_termination_protection(
 def test_vpc_is_public_only_without_nat(staging: assertions.Template) -> None:
     staging.resource_count_is("AWS::EC2::VPC", 1)
     staging.resource_count_is("AWS::EC2::NatGateway", 0)
-    staging.resource_count_is("AWS::EC2::EIP", 0)
+    # The one Elastic IP is the host's (a NAT gateway would need one too).
+    eips = staging.find_resources("AWS::EC2::EIP")
+    assert [e["Properties"]["InstanceId"] for e in eips.values()] == [
+        {"Ref": logical_id(staging, "AWS::EC2::Instance")}
+    ]
     subnets = staging.find_resources("AWS::EC2::Subnet")
     assert len(subnets) == 2
     assert all(s["Properties"]["MapPublicIpOnLaunch"] is True for s in subnets.values())

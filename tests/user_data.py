@@ -1,4 +1,4 @@
-"""Reading the files the host's user data writes (heredocs), so tests can check them as real files."""
+"""Reading the host's user data and setup script, and the files they write (heredocs), as real files."""
 
 from __future__ import annotations
 
@@ -15,11 +15,25 @@ def user_data_script(template: dict[str, Any]) -> str:
     return script
 
 
+def setup_script(template: dict[str, Any]) -> str:
+    """The script of the single host-setup association (``AWS-RunShellScript``), as the SSM agent writes it.
+
+    The agent writes the ``commands`` list one element per line into the script file it runs.
+    """
+    associations = [r for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
+    assert len(associations) == 1, f"expected one setup association, found {len(associations)}"
+    props = associations[0]["Properties"]
+    assert props["Name"] == "AWS-RunShellScript"
+    commands = props["Parameters"]["commands"]
+    assert all(isinstance(line, str) for line in commands), "the setup script has deploy-time values"
+    return "\n".join(commands) + "\n"
+
+
 def heredoc(script: str, delimiter: str) -> tuple[str, str]:
     """(target path, content) of the one ``cat > PATH <<'DELIMITER'`` heredoc in ``script``."""
     found = re.findall(
         rf"^cat > (\S+) <<'{delimiter}'\n(.*?)\n{delimiter}$", script, flags=re.MULTILINE | re.DOTALL
     )
-    assert len(found) == 1, f"expected one heredoc {delimiter} in the user data, found {len(found)}"
+    assert len(found) == 1, f"expected one heredoc {delimiter} in the script, found {len(found)}"
     path, content = found[0]
     return path, content + "\n"
