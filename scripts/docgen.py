@@ -6,21 +6,24 @@ staging template and fails when a committed page differs. Regenerate with ``make
 
 Writes:
 - docs/generated/coverage.md: the seed's "Scenario / Covered by / Status" table, from what the stack creates.
-- docs/generated/alarms.md: every alarm, its metric, threshold, period, missing-data treatment and what to do.
+- docs/generated/alarms.md: every alarm, its metric, threshold, period, missing-data treatment, its worst-case
+  time from the failure to the email (:func:`time_to_alert`) and what to do.
 - docs/generated/cost.md: what the stack bills per month against the free tier (the free-tier check's counting).
-- docs/img/architecture.dot (+ .svg when Graphviz's ``dot`` is installed): the staging stack's resources,
-  grouped by construct, with their references.
+- docs/img/alert-path.dot and .svg (Graphviz's ``dot``): the alert path, from each source of data through the
+  log groups, metric filters, metrics and alarms to the SNS topic and the email, each arrow labelled with its
+  delay (:data:`DELAYS`, the same figures as the alarms page's time-to-alert column).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,10 +194,13 @@ def alarms_page(template: Template) -> str:
         "Every alarm of the staging stack. Each notifies the alarm topic when it fires and when it recovers; "
         "the description (also in the notification email) says what it means and what to do.",
         "",
-        "| Alarm | Metric | Fires when | Period | Missing data | What it means and what to do |",
-        "|---|---|---|---|---|---|",
+        "| Alarm | Metric | Fires when | Period | Missing data | Time to alert (worst case) | "
+        "What it means and what to do |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for props in (r["Properties"] for r in _resources(template, "AWS::CloudWatch::Alarm").values()):
+    for logical_id, resource in _resources(template, "AWS::CloudWatch::Alarm").items():
+        props = resource["Properties"]
+        tta = time_to_alert(template, logical_id)
         op = _COMPARISON.get(props["ComparisonOperator"], props["ComparisonOperator"])
         stat = props.get("Statistic") or props.get("ExtendedStatistic", "")
         condition = (
@@ -205,8 +211,9 @@ def alarms_page(template: Template) -> str:
         missing = _MISSING.get(props.get("TreatMissingData", "missing"), props.get("TreatMissingData", ""))
         lines.append(
             f"| `{props['AlarmName']}` | {_metric(props)} | {condition} | {period} | {missing} | "
-            f"{_cell(props.get('AlarmDescription', ''))} |"
+            f"**{_duration(tta.total_seconds)}**: {tta.breakdown()} | {_cell(props.get('AlarmDescription', ''))} |"
         )
+    lines += ["", *time_to_alert_section()]
     return HEADER + "\n".join(lines) + "\n"
 
 
@@ -265,68 +272,682 @@ def _over_cost(overages: list[Any], rule: str) -> float:
     return float(sum(o.monthly_usd for o in overages if o.rule == rule))
 
 
-# --- architecture diagram -------------------------------------------------------------------------------
-
-_SKIP_TYPES = {"AWS::CDK::Metadata"}
+# --- time to alert ----------------------------------------------------------------------------------------
 
 
-def _refs(value: Any) -> set[str]:
-    """Logical ids referenced by Ref / Fn::GetAtt / DependsOn-free intrinsics inside ``value``."""
-    found: set[str] = set()
+@dataclass(frozen=True)
+class Delay:
+    """One delay between a failure and the email: how long (worst case), what it is, where the figure is from."""
+
+    seconds: int
+    what: str
+    source: str
+
+
+_MOBY_AWSLOGS = (
+    "https://github.com/moby/moby/blob/b985e2313a8676e18072b442911fc8f64f17d440/"
+    "daemon/logger/awslogs/cloudwatchlogs.go"
+)
+_AGENT_REPO = "https://github.com/aws/amazon-cloudwatch-agent/blob/ab55b8daa204e95c42c0267ee5aa49ec3b3a7317/"
+_EC2_MONITORING = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-detailed-monitoring.html"
+
+#: Every delay that the time-to-alert figures and the alert-path picture use, in seconds. The CloudWatch agent's
+#: three are its defaults: the agent configuration found in the template overrides them.
+DELAYS: dict[str, Delay] = {
+    # EC2 basic monitoring publishes instance metrics in 5-minute periods, detailed monitoring (billed) every minute.
+    # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-detailed-monitoring.html
+    "ec2_basic": Delay(300, "EC2 basic monitoring publishes CPUUtilization every 5 minutes", _EC2_MONITORING),
+    "ec2_detailed": Delay(
+        60, "EC2 detailed monitoring (`Monitoring: true`) publishes every minute", _EC2_MONITORING
+    ),
+    # Status checks run every minute and their metrics are published every minute, also on basic monitoring.
+    # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html
+    "status_check": Delay(
+        60,
+        "EC2 runs the status checks and publishes StatusCheckFailed every minute, on basic monitoring too",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html",
+    ),
+    # moby/moby daemon/logger/awslogs/cloudwatchlogs.go: defaultForceFlushInterval = 5 * time.Second (the batch
+    # ticker of collectBatch; `awslogs-force-flush-interval-seconds` changes it per container).
+    "awslogs_flush": Delay(
+        5,
+        "Docker's awslogs driver sends its batch of log lines every 5 s (defaultForceFlushInterval)",
+        _MOBY_AWSLOGS,
+    ),
+    # aws/amazon-cloudwatch-agent translator/translate/logs/ruleForceFlushInterval.go: logs force_flush_interval
+    # defaults to 5 (seconds); the file tailer polls every 250 ms (plugins/inputs/logfile/tail/watch/polling.go).
+    "agent_logs_flush": Delay(
+        5,
+        "the CloudWatch agent sends the lines of the files it tails every 5 s (logs `force_flush_interval`)",
+        _AGENT_REPO + "translator/translate/logs/ruleForceFlushInterval.go",
+    ),
+    # aws/amazon-cloudwatch-agent translator/translate/agent/ruleInterval.go: metrics_collection_interval
+    # defaults to 60 (seconds).
+    "agent_collection": Delay(
+        60,
+        "the CloudWatch agent samples memory and disk every 60 s (`metrics_collection_interval`)",
+        _AGENT_REPO + "translator/translate/agent/ruleInterval.go",
+    ),
+    # aws/amazon-cloudwatch-agent plugins/outputs/cloudwatch/cloudwatch.go: defaultForceFlushInterval = time.Minute
+    # (metrics are buffered and sent with PutMetricData at most this long after they are sampled).
+    "agent_metrics_flush": Delay(
+        60,
+        "the CloudWatch agent sends its metrics every 60 s (metrics `force_flush_interval`)",
+        _AGENT_REPO + "plugins/outputs/cloudwatch/cloudwatch.go",
+    ),
+    # Metric filters count matching events into 1-minute datapoints as the events are ingested. AWS publishes no
+    # latency figure: one minute is an estimate (the datapoint's own minute).
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringLogData.html
+    "metric_filter": Delay(
+        60,
+        "a metric filter turns matching log events into 1-minute datapoints (estimate: no published figure)",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringLogData.html",
+    ),
+    # A metric that nothing in the template publishes (another stack, an application's PutMetricData): assume
+    # standard resolution, 1-minute data. https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html
+    "unknown_metric": Delay(
+        60,
+        "a metric published by something outside the template: assumed standard resolution (1-minute data)",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html",
+    ),
+    # "If the alarm period is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds"; otherwise
+    # every minute. https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+    "evaluation": Delay(
+        60,
+        "CloudWatch evaluates a standard alarm about once a minute",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html",
+    ),
+    "evaluation_high_resolution": Delay(
+        10,
+        "an alarm with a 10 or 30 s period is evaluated every 10 s",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html",
+    ),
+    # SNS publishes no delivery latency for email: one minute is an estimate (mail servers can add more).
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html
+    "sns_email": Delay(
+        60,
+        "SNS delivers the notification email (estimate: no published figure; mail servers can add more)",
+        "https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html",
+    ),
+}
+
+#: EC2 metrics published every minute on basic monitoring.
+_STATUS_CHECK_METRICS = frozenset(
+    {
+        "StatusCheckFailed",
+        "StatusCheckFailed_Instance",
+        "StatusCheckFailed_System",
+        "StatusCheckFailed_AttachedEBS",
+    }
+)
+#: The instance metadata key under which the CloudWatch agent's metrics are declared (constructs_obs.agent).
+CUSTOM_METRICS_KEY = "ConstructsObs::CustomMetrics"
+
+
+def _duration(seconds: int) -> str:
+    """``5 s``, ``1 min``, ``8 min 5 s``, ``1 h 2 min``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = [f"{hours} h"] if hours else []
+    text += [f"{minutes} min"] if minutes else []
+    text += [f"{secs} s"] if secs or not text else []
+    return " ".join(text)
+
+
+@dataclass(frozen=True)
+class TimeToAlert:
+    """The worst case from a failure to the alarm email, as named delays (label, seconds) in the order they occur."""
+
+    alarm: str
+    logical_id: str
+    kind: str  # ec2, status-check, container-log, agent-log, agent-metric, unknown
+    parts: list[tuple[str, int]]
+
+    @property
+    def total_seconds(self) -> int:
+        return sum(seconds for _, seconds in self.parts)
+
+    def breakdown(self) -> str:
+        """``5 s awslogs batch + 1 min metric filter + ...``."""
+        return " + ".join(f"{_duration(seconds)} {label}" for label, seconds in self.parts)
+
+    def summary(self) -> str:
+        """One line: ``name: total = breakdown``."""
+        return f"{self.alarm}: {_duration(self.total_seconds)} = {self.breakdown()}"
+
+
+def _flatten(value: Any, resources: dict[str, Any]) -> str | None:
+    """The text of a string-valued intrinsic (Fn::Base64, Fn::Join, Fn::Sub, Ref to a named log group)."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((key, inner),) = value.items()
+    if key == "Fn::Base64":
+        return _flatten(inner, resources)
+    if key == "Fn::Join" and isinstance(inner, list) and len(inner) == 2 and isinstance(inner[1], list):
+        parts = [_flatten(item, resources) for item in inner[1]]
+        return str(inner[0]).join(p if p is not None else "${?}" for p in parts)
+    if key == "Fn::Sub":
+        return inner if isinstance(inner, str) else (inner[0] if isinstance(inner, list) and inner else None)
+    if key == "Ref" and isinstance(inner, str):
+        named = resources.get(inner, {}).get("Properties", {}).get("LogGroupName")
+        return named if isinstance(named, str) else "${" + inner + "}"
+    return None
+
+
+def _strings(value: Any, resources: dict[str, Any]) -> Iterator[str]:
+    """Every text inside ``value``, intrinsics flattened; a list of texts also as its lines joined."""
+    flat = _flatten(value, resources)
+    if flat is not None:
+        yield flat
+    elif isinstance(value, dict):
+        for inner in value.values():
+            yield from _strings(inner, resources)
+    elif isinstance(value, list):
+        texts = [_flatten(item, resources) for item in value]
+        if len(texts) > 1 and all(t is not None for t in texts):
+            yield "\n".join(t for t in texts if t is not None)
+        for inner in value:
+            yield from _strings(inner, resources)
+
+
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str) and not inner.startswith("AWS::"):
-                found.add(inner)
-            elif key == "Fn::GetAtt" and isinstance(inner, list) and inner:
-                found.add(str(inner[0]))
-            elif key == "Fn::Sub" and isinstance(inner, str):
-                found.update(v.split(".")[0] for v in re.findall(r"\$\{([^}!]+)\}", inner) if "::" not in v)
-            else:
-                found.update(_refs(inner))
+        yield value
+        for inner in value.values():
+            yield from _dicts(inner)
     elif isinstance(value, list):
         for inner in value:
-            found.update(_refs(inner))
-    return found
+            yield from _dicts(inner)
 
 
-def _path(resource: dict[str, Any], logical_id: str) -> list[str]:
-    path = resource.get("Metadata", {}).get("aws:cdk:path", logical_id)
-    return str(path).split("/")[1:] or [logical_id]
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    decoder = json.JSONDecoder()
+    index = text.find("{")
+    while index >= 0:
+        try:
+            found, end = decoder.raw_decode(text, index)
+        except ValueError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(found, dict):
+            yield found
+        index = text.find("{", end)
+
+
+def _is_agent_config(value: Any) -> bool:
+    return isinstance(value, dict) and (
+        (isinstance(value.get("metrics"), dict) and "metrics_collected" in value["metrics"])
+        or (isinstance(value.get("logs"), dict) and "logs_collected" in value["logs"])
+    )
+
+
+def agent_configs(template: Template) -> list[dict[str, Any]]:
+    """Every CloudWatch agent configuration in the template, wherever it is: an instance's UserData, an
+    ``AWS::SSM::Parameter`` value, an SSM association's commands, cfn-init metadata (as text or as JSON)."""
+    resources = template.get("Resources", {})
+    found: dict[str, dict[str, Any]] = {}
+    for resource in resources.values():
+        for part in (resource.get("Properties", {}), resource.get("Metadata", {})):
+            candidates = [d for d in _dicts(part) if _is_agent_config(d)]
+            for text in _strings(part, resources):
+                if "_collected" in text:
+                    candidates += [d for d in _json_objects(text) if _is_agent_config(d)]
+            for config in candidates:
+                found.setdefault(json.dumps(config, sort_keys=True), config)
+    return list(found.values())
+
+
+def _agent_log_files(configs: list[dict[str, Any]]) -> dict[str, str]:
+    """Log group name -> the file the agent ships to it, from the configurations' collect lists."""
+    shipped: dict[str, str] = {}
+    for config in configs:
+        files = config.get("logs", {}).get("logs_collected", {}).get("files", {})
+        for entry in files.get("collect_list", []):
+            if isinstance(entry, dict) and entry.get("log_group_name"):
+                shipped[str(entry["log_group_name"])] = str(entry.get("file_path", "a file"))
+    return shipped
+
+
+def _seconds(value: Any, default: int) -> int:
+    """An agent interval (seconds, a number or "60s"/"1m" text) or ``default``."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int | float) and value > 0:
+        return int(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h)?\s*", value)
+        if match:
+            number = int(match.group(1))
+            return max(
+                1,
+                {"ms": number // 1000, "s": number, "m": number * 60, "h": number * 3600}[
+                    match.group(2) or "s"
+                ],
+            )
+    return default
+
+
+def _agent_delays(config: dict[str, Any] | None, metric: str | None = None) -> dict[str, int]:
+    """The agent's collection, metrics flush and logs flush intervals: from ``config``, else the defaults."""
+    config = config or {}
+    metrics = config.get("metrics", {}) if isinstance(config.get("metrics"), dict) else {}
+    plugin = metrics.get("metrics_collected", {}).get((metric or "").split("_")[0], {})
+    collection = _seconds(
+        plugin.get("metrics_collection_interval") if isinstance(plugin, dict) else None,
+        _seconds(
+            config.get("agent", {}).get("metrics_collection_interval"), DELAYS["agent_collection"].seconds
+        ),
+    )
+    logs = config.get("logs", {}) if isinstance(config.get("logs"), dict) else {}
+    return {
+        "agent_collection": collection,
+        "agent_metrics_flush": _seconds(
+            metrics.get("force_flush_interval"), DELAYS["agent_metrics_flush"].seconds
+        ),
+        "agent_logs_flush": _seconds(logs.get("force_flush_interval"), DELAYS["agent_logs_flush"].seconds),
+    }
+
+
+def _short_path(resource: dict[str, Any], logical_id: str) -> str:
+    path = str(resource.get("Metadata", {}).get("aws:cdk:path", logical_id)).split("/")[1:]
+    path = [p for p in path if p not in ("Resource", "Default")]
+    return path[-1] if path else logical_id
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where an alarm's metric comes from."""
+
+    kind: str
+    namespace: str
+    metric: str
+    publish: list[tuple[str, int]]
+    log_group: str | None = None
+    metric_filter: str | None = None
+    file_path: str | None = None
+    instance: str | None = None  # logical id of the EC2 instance (EC2 metrics, agent metrics)
+    monitoring: str = ""  # "basic" or "detailed" (EC2 metrics)
+
+
+@dataclass(frozen=True)
+class _AlarmPath:
+    logical_id: str
+    props: dict[str, Any]
+    route: _Route
+    period: int
+    datapoints: int
+    topics: list[str]  # logical ids of the template's topics the alarm notifies ("" for one outside it)
+
+
+def _alarm_metric(props: dict[str, Any]) -> tuple[str, str, list[Any], int]:
+    """(namespace, metric name, dimensions, period) of a single-metric alarm or of a metric-math alarm's first
+    metric."""
+    if "MetricName" in props:
+        return (
+            str(props.get("Namespace", "")),
+            str(props["MetricName"]),
+            props.get("Dimensions", []),
+            int(props.get("Period", 60)),
+        )
+    for query in props.get("Metrics", []):
+        stat = query.get("MetricStat")
+        if stat:
+            metric = stat.get("Metric", {})
+            return (
+                str(metric.get("Namespace", "")),
+                str(metric.get("MetricName", "")),
+                metric.get("Dimensions", []),
+                int(stat.get("Period", 60)),
+            )
+    return "", "", [], int(props.get("Period", 60))
+
+
+def _instance_of(dimensions: list[Any], instances: dict[str, Any]) -> str | None:
+    for dim in dimensions:
+        value = dim.get("Value") if isinstance(dim, dict) else None
+        if isinstance(value, dict) and value.get("Ref") in instances:
+            return str(value["Ref"])
+    return next(iter(instances), None) if len(instances) == 1 else None
+
+
+def _alarm_paths(template: Template) -> list[_AlarmPath]:
+    """Every alarm of the template with the route of its metric, decided from the template only."""
+    resources = template.get("Resources", {})
+    configs = agent_configs(template)
+    agent_files = _agent_log_files(configs)
+    instances = _resources(template, "AWS::EC2::Instance")
+    topics = _resources(template, "AWS::SNS::Topic")
+    agent_metrics: dict[tuple[str, str], str] = {}
+    for instance_id, instance in instances.items():
+        for declared in instance.get("Metadata", {}).get(CUSTOM_METRICS_KEY, []):
+            agent_metrics[(str(declared.get("Namespace")), str(declared.get("MetricName")))] = instance_id
+    filters: dict[tuple[str, str], tuple[str, str]] = {}
+    for filter_id, resource in _resources(template, "AWS::Logs::MetricFilter").items():
+        props = resource.get("Properties", {})
+        group = _flatten(props.get("LogGroupName"), resources) or filter_id
+        label = props.get("FilterName") if isinstance(props.get("FilterName"), str) else None
+        for transformation in props.get("MetricTransformations", []):
+            key = (str(transformation.get("MetricNamespace")), str(transformation.get("MetricName")))
+            filters.setdefault(key, (label or _short_path(resource, filter_id), group))
+
+    paths = []
+    for logical_id, resource in _resources(template, "AWS::CloudWatch::Alarm").items():
+        props = resource.get("Properties", {})
+        namespace, metric, dimensions, period = _alarm_metric(props)
+        route = _route(namespace, metric, dimensions, instances, agent_metrics, filters, agent_files, configs)
+        notified = []
+        for action in props.get("AlarmActions", []):
+            ref = action.get("Ref") if isinstance(action, dict) else None
+            if ref in topics:
+                notified.append(str(ref))
+            elif isinstance(action, str) and ":sns:" in action:
+                notified.append("")
+        datapoints = int(props.get("DatapointsToAlarm", props.get("EvaluationPeriods", 1)))
+        paths.append(_AlarmPath(logical_id, props, route, period, datapoints, notified))
+    return paths
+
+
+def _route(
+    namespace: str,
+    metric: str,
+    dimensions: list[Any],
+    instances: dict[str, Any],
+    agent_metrics: dict[tuple[str, str], str],
+    filters: dict[tuple[str, str], tuple[str, str]],
+    agent_files: dict[str, str],
+    configs: list[dict[str, Any]],
+) -> _Route:
+    if namespace == "AWS/EC2":
+        instance = _instance_of(dimensions, instances)
+        if metric in _STATUS_CHECK_METRICS:
+            return _Route(
+                "status-check",
+                namespace,
+                metric,
+                [("EC2 status check", DELAYS["status_check"].seconds)],
+                instance=instance,
+            )
+        detailed = bool(instance and instances[instance].get("Properties", {}).get("Monitoring") is True)
+        delay = DELAYS["ec2_detailed" if detailed else "ec2_basic"]
+        label = "EC2 detailed monitoring" if detailed else "EC2 basic monitoring"
+        return _Route(
+            "ec2",
+            namespace,
+            metric,
+            [(label, delay.seconds)],
+            instance=instance,
+            monitoring="detailed" if detailed else "basic",
+        )
+    if (namespace, metric) in filters:
+        name, group = filters[(namespace, metric)]
+        shipped_by_agent = group in agent_files if configs else group.endswith("/docker-events")
+        if shipped_by_agent:
+            config = next((c for c in configs if group in _agent_log_files([c])), None)
+            flush = _agent_delays(config)["agent_logs_flush"]
+            first = [("CloudWatch agent log flush", flush)]
+            kind, file_path = "agent-log", agent_files.get(group)
+        else:
+            first = [("awslogs driver batch", DELAYS["awslogs_flush"].seconds)]
+            kind, file_path = "container-log", None
+        return _Route(
+            kind,
+            namespace,
+            metric,
+            [*first, ("metric filter", DELAYS["metric_filter"].seconds)],
+            log_group=group,
+            metric_filter=name,
+            file_path=file_path,
+        )
+    config = next((c for c in configs if c.get("metrics", {}).get("namespace", "CWAgent") == namespace), None)
+    plugin = metric.split("_")[0]
+    from_config = config is not None and plugin in config.get("metrics", {}).get("metrics_collected", {})
+    if (namespace, metric) in agent_metrics or from_config:
+        delays = _agent_delays(config, metric)
+        return _Route(
+            "agent-metric",
+            namespace,
+            metric,
+            [
+                ("CloudWatch agent collection", delays["agent_collection"]),
+                ("CloudWatch agent metrics flush", delays["agent_metrics_flush"]),
+            ],
+            instance=agent_metrics.get((namespace, metric)) or _instance_of(dimensions, instances),
+        )
+    return _Route(
+        "unknown", namespace, metric, [("publisher outside the template", DELAYS["unknown_metric"].seconds)]
+    )
+
+
+def _alarm_parts(path: _AlarmPath) -> list[tuple[str, int]]:
+    evaluation = DELAYS["evaluation_high_resolution" if path.period < 60 else "evaluation"].seconds
+    parts = [
+        *path.route.publish,
+        (
+            f"alarm period{'s' if path.datapoints > 1 else ''} ({path.datapoints} x {_duration(path.period)})",
+            path.period * path.datapoints,
+        ),
+        ("alarm evaluation", evaluation),
+    ]
+    if path.topics:
+        parts.append(("SNS email", DELAYS["sns_email"].seconds))
+    return parts
+
+
+def time_to_alert(template: Template, alarm_logical_id: str) -> TimeToAlert:
+    """The worst case from a failure to the email for the alarm ``alarm_logical_id`` of ``template``."""
+    for path in _alarm_paths(template):
+        if path.logical_id == alarm_logical_id:
+            return TimeToAlert(
+                alarm=str(path.props.get("AlarmName", path.logical_id)),
+                logical_id=path.logical_id,
+                kind=path.route.kind,
+                parts=_alarm_parts(path),
+            )
+    raise KeyError(f"no AWS::CloudWatch::Alarm {alarm_logical_id!r} in the template")
+
+
+def _source_link(url: str) -> str:
+    github = re.match(r"https://github\.com/([^/]+/[^/]+)/blob/[0-9a-f]+/(.+)", url)
+    if github:
+        return f"[{github.group(1)} `{github.group(2)}`]({url})"
+    return f"[{url.split('://', 1)[-1].split('/', 1)[0]} {url.rstrip('/').rsplit('/', 1)[-1]}]({url})"
+
+
+def time_to_alert_section() -> list[str]:
+    """The page's "how the figure is computed" paragraph and the table of delays with their sources."""
+    lines = [
+        "## How the time to alert is computed",
+        "",
+        "Each figure is the worst case from the failure to the email, added up from the synthesized template: where "
+        "the alarm's metric comes from (decided from its namespace and name: an EC2 metric, a metric that one of the "
+        "template's metric filters publishes, from a log group written by Docker's awslogs driver or by the "
+        "CloudWatch agent, or a metric the agent publishes), how often that source publishes, then the alarm's "
+        "`Period` times its `DatapointsToAlarm` (or `EvaluationPeriods`), CloudWatch's evaluation and the SNS email. "
+        "The agent's intervals are read from its configuration in the template (`metrics_collection_interval`, "
+        "`force_flush_interval`), falling back to the agent's defaults. Not counted: the awslogs option "
+        "`awslogs-force-flush-interval-seconds` (set in the compose file, not in the template), network and mail "
+        "server delays, and the time it takes a failure to show in the metric at all (a half-minute CPU spike may "
+        "never raise a 5-minute average). The delays, with where each figure comes from:",
+        "",
+        "| Delay | Seconds | Source |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {d.what} | {d.seconds} | {_source_link(d.source)} |" for d in DELAYS.values()]
+    return lines
+
+
+# --- the alert path picture -------------------------------------------------------------------------------
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def architecture_dot(template: Template, title: str = "AiTutorStaging") -> str:
-    """A Graphviz graph of the template: one cluster per top-level construct, an edge per reference."""
-    resources = {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") not in _SKIP_TYPES}
-    clusters: dict[str, list[str]] = {}
-    for logical_id, resource in resources.items():
-        clusters.setdefault(_path(resource, logical_id)[0], []).append(logical_id)
+def _common_prefix(names: list[str]) -> str:
+    """The longest common prefix of ``names`` that ends with ``-`` (the alarms' name prefix)."""
+    if len(names) < 2:
+        return ""
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix[: prefix.rfind("-") + 1]
+
+
+def _service_writing(template: Template, file_path: str) -> str | None:
+    """The systemd service, installed by the template's setup, whose text names ``file_path``."""
+    resources = template.get("Resources", {})
+    for resource in resources.values():
+        for text in _strings(resource.get("Properties", {}), resources):
+            if file_path not in text:
+                continue
+            for unit in re.findall(r"/etc/systemd/system/([\w@.-]+)\.service", text):
+                return str(unit)
+    return None
+
+
+def _email_label(template: Template, topic_id: str) -> str:
+    subscriptions = [
+        r.get("Properties", {})
+        for r in _resources(template, "AWS::SNS::Subscription").values()
+        if r.get("Properties", {}).get("TopicArn") == {"Ref": topic_id}
+    ]
+    subscriptions += template["Resources"][topic_id].get("Properties", {}).get("Subscription", [])
+    emails = sum(1 for s in subscriptions if str(s.get("Protocol", "")).startswith("email"))
+    if not emails:
+        return "email\n(no subscription\nin the template)"
+    return f"email\n{emails} subscription{'s' if emails > 1 else ''}"
+
+
+def alert_path_dot(template: Template, title: str = "AiTutorStaging: from a failure to the email") -> str:
+    """The alert path of the template, as Graphviz: each source, how its data reaches the alarms, the topic and
+    the email, every arrow labelled with its delay (:data:`DELAYS`, overridden by the agent's configuration)."""
+    paths = _alarm_paths(template)
+    resources = template.get("Resources", {})
+    nodes: dict[str, str] = {}  # id -> attributes
+    edges: dict[tuple[str, str], str] = {}  # (from, to) -> attributes
+
+    def node(key: str, label: str, **attrs: str) -> str:
+        extra = "".join(f", {k}={_quote(v)}" for k, v in sorted(attrs.items()))
+        nodes.setdefault(key, f"label={_quote(label)}{extra}")
+        return key
+
+    def edge(tail: str, head: str, label: str, **attrs: str) -> None:
+        extra = "".join(f", {k}={_quote(v)}" for k, v in sorted(attrs.items()))
+        edges.setdefault((tail, head), f"label={_quote(label)}{extra}")
+
+    configs = agent_configs(template)
+    agent_files = _agent_log_files(configs)
+    groups = [g for g in log_group_names(template) if isinstance(g, str)]
+    container_groups = [
+        g for g in groups if not (g in agent_files if configs else g.endswith("/docker-events"))
+    ]
+    alerted_groups = {p.route.log_group for p in paths if p.route.kind == "container-log"}
+    if container_groups or alerted_groups:
+        names = sorted({g.rsplit("/", 1)[-1] for g in [*container_groups, *(g for g in alerted_groups if g)]})
+        node("awslogs", "containers\n" + ", ".join(names) + "\n(Docker awslogs driver)", shape="box3d")
+        quiet = [g for g in container_groups if g not in alerted_groups]
+        if quiet:
+            node("lg:quiet", "\n".join(quiet) + "\n(no alarm)", style="rounded,dashed", fillcolor="#ffffff")
+            edge("awslogs", "lg:quiet", _duration(DELAYS["awslogs_flush"].seconds) + " batches")
+
+    names = [str(p.props.get("AlarmName", p.logical_id)) for p in paths]
+    prefix = _common_prefix(names)
+    clusters: dict[tuple[str, ...], list[str]] = {}
+    for path, name in zip(paths, names, strict=True):
+        route = path.route
+        metric = node(
+            f"m:{route.namespace}/{route.metric}",
+            f"{route.metric}\n{route.namespace}",
+            style="filled",
+            fillcolor="#eef4fb",
+        )
+        if route.kind in ("container-log", "agent-log"):
+            group = node(f"lg:{route.log_group}", str(route.log_group))
+            edge(group, metric, f"{route.metric_filter}\n{_duration(DELAYS['metric_filter'].seconds)}")
+            if route.kind == "container-log":
+                edge("awslogs", group, _duration(DELAYS["awslogs_flush"].seconds) + " batches")
+            else:
+                file_path = route.file_path or "a file"
+                service = _service_writing(template, file_path)
+                source = node(
+                    f"file:{file_path}", f"{service}\nservice" if service else "a process", shape="box3d"
+                )
+                node("agent", "CloudWatch agent")
+                edge(source, "agent", f"{file_path.rsplit('/', 1)[-1]}\nimmediate")
+                edge("agent", group, f"{_duration(route.publish[0][1])} flush")
+        elif route.kind == "agent-metric":
+            node("agent", "CloudWatch agent")
+            collect, flush = (seconds for _, seconds in route.publish)
+            edge("agent", metric, f"every {_duration(collect)}\n+ {_duration(flush)} flush")
+        elif route.kind in ("ec2", "status-check"):
+            instance = resources.get(route.instance or "", {}).get("Properties", {})
+            tag = next((t.get("Value") for t in instance.get("Tags", []) if t.get("Key") == "Name"), None)
+            label = "EC2 instance" + (f"\n{tag}" if isinstance(tag, str) else "")
+            source = node(f"ec2:{route.instance}", label, shape="box3d")
+            every = f"every {_duration(route.publish[0][1])}"
+            edge(source, metric, every + (f"\n({route.monitoring} monitoring)" if route.monitoring else ""))
+        else:
+            source = node("unknown", "outside the template", shape="box3d", style="rounded,dashed")
+            edge(source, metric, f"assumed {_duration(route.publish[0][1])}")
+        props = path.props
+        op = _COMPARISON.get(str(props.get("ComparisonOperator")), str(props.get("ComparisonOperator", "")))
+        stat = props.get("Statistic") or props.get("ExtendedStatistic") or ""
+        threshold = props.get("Threshold")
+        condition = f"{stat} {op} {threshold:g}" if isinstance(threshold, int | float) else f"{stat} {op}"
+        alarm = node(f"a:{path.logical_id}", f"{name[len(prefix) :]}\n{condition}", fillcolor="#fdecea")
+        edge(metric, alarm, f"{path.datapoints} x {_duration(path.period)}")
+        clusters.setdefault(tuple(path.topics), []).append(alarm)
+
     out = [
         f"digraph {_quote(title)} {{",
-        "  graph [rankdir=LR, fontname=Helvetica, fontsize=12, labelloc=t, label=" + _quote(title) + "];",
-        '  node [shape=box, style="rounded,filled", fillcolor="#f5f7fa", fontname=Helvetica, fontsize=10];',
-        '  edge [color="#8a94a6", arrowsize=0.6];',
+        "  graph [rankdir=LR, compound=true, nodesep=0.12, ranksep=0.25, fontname=Helvetica, fontsize=12, "
+        f"labelloc=t, label={_quote(title)}];",
+        '  node [shape=box, style="rounded,filled", fillcolor="#f5f7fa", fontname=Helvetica, fontsize=10, '
+        'margin="0.08,0.04"];',
+        '  edge [color="#8a94a6", arrowsize=0.6, fontname=Helvetica, fontsize=8, fontcolor="#4a5568"];',
     ]
-    for index, (cluster, ids) in enumerate(sorted(clusters.items())):
-        out.append(f"  subgraph cluster_{index} {{")
-        out.append(f'    label={_quote(cluster)}; style=rounded; color="#c5cbd6";')
-        for logical_id in sorted(ids):
-            resource = resources[logical_id]
-            kind = resource["Type"].split("::")[-1] if "::" in resource["Type"] else resource["Type"]
-            name = "/".join(p for p in _path(resource, logical_id)[1:] if p not in ("Resource", "Default"))
-            props = resource.get("Properties", {})
-            detail = props.get("LogGroupName") or props.get("AlarmName") or props.get("RoleName") or name
-            if not detail or detail == kind:
-                detail = cluster
-            out.append(f"    {_quote(logical_id)} [label={_quote(kind + chr(10) + str(detail))}];")
+    for key, attrs in nodes.items():
+        if not key.startswith("a:"):
+            out.append(f"  {_quote(key)} [{attrs}];")
+    for index, (topic_ids, alarms) in enumerate(clusters.items()):
+        label = f"alarms {prefix}*" if prefix else "alarms"
+        out.append(f"  subgraph cluster_alarms_{index} {{")
+        out.append(f'    label={_quote(label)}; style=rounded; color="#c5cbd6"; fontsize=10;')
+        out += [f"    {_quote(alarm)} [{nodes[alarm]}];" for alarm in alarms]
         out.append("  }")
-    for logical_id in sorted(resources):
-        for target in sorted(_refs(resources[logical_id].get("Properties", {}))):
-            if target in resources:
-                out.append(f"  {_quote(logical_id)} -> {_quote(target)};")
+        evaluation = max(
+            DELAYS["evaluation_high_resolution" if p.period < 60 else "evaluation"].seconds
+            for p in paths
+            if tuple(p.topics) == topic_ids
+        )
+        for topic_id in topic_ids:
+            topic_key = f"t:{topic_id or 'external'}"
+            display = resources.get(topic_id, {}).get("Properties", {})
+            topic_name = (
+                display.get("DisplayName") or display.get("TopicName") or topic_id or "a topic outside"
+            )
+            if topic_key not in nodes:
+                topic_label = _quote("SNS topic\n" + str(topic_name))
+                out.append(f"  {_quote(topic_key)} [label={topic_label}];")
+                nodes[topic_key] = ""
+                email = f"email:{topic_id or 'external'}"
+                label_email = _email_label(template, topic_id) if topic_id else "email"
+                out.append(f"  {_quote(email)} [label={_quote(label_email)}, shape=note];")
+                out.append(f"  {{rank=same; {_quote(topic_key)}; {_quote(email)}}}")
+                out.append(
+                    f"  {_quote(topic_key)} -> {_quote(email)} "
+                    f"[label={_quote(_duration(DELAYS['sns_email'].seconds))}];"
+                )
+            evaluated = _quote("evaluated\nevery " + _duration(evaluation))
+            out.append(
+                f"  {_quote(alarms[len(alarms) // 2])} -> {_quote(topic_key)} "
+                f"[ltail=cluster_alarms_{index}, label={evaluated}];"
+            )
+    for (tail, head), attrs in edges.items():
+        out.append(f"  {_quote(tail)} -> {_quote(head)} [{attrs}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -353,7 +974,7 @@ def pages(template: Template) -> dict[Path, str]:
         GENERATED / "coverage.md": coverage_page(template),
         GENERATED / "alarms.md": alarms_page(template),
         GENERATED / "cost.md": cost_page(template),
-        IMG / "architecture.dot": architecture_dot(template),
+        IMG / "alert-path.dot": alert_path_dot(template),
     }
 
 
@@ -367,8 +988,8 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(f"wrote {path.relative_to(ROOT)}")
-    svg = IMG / "architecture.svg"
-    svg.write_text(render_svg(pages(template)[IMG / "architecture.dot"]))
+    svg = IMG / "alert-path.svg"
+    svg.write_text(render_svg(alert_path_dot(template)))
     print(f"wrote {svg.relative_to(ROOT)}")
     return 0
 
