@@ -261,11 +261,67 @@ def cost_page(template: Template) -> str:
         lines.append(f"| `{metric.namespace}` | `{metric.metric_name}` | {dims} | `{metric.source}` |")
     lines += [
         "",
-        "Outside CloudWatch's metrics, the stack also stays in the free tier: log ingestion and storage (5 GB a",
-        "month; the seed's 1-3 GB with 30-day retention), SNS email (1,000 deliveries a month), and the t3.small",
-        "and its 30 GiB gp3 volume, which are the app's own host and billed as before.",
+        "Outside CloudWatch's metrics, observability also stays in the free tier: log ingestion and storage (5 GB a",
+        "month; the seed's 1-3 GB with 30-day retention), SNS email (1,000 deliveries a month), and the host's",
+        "setup through SSM State Manager (associations on EC2 instances are free).",
+        "",
+        *host_cost_section(template),
     ]
     return HEADER + "\n".join(lines) + "\n"
+
+
+#: On-demand Linux prices in us-east-2 (AWS pricing pages, 2026-11): EC2 instance types per hour, gp3 storage per
+#: GiB-month, and a public IPv4 address per hour (https://aws.amazon.com/vpc/pricing/, "Public IPv4 Address": every
+#: public IPv4 address, auto-assigned or an Elastic IP associated with a running instance, costs the same).
+HOST_PRICES_USD = {"t3.small": 0.0208, "t3.micro": 0.0104, "t3.medium": 0.0416, "t4g.small": 0.0168}
+GP3_PER_GIB_MONTH_USD = 0.08
+PUBLIC_IPV4_PER_HOUR_USD = 0.005
+HOURS_PER_MONTH = 730
+
+
+def host_cost_section(template: Template) -> list[str]:
+    """The host's own monthly costs (instance, root volume, public IPv4), beside observability's $0.00."""
+    rows: list[str] = []
+    total = 0.0
+    eips = len(_resources(template, "AWS::EC2::EIP"))
+    for resource in _resources(template, "AWS::EC2::Instance").values():
+        props = resource["Properties"]
+        kind = props.get("InstanceType", "?")
+        hourly = HOST_PRICES_USD.get(kind)
+        if hourly is not None:
+            cost = hourly * HOURS_PER_MONTH
+            total += cost
+            rows.append(f"| EC2 instance `{kind}`, on demand | ${hourly:.4f}/hour | ${cost:.2f} |")
+        else:
+            rows.append(f"| EC2 instance `{kind}`, on demand | see EC2 pricing | n/a |")
+        for mapping in props.get("BlockDeviceMappings", []):
+            size = mapping.get("Ebs", {}).get("VolumeSize")
+            if isinstance(size, int):
+                cost = size * GP3_PER_GIB_MONTH_USD
+                total += cost
+                rows.append(
+                    f"| Root volume, {size} GiB gp3 | ${GP3_PER_GIB_MONTH_USD:.2f}/GiB-month | ${cost:.2f} |"
+                )
+        ipv4 = PUBLIC_IPV4_PER_HOUR_USD * HOURS_PER_MONTH
+        total += ipv4
+        address = "Elastic IP (kept across stop/start)" if eips else "auto-assigned"
+        rows.append(
+            f"| Public IPv4 address, {address} | ${PUBLIC_IPV4_PER_HOUR_USD:.3f}/hour | ${ipv4:.2f} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## The host's own costs",
+        "",
+        "Not observability, and not in the free tier beyond its first year, but what the host itself costs in",
+        "us-east-2 (on-demand prices, 730 hours a month), so the total is in one place. The Elastic IP adds",
+        "nothing: a public IPv4 address is billed the same whether auto-assigned or elastic.",
+        "",
+        "| Item | Price | Per month |",
+        "|---|---|---|",
+        *rows,
+        f"| **Host total** | | **${total:.2f}/month** |",
+    ]
 
 
 def _over_cost(overages: list[Any], rule: str) -> float:

@@ -284,6 +284,21 @@ HOST_CASES: dict[str, Case] = {
         TypeError,
         "detailed_monitoring must be True or False, got 1",
     ),
+    "hop-limit-zero": (
+        {"metadata_hop_limit": 0},
+        ValueError,
+        "metadata_hop_limit must be between 1 and 64, got 0",
+    ),
+    "hop-limit-as-a-string": (
+        {"metadata_hop_limit": "2"},
+        TypeError,
+        "metadata_hop_limit must be a whole number, got '2'",
+    ),
+    "elastic-ip-as-a-string": (
+        {"elastic_ip": "no"},
+        TypeError,
+        "elastic_ip must be True or False, got 'no'",
+    ),
 }
 
 
