@@ -1,6 +1,6 @@
 """A local evaluator of CloudWatch Logs filter patterns, to test metric filters without AWS.
 
-It implements the three pattern kinds of the CloudWatch Logs "Filter pattern syntax" documentation:
+It implements the four pattern kinds of the CloudWatch Logs "Filter pattern syntax" documentation:
 
 - **Term patterns**: ``ERROR``, ``"Failed to process"``, ``?ERROR ?WARN``, ``ERROR -Exiting``. Every plain term
   must occur in the event (case-sensitive substring, as documented: ``ERROR`` matches ``ERRORCODE``), at least
@@ -17,9 +17,18 @@ It implements the three pattern kinds of the CloudWatch Logs "Filter pattern syn
   ``EXISTS``, ``NOT EXISTS``; ``&&`` binds tighter than ``||``; parentheses group. A comparison whose selector
   is missing or points at an object or array is false (for ``=`` and ``!=`` alike); an event that is not JSON
   never matches.
+- **Regular-expression patterns**: ``%^ERROR:|^CRITICAL:%``, the whole pattern between ``%`` signs, as in the
+  CloudWatch Logs "Supported regular expressions (regex) syntax" documentation
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html). The event matches when the
+  expression matches anywhere in it (``^`` and ``$`` anchor at its start and end). Only the documented subset is
+  accepted: letters, digits, the symbols ``: _ # = @ / ; , -`` and spaces (the documentation's own
+  ``%^starting|^initializing|^shutting down%`` has one); the operators ``^ $ ? [ ] { } | \\ * + .``; the escapes
+  ``\\d \\D \\s \\S \\w \\W``, ``\\xhh`` and a backslash before an operator or symbol. Parentheses, other characters,
+  other escapes and characters outside ASCII raise ``ValueError``, as CloudWatch rejects them.
 
-Regular-expression patterns (``%...%``) are not implemented: :func:`parse` raises ``ValueError`` for them, so a
-test can never pass by accident on a pattern this evaluator does not understand.
+Regular expressions inside space-delimited or JSON patterns (``[ip = %127\\.0%, ...]``) are not implemented:
+:func:`parse` raises ``ValueError`` for them, so a test can never pass by accident on a pattern this evaluator does
+not understand.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,8 +60,13 @@ def matches(pattern: str, message: str) -> bool:
 def parse(pattern: str) -> FilterPattern:
     """Parse ``pattern``; ``ValueError`` naming the problem when it is not valid filter-pattern syntax."""
     text = pattern.strip()
+    if len(text) >= 2 and text.startswith("%") and text.endswith("%"):
+        return _RegexPattern.compile(text[1:-1], pattern)
     if "%" in text and re.search(r"%[^%]*%", text):
-        raise ValueError(f"regular-expression filter patterns (%...%) are not supported here: {pattern!r}")
+        raise ValueError(
+            "regular expressions (%...%) inside term, space-delimited or JSON filter patterns are not supported "
+            f"here: {pattern!r}"
+        )
     if text.startswith("{"):
         if not text.endswith("}"):
             raise ValueError(f"JSON filter pattern must end with '}}': {pattern!r}")
@@ -129,6 +144,74 @@ def _compare_text(value: str, op: str, literal: _Literal) -> bool:
     else:
         equal = _wildcard_equals(value, literal)
     return equal if op == "=" else not equal
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Regular-expression patterns
+
+_REGEX_LITERALS = frozenset(string.ascii_letters + string.digits + ":_#=@/;,- ")
+_REGEX_OPERATORS = frozenset("^$?[]{}|\\*+.")
+_REGEX_CLASS_ESCAPES = frozenset("dDsSwW")
+_REGEX_BRACES = re.compile(r"\{\s*(\d*)\s*(?:(,)\s*(\d*)\s*)?\}")
+
+
+@dataclass(frozen=True)
+class _RegexPattern:
+    expression: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, body: str, pattern: str) -> _RegexPattern:
+        """Check ``body`` against the documented subset and compile it (ASCII classes, as documented)."""
+        if not body:
+            raise ValueError(f"empty regular expression in filter pattern {pattern!r}")
+        out: list[str] = []
+        i = 0
+        while i < len(body):
+            char = body[i]
+            if char == "\\":
+                escaped = body[i + 1 : i + 2]
+                if escaped in _REGEX_CLASS_ESCAPES:
+                    out.append(body[i : i + 2])
+                    i += 2
+                    continue
+                if escaped in _REGEX_OPERATORS or (escaped in _REGEX_LITERALS and not escaped.isalnum()):
+                    out.append(re.escape(escaped))
+                    i += 2
+                    continue
+                if escaped == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[i + 2 : i + 4]):
+                    out.append(body[i : i + 4])
+                    i += 4
+                    continue
+                raise ValueError(
+                    f"escape {body[i : i + 2]!r} is not in CloudWatch's documented regex syntax: {pattern!r}"
+                )
+            if char in "()":
+                raise ValueError(f"CloudWatch regex filter patterns do not support parentheses: {pattern!r}")
+            if not char.isascii():
+                raise ValueError(
+                    f"CloudWatch regex filter patterns do not support multi-byte characters: {pattern!r}"
+                )
+            if char not in _REGEX_LITERALS and char not in _REGEX_OPERATORS:
+                raise ValueError(
+                    f"character {char!r} is not supported in CloudWatch regex filter patterns: {pattern!r}"
+                )
+            if char == "{":
+                braces = _REGEX_BRACES.match(body, i)
+                if braces is None or not (braces.group(1) or braces.group(3)):
+                    raise ValueError(f"'{{' must start a {{m,n}} repetition in filter pattern {pattern!r}")
+                low, comma, high = braces.groups()
+                out.append("{" + low + (comma or "") + (high or "") + "}")
+                i = braces.end()
+                continue
+            out.append(char)
+            i += 1
+        try:
+            return cls(re.compile("".join(out), re.ASCII))
+        except re.error as error:
+            raise ValueError(f"invalid regular expression in filter pattern {pattern!r}: {error}") from error
+
+    def matches(self, message: str) -> bool:
+        return self.expression.search(message) is not None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,20 +1,53 @@
 """Alarms on log patterns: nginx 5xx responses and backend (uvicorn/FastAPI) error lines.
 
-The patterns match the formats the seed's containers really write:
+Each output line of a container is one CloudWatch event (Docker's awslogs driver ships one event per line). The
+patterns were checked on lines that real nginx and uvicorn/FastAPI wrote (``tests/test_real_log_lines.py``).
 
-- nginx's default ``combined`` access log, ``$remote_addr - $remote_user [$time_local] "$request" $status
-  $body_bytes_sent "$http_referer" "$http_user_agent"``: :data:`NGINX_5XX_PATTERN` is a space-delimited
-  pattern with one slot per field (the bracketed time and the quoted request, referer and user agent are one
-  field each) and ``status_code = 5*``. nginx's error-log lines (``2026/11/27 10:15:32 [error] 29#29: ...``), which
-  the nginx image also writes to the container's output, have another shape and are not counted: every
-  upstream failure there also produces a 502/504 access-log line, which is.
-- uvicorn/FastAPI output: uvicorn's ``ERROR:    Exception in ASGI application`` and ``CRITICAL:`` lines, Python
-  ``logging`` at ERROR/CRITICAL in its default (``ERROR:app.db:...``), common (``... - ERROR - ...``) and
-  gunicorn (``[ERROR]``) formats. :data:`BACKEND_ERROR_PATTERN` is a term pattern of those exact phrases
-  (case-sensitive). Traceback lines are not counted: each follows an error line that already is, so an
-  exception counts once. uvicorn's access line for a 500 (``"GET /x HTTP/1.1" 500 Internal Server Error``) is
-  not counted either, for the same reason. Run uvicorn without colours (the default without a TTY, so no
-  ``tty: true`` in the compose file): coloured level names do not match.
+**nginx** (:data:`NGINX_5XX_PATTERN`): access-log lines whose status is 5xx, in nginx's built-in ``combined``
+format, ``$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
+"$http_user_agent"`` (9 fields), in the official Docker image's ``main`` format, which adds
+``"$http_x_forwarded_for"`` (10 fields; nginxinc/docker-nginx's ``nginx.conf``), and in any format that starts
+with the ``combined`` fields and adds more at the end. The pattern is space-delimited (the bracketed time and
+each quoted string are one field) and ends with ``...``: a pattern with a fixed number of slots matches only
+lines with exactly that many fields, so the former nine-slot pattern never matched the official image's lines.
+Formats that change the first nine fields are not supported.
+
+The trailing ``...`` alone would let a client forge 5xx lines: ``$remote_user`` is the user name of any
+``Authorization: Basic`` header (nginx decodes it without ``auth_basic`` configured) and is logged unquoted,
+spaces included, so the user name ``a b c 500`` puts ``500`` in the sixth field of a 200 line. Two conditions
+pin the fields to their places: ``time_local = *:*`` (a Basic user name cannot contain ``:``, the time always
+does) and ``request = *HTTP/*`` (so the field after the time is the request line). Quotes in the request,
+referer and user agent are logged as ``\x22``, so those fields cannot be broken out of. HTTP/0.9 requests (no
+version in the request line) are not counted. nginx's error-log lines (``2026/11/27 10:15:32 [error] 29#29:
+...``), which the image also writes to the container's output, have another shape and are not counted: every
+upstream failure there also produces a 502/504 access-log line, which is.
+
+**Backend** (:data:`BACKEND_ERROR_PATTERN`): lines the server itself writes at ERROR or CRITICAL level, and only
+those: a CloudWatch regular-expression pattern (``%...%``, the documented subset, see
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html) whose alternatives are anchored
+at the start of the line (``^``). Request text can never put the level there, so ``GET /search?q=ERROR:`` (whose
+uvicorn access line contains ``ERROR:``, the query string unencoded) counts nothing; the former term pattern,
+which counted any line *containing* ``ERROR:``, ``- ERROR -`` or ``[ERROR]``, let anyone on the internet page
+the team with five such requests. Supported formats, each with the level in a fixed place at the start:
+
+- uvicorn's own lines, ``ERROR:    Exception in ASGI application`` (one per unhandled exception) and
+  ``CRITICAL: ...``, and Python ``logging``'s default format (``logging.basicConfig()``),
+  ``ERROR:app.db:message``: the line starts with ``ERROR:`` or ``CRITICAL:``;
+- the common ``%(asctime)s - %(name)s - %(levelname)s - %(message)s`` format, ``2026-11-27 10:15:32,123 -
+  app.db - ERROR - ...``: the level is the third part, after a timestamp and a logger name without spaces;
+- gunicorn's error log (``gunicorn -k uvicorn.workers.UvicornWorker`` logs uvicorn's errors through it),
+  ``[2026-11-27 10:15:32 +0000] [1] [ERROR] ...``: gunicorn's ``error_fmt`` and ``datefmt``.
+
+Not counted: traceback lines (each follows an error line that already is, so an exception counts once),
+uvicorn's access line of a 500 (``"GET /x HTTP/1.1" 500 Internal Server Error``; the exception's ERROR line is
+counted), lines where ERROR appears anywhere but in the level's place, logging without a handler (Python's
+last-resort handler prints the bare message, with no level: configure logging), and coloured output (run
+uvicorn without a TTY, so no ``tty: true`` in the compose file: coloured level names do not match).
+
+What no line-based pattern can tell apart: an app that logs client text containing a newline (``logger.info(
+"search for %s", q)`` with ``q`` = ``x%0AERROR: forged``) writes a second line that starts with ``ERROR:``. Log
+client text with ``%r`` (newlines escaped) or strip newlines. CloudWatch allows at most 5 filter patterns
+containing a regular expression per log group; this construct puts one on the backend's group.
 """
 
 from __future__ import annotations
@@ -24,6 +57,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_obs import _validation as check
 from constructs_obs.alarms import BasicAlarms
 
 #: Field names of nginx's default ``combined`` log format, in order.
@@ -39,40 +73,69 @@ NGINX_COMBINED_FIELDS: tuple[str, ...] = (
     "http_user_agent",
 )
 
-#: nginx access-log lines (combined format) whose status is 5xx.
+#: Field names of the official nginx Docker image's ``main`` log format: ``combined`` plus X-Forwarded-For.
+NGINX_MAIN_FIELDS: tuple[str, ...] = (*NGINX_COMBINED_FIELDS, "http_x_forwarded_for")
+
+#: Conditions of :data:`NGINX_5XX_PATTERN` by field: the status, and the two that keep client text in
+#: ``$remote_user`` from shifting a forged status into place (see the module docstring).
+NGINX_5XX_CONDITIONS: dict[str, str] = {"time_local": "*:*", "request": "*HTTP/*", "status_code": "5*"}
+
+#: nginx access-log lines whose status is 5xx: the ``combined`` fields, then ``...`` for ``main`` and longer
+#: formats.
 NGINX_5XX_PATTERN = (
-    "[" + ", ".join(f"{f} = 5*" if f == "status_code" else f for f in NGINX_COMBINED_FIELDS) + "]"
+    "["
+    + ", ".join(
+        f"{f} = {NGINX_5XX_CONDITIONS[f]}" if f in NGINX_5XX_CONDITIONS else f for f in NGINX_COMBINED_FIELDS
+    )
+    + ", ...]"
 )
 
-#: Phrases that start an error in uvicorn/FastAPI output (see the module docstring).
-BACKEND_ERROR_TERMS: tuple[str, ...] = (
-    "ERROR:",
-    "CRITICAL:",
-    "- ERROR -",
-    "- CRITICAL -",
-    "[ERROR]",
-    "[CRITICAL]",
+_LOGGING_ASCTIME = r"\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d,\d{3}"
+_GUNICORN_DATE = r"\[\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\s\S+\]"
+
+#: One regular expression per level and supported format (see the module docstring), each anchored at the start
+#: of the line. Written in the subset CloudWatch documents (no parentheses, so one alternative per level; ``\s``
+#: for a space), which is also valid in Logs Insights' ``/.../`` and Python's ``re``.
+BACKEND_ERROR_REGEXES: tuple[str, ...] = tuple(
+    alternative
+    for level in ("ERROR", "CRITICAL")
+    for alternative in (
+        rf"^{level}:",
+        rf"^{_LOGGING_ASCTIME}\s-\s\S+\s-\s{level}\s-",
+        rf"^{_GUNICORN_DATE}\s\[\d+\]\s\[{level}\]",
+    )
 )
 
-#: Backend lines containing any of :data:`BACKEND_ERROR_TERMS`.
-BACKEND_ERROR_PATTERN = " ".join(f'?"{term}"' for term in BACKEND_ERROR_TERMS)
+#: The alternatives of :data:`BACKEND_ERROR_REGEXES` as one regular expression.
+BACKEND_ERROR_REGEX = "|".join(BACKEND_ERROR_REGEXES)
 
+#: Backend lines written at ERROR or CRITICAL level: :data:`BACKEND_ERROR_REGEX` as a CloudWatch regex pattern.
+BACKEND_ERROR_PATTERN = f"%{BACKEND_ERROR_REGEX}%"
+
+#: The phrases the former term pattern counted anywhere in a line. No longer the alarm's pattern (client text
 NGINX_5XX_METRIC = "Nginx5xxResponses"
 BACKEND_ERRORS_METRIC = "BackendErrorLines"
 
-#: Defaults: a few 502s while a deploy restarts the backend are normal; five in five minutes are not.
-DEFAULT_NGINX_5XX_THRESHOLD = 5
-#: Sentry already reports each new exception; this alarm is for a burst of them.
-DEFAULT_BACKEND_ERRORS_THRESHOLD = 5
+#: The alarms look at 1-minute counts (metric-filter metrics have 1-minute data; a 60-second standard-resolution
+#: alarm costs the same as a 300-second one) and fire when at least ``threshold`` lines a minute are counted in
+#: ``datapoints_to_alarm`` of the last ``evaluation_periods`` minutes: by default 1 or more in 3 of the last 5
+#: minutes, so the alarm fires 3 minutes into a lasting failure, while one minute of 502s as a deploy restarts
+#: the backend (normal) does not page anyone.
+DEFAULT_LOG_ALARM_PERIOD = Duration.minutes(1)
+DEFAULT_NGINX_5XX_THRESHOLD = 1
+#: Sentry already reports each new exception; this alarm is for errors that keep coming.
+DEFAULT_BACKEND_ERRORS_THRESHOLD = 1
+DEFAULT_DATAPOINTS_TO_ALARM = 3
+DEFAULT_EVALUATION_PERIODS = 5
 
 
 class LogPatternAlarms(Construct):
     """Metric filters on container log groups and their alarms, added to a :class:`BasicAlarms`.
 
-    - ``{name_prefix}-nginx-5xx``: at least ``nginx_5xx_threshold`` 5xx responses in the nginx access log in
-      one period (default 5 in 5 minutes).
-    - ``{name_prefix}-backend-errors``: at least ``backend_errors_threshold`` error lines in the backend's output
-      in one period (default 5 in 5 minutes).
+    - ``{name_prefix}-nginx-5xx``: at least ``nginx_5xx_threshold`` 5xx responses a minute in the nginx access
+      log, in ``datapoints_to_alarm`` of the last ``evaluation_periods`` minutes (default 1 or more in 3 of 5).
+    - ``{name_prefix}-backend-errors``: at least ``backend_errors_threshold`` error lines a minute in the
+      backend's output, in the same window (default 1 or more in 3 of 5).
 
     Each filter publishes ``1`` per matching line to ``{namespace}/{metric}`` without dimensions and without a
     default value, so a quiet log publishes no data: missing data is *not breaching* (no error lines, no
@@ -95,7 +158,9 @@ class LogPatternAlarms(Construct):
         backend_container: str | None = "backend",
         nginx_5xx_threshold: int = DEFAULT_NGINX_5XX_THRESHOLD,
         backend_errors_threshold: int = DEFAULT_BACKEND_ERRORS_THRESHOLD,
-        period: Duration | None = None,
+        period: Duration = DEFAULT_LOG_ALARM_PERIOD,
+        datapoints_to_alarm: int = DEFAULT_DATAPOINTS_TO_ALARM,
+        evaluation_periods: int = DEFAULT_EVALUATION_PERIODS,
         namespace: str | None = None,
     ) -> None:
         """Create the metric filters and alarms.
@@ -106,9 +171,11 @@ class LogPatternAlarms(Construct):
             alarms: the host's alarms; their host's ``log_groups`` hold the containers' groups.
             nginx_container: the container writing nginx's access log; None for no nginx alarm.
             backend_container: the uvicorn/FastAPI container; None for no backend alarm.
-            nginx_5xx_threshold: 5xx responses per period that raise the alarm. Default 5.
-            backend_errors_threshold: error lines per period that raise the alarm. Default 5.
-            period: the alarm period. Default: the same as ``alarms`` (5 minutes).
+            nginx_5xx_threshold: 5xx responses per period that count as a bad period. Default 1.
+            backend_errors_threshold: error lines per period that count as a bad period. Default 1.
+            period: the alarm period. Default 1 minute.
+            datapoints_to_alarm: how many bad periods fire the alarm. Default 3.
+            evaluation_periods: out of how many recent periods. Default 5.
             namespace: namespace of the filters' metrics. Default: the host's metrics namespace.
         """
         super().__init__(scope, construct_id)
@@ -118,10 +185,13 @@ class LogPatternAlarms(Construct):
         ):
             if threshold < 1:
                 raise ValueError(f"{name} must be at least 1, got {threshold}")
+        period_seconds = check.alarm_period("period", period)
+        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
+        check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
         self.alarms = alarms
+        self._window = (datapoints_to_alarm, evaluation_periods)
         log_groups = alarms.host.log_groups
         namespace = namespace or alarms.host.agent.namespace
-        period = period or alarms.period
         self.metric_filters: dict[str, logs.MetricFilter] = {}
         self.nginx_5xx: cloudwatch.Alarm | None = None
         self.backend_errors: cloudwatch.Alarm | None = None
@@ -137,7 +207,7 @@ class LogPatternAlarms(Construct):
                 namespace,
                 period,
                 nginx_5xx_threshold,
-                f"{nginx_5xx_threshold} or more 5xx responses in {period.to_minutes():g} minutes in "
+                f"{nginx_5xx_threshold} or more 5xx responses {self._window_text(period)} in "
                 f"{log_groups.log_group_name(nginx_container)} (502/504: the backend is down or slow). "
                 "See the nginx-5xx-by-path saved query.",
             )
@@ -152,8 +222,9 @@ class LogPatternAlarms(Construct):
                 namespace,
                 period,
                 backend_errors_threshold,
-                f"{backend_errors_threshold} or more ERROR/CRITICAL lines in {period.to_minutes():g} minutes "
-                f"in {log_groups.log_group_name(backend_container)}. See the backend-errors saved query.",
+                f"{backend_errors_threshold} or more ERROR/CRITICAL lines {self._window_text(period)} in "
+                f"{log_groups.log_group_name(backend_container)}: errors keep coming. Sentry has each "
+                "exception; see the backend-errors saved query.",
             )
 
     def _count_alarm(
@@ -177,10 +248,19 @@ class LogPatternAlarms(Construct):
             metric=metric.metric(statistic=cloudwatch.Stats.SUM, period=period),
             threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=self._window[1],
+            datapoints_to_alarm=self._window[0],
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             description=description,
         )
+
+    def _window_text(self, period: Duration) -> str:
+        """``a minute, in 3 of the last 5 minutes,`` (or the same in periods of several minutes)."""
+        datapoints, periods = self._window
+        minutes = period.to_minutes()
+        if minutes == 1:
+            return f"a minute, in {datapoints} of the last {periods} minutes,"
+        return f"per {minutes:g} minutes, in {datapoints} of the last {periods} such periods,"
 
     def _filter(
         self, construct_id: str, log_group: logs.ILogGroup, pattern: str, metric_name: str, namespace: str

@@ -7,20 +7,13 @@ from constructs import Construct
 
 from constructs_obs.docker_events import DELIBERATE_STOP_EXIT_CODES
 from constructs_obs.host import ObservedEc2Host
-from constructs_obs.log_alarms import BACKEND_ERROR_TERMS
+from constructs_obs.log_alarms import BACKEND_ERROR_REGEX
 
-_REGEX_SPECIAL = set("\\^$.|?*+()[]{}/")
-
-
-def insights_regex_alternation(terms: tuple[str, ...]) -> str:
-    """A Logs Insights ``/regex/`` body matching any of ``terms`` literally."""
-    return "|".join("".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in term) for term in terms)
-
-
-#: The backend's error lines: the same phrases the backend-errors metric filter counts.
+#: The backend's error lines: the same regular expression the backend-errors metric filter counts with (level
+#: anchored at the start of the line, so client text in an access line is never listed).
 BACKEND_ERRORS_QUERY = logs.QueryString(
     fields=["@timestamp", "@logStream", "@message"],
-    filter_statements=[f"@message like /{insights_regex_alternation(BACKEND_ERROR_TERMS)}/"],
+    filter_statements=[f"@message like /{BACKEND_ERROR_REGEX}/"],
     sort="@timestamp desc",
     limit=100,
 )

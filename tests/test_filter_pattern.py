@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -205,7 +206,8 @@ def test_space_delimited_or_from_the_docs(pattern: str, expected: list[bool]) ->
     [
         ("ERROR:", r"term 'ERROR:' .* needs it in double quotes"),
         ('"unterminated', "unterminated double quote"),
-        ("%ERROR|WARN%", "regular-expression filter patterns"),
+        ("[w1 = %ERROR|WARN%, w2]", r"regular expressions \(%\.\.\.%\) inside"),
+        ("{ $.level = %ERROR% }", r"regular expressions \(%\.\.\.%\) inside"),
         ("[a, b", "must end with"),
         ("[a, b = , c]", "cannot parse condition"),
         ("[a, b > high]", "needs a number"),
@@ -218,4 +220,107 @@ def test_space_delimited_or_from_the_docs(pattern: str, expected: list[bool]) ->
 )
 def test_invalid_patterns_are_rejected(pattern: str, error: str) -> None:
     with pytest.raises(ValueError, match=error):
+        parse(pattern)
+
+
+# The examples of CloudWatch Logs' "Supported regular expressions (regex) syntax" page,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html, with the strings it says they
+# match or do not match.
+@pytest.mark.parametrize(
+    ("pattern", "message", "expected"),
+    [
+        ("%AUTHORIZED%", "[ERROR 401] UNAUTHORIZED REQUEST", True),
+        ("%AUTHORIZED%", "[SUCCESS 200] AUTHORIZED REQUEST", True),
+        ("%AUTHORIZED%", "[SUCCESS 200] OK", False),
+        (r"%\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}%", "client 10.0.12.7 connected", True),
+        (r"%\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}%", "client localhost connected", False),
+        ("%[Ee]rror|[Ff]ail%", "error: disk full", True),
+        ("%[Ee]rror|[Ff]ail%", "Failed to open", True),
+        ("%[Ee]rror|[Ff]ail%", "all good", False),
+        # ^ and $ anchor at the start and end of the event.
+        ("%^[hc]at%", "hat trick", True),
+        ("%^[hc]at%", "cat", True),
+        ("%^[hc]at%", "the cat", False),
+        ("%[hc]at$%", "the cat", True),
+        ("%[hc]at$%", "cat food", False),
+        ("%colou?r%", "color", True),
+        ("%colou?r%", "colour", True),
+        ("%[abc]%", "xbx", True),
+        ("%[abc]%", "xyz", False),
+        ("%[a-z]%", "123q", True),
+        ("%[abcx-z]%", "y", True),
+        ("%[abcx-z]%", "w", False),
+        ("%^a{3,5}$%", "aaa", True),
+        ("%^a{3,5}$%", "aaaaa", True),
+        ("%^a{3,5}$%", "aa", False),
+        ("%^a{3,5}$%", "aaaaaa", False),
+        ("%^a{3,}$%", "aaaaaa", True),
+        ("%^a{,2}$%", "aa", True),
+        ("%^a{,2}$%", "aaa", False),
+        ("%^a{3, 5}$%", "aaaa", True),  # the page writes {m, n} with a space
+        ("%gra|ey%", "gray", True),
+        ("%gra|ey%", "grey", True),
+        # Each alternative keeps its own anchor.
+        ("%^starting|^initializing|^shutting down%", "starting ...", True),
+        ("%^starting|^initializing|^shutting down%", "initializing ...", True),
+        ("%^starting|^initializing|^shutting down%", "shutting down", True),
+        ("%^starting|^initializing|^shutting down%", "skipping initializing ...", False),
+        ("%abcc|ab[^c]$%", "abcc ...", True),
+        ("%abcc|ab[^c]$%", "aba", True),
+        ("%abcc|ab[^c]$%", "aac ...", False),
+        (r"%\[.\]%", "[a]", True),
+        (r"%\[.\]%", "[7]", True),
+        (r"%\[.\]%", "[]]", True),
+        (r"%\[.\]%", "[ ]", True),
+        (r"%\[.\]%", "[ab]", False),
+        (r"%10\.10\.0\.1%", "10.10.0.1", True),
+        (r"%10\.10\.0\.1%", "10010,051", False),
+        ("%10.10.0.1%", "10010,051", True),  # the page's warning: an unescaped . matches any character
+        ("%ab*c%", "ac", True),
+        ("%ab*c%", "abc", True),
+        ("%ab*c%", "abbbc", True),
+        ("%ab[0-9]*%", "ab129", True),
+        ("%ab+c%", "abbc", True),
+        ("%ab+c%", "ac", False),
+        ("%.at%", "hat", True),
+        ("%.at%", "#at", True),
+        ("%.at%", " at", True),
+        ("%.at%", "at", False),
+        (r"%\d%", "port 80", True),
+        (r"%\d%", "port", False),
+        (r"%^\D%", "port 80", True),
+        (r"%^\D%", "80", False),
+        (r"%a\sb%", "a b", True),
+        (r"%a\sb%", "a\tb", True),
+        (r"%a\Sb%", "a b", False),
+        (r"%^\w+$%", "a_Z_0", True),
+        (r"%^\w+$%", "a-b", False),
+        (r"%\W%", "a-b", True),
+        (r"%\x3A%", "a:b", True),
+        (r"%\x28%", "f(x)", True),
+        (r"%\x28%", "fx", False),
+        # Documented symbols, escaped or not.
+        (r"%^[a-z]+:\-_#=@/;,%", "key:-_#=@/;,", True),
+    ],
+)
+def test_regex_patterns_follow_the_docs(pattern: str, message: str, expected: bool) -> None:
+    assert matches(pattern, message) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "error"),
+    [
+        ("%something!%", "character '!' is not supported"),  # the page's own example of a rejected pattern
+        ("%(ERROR|WARN)%", "do not support parentheses"),
+        ("%caf\u00e9%", "multi-byte characters"),
+        ("%%", "empty regular expression"),
+        (r"%\bERROR%", "not in CloudWatch's documented regex syntax"),
+        (r"%\x4%", "not in CloudWatch's documented regex syntax"),
+        ('%"quoted"%', "character '\"' is not supported"),
+        ("%a{x}%", "must start a {m,n} repetition"),
+        ("%[a-%", "invalid regular expression"),
+    ],
+)
+def test_regex_patterns_outside_the_documented_subset_are_rejected(pattern: str, error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error) if "{" in error else error):
         parse(pattern)

@@ -11,7 +11,13 @@ from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import BasicAlarms, ContainerLogGroups, LogPatternAlarms, ObservedEc2Host
 from constructs_obs.filter_pattern import matches, split_fields
-from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.log_alarms import (
+    BACKEND_ERROR_PATTERN,
+    BACKEND_ERROR_REGEXES,
+    NGINX_5XX_PATTERN,
+    NGINX_COMBINED_FIELDS,
+    NGINX_MAIN_FIELDS,
+)
 from tests.conftest import logical_id
 
 UA = '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"'
@@ -24,6 +30,13 @@ NGINX_5XX = [
     '203.0.113.7 - - [27/Nov/2026:10:16:09 +0000] "GET /api/v1/lessons?page=2&sort=title HTTP/1.1" 500 0 "-" "curl/8.5.0"',
     f'2001:db8::1 - - [27/Nov/2026:10:17:44 +0000] "GET / HTTP/2.0" 503 197 "-" {UA}',
 ]
+# The official image's main format adds "$http_x_forwarded_for" (the first two: lines nginx wrote, see
+# tests/realprograms.py).
+NGINX_MAIN_5XX = [
+    '127.0.0.1 - - [27/Nov/2026:10:54:58 +0000] "GET /api/v1/lessons HTTP/1.1" 502 157 "-" "Python-urllib/3.11" "-"',
+    '127.0.0.1 - - [27/Nov/2026:10:54:59 +0000] "GET /slow/chat HTTP/1.1" 504 167 "-" "Python-urllib/3.11" "-"',
+    f'203.0.113.7 - - [27/Nov/2026:10:15:32 +0000] "GET /api/v1/lessons HTTP/1.1" 502 157 "-" {UA} "198.51.100.4"',
+]
 NGINX_NOT_5XX = [
     f'203.0.113.7 - - [27/Nov/2026:10:15:30 +0000] "GET /api/v1/lessons HTTP/1.1" 200 5120 "https://learn.2sigma.io/app" {UA}',
     '203.0.113.7 - - [27/Nov/2026:10:15:31 +0000] "GET /favicon.ico HTTP/1.1" 404 153 "-" "curl/8.5.0"',
@@ -35,8 +48,21 @@ NGINX_NOT_5XX = [
     'upstream, client: 203.0.113.7, server: _, request: "GET /api/v1/lessons HTTP/1.1", upstream: '
     '"http://172.18.0.3:8000/api/v1/lessons", host: "learn.2sigma.io"',
     "/docker-entrypoint.sh: Configuration complete; ready for start up",
+    # main format, not 5xx.
+    '127.0.0.1 - - [27/Nov/2026:10:54:58 +0000] "GET /index.html HTTP/1.1" 200 12 "-" "Python-urllib/3.11" "-"',
+    # Client-controlled text: a Basic-auth user name with spaces is logged unquoted as $remote_user (nginx
+    # decodes it without auth_basic configured); quotes in the request line and user agent are logged as \x22.
+    # Lines nginx wrote for such requests (tests/test_real_log_lines.py).
+    '127.0.0.1 - a b c 500 [27/Nov/2026:10:54:59 +0000] "GET /index.html HTTP/1.1" 200 12 "-" "-" "-"',
+    '127.0.0.1 - [x [27/Nov/2026:10:54:59 +0000] "GET /a:b HTTP/1.1" 404 153 "-" "-" "-"',
+    '127.0.0.1 - a [b [27/Nov/2026:10:54:59 +0000] "GET /index.html HTTP/1.1" 200 12 "-" "-" "-"',
+    '127.0.0.1 - - [27/Nov/2026:10:54:59 +0000] "GET /a 500 b HTTP/1.1" 400 157 "-" "-" "-"',
+    '127.0.0.1 - - [27/Nov/2026:10:54:59 +0000] "GET /x\\x22y 500 \\x22z HTTP/1.1" 400 157 "-" "-" "-"',
+    '127.0.0.1 - - [27/Nov/2026:10:54:59 +0000] "GET /ok HTTP/1.1" 404 153 "-" "curl\\x22 500 \\x22x" "-"',
 ]
 
+# gunicorn's lines follow its glogging.py: error_fmt "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+# datefmt "[%Y-%m-%d %H:%M:%S %z]" (gunicorn 27.0.1).
 BACKEND_ERRORS = [
     "ERROR:    Exception in ASGI application",
     "ERROR:    [Errno 98] error while attempting to bind on address ('0.0.0.0', 8000): address already in use",
@@ -62,6 +88,27 @@ BACKEND_NOT_ERRORS = [
     "DEBUG:app.cache:errors=0 hits=12",
 ]
 
+# Lines with client-controlled text that the server writes at INFO/WARNING or in a traceback, as uvicorn 0.54 and
+# Python logging wrote them for hostile requests (tests/test_real_log_lines.py). The former term pattern counted
+# the first five.
+BACKEND_HOSTILE = [
+    'INFO:     127.0.0.1:40920 - "GET /search?q=ERROR: HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:40936 - "GET /x?q=CRITICAL: HTTP/1.1" 200 OK',
+    "INFO:app:search for ERROR:",
+    "2026-11-27 10:55:15,259 - app.common - INFO - search for - ERROR -",
+    "ValueError: lesson ERROR: x not found",
+    'INFO:     127.0.0.1:40962 - "GET /%5BERROR%5D HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:40972 - "GET /ERROR%3A/CRITICAL%3A HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:40976 - "GET /boom?q=ERROR:%20x HTTP/1.1" 500 Internal Server Error',
+    "2026-11-27 10:55:15,257 - app.common - INFO - search for ERROR:",
+    "[2026-11-27 10:15:32 +0000] [1] [INFO] search for [ERROR] - ERROR - ERROR:",
+    # The level's place holds another word: a logger name with a space is not the common format.
+    "2026-11-27 10:15:32,123 - app db - ERROR - name with a space",
+]
+
+#: The backend pattern before it was anchored (issue "Alerts that really arrive", item 4).
+OLD_BACKEND_TERM_PATTERN = '?"ERROR:" ?"CRITICAL:" ?"- ERROR -" ?"- CRITICAL -" ?"[ERROR]" ?"[CRITICAL]"'
+
 # One unhandled exception as uvicorn writes it: one event per line through the awslogs driver.
 UVICORN_EXCEPTION = [
     'INFO:     172.18.0.5:43210 - "GET /api/v1/lessons/17 HTTP/1.1" 500 Internal Server Error',
@@ -75,15 +122,16 @@ UVICORN_EXCEPTION = [
 ]
 
 
-def test_nginx_pattern_has_one_slot_per_combined_field() -> None:
-    assert len(split_fields(NGINX_5XX[0])) == 9
+def test_nginx_pattern_has_the_combined_fields_then_an_ellipsis() -> None:
+    assert len(split_fields(NGINX_5XX[0])) == len(NGINX_COMBINED_FIELDS) == 9
+    assert len(split_fields(NGINX_MAIN_5XX[0])) == len(NGINX_MAIN_FIELDS) == 10
     assert NGINX_5XX_PATTERN == (
-        "[remote_addr, ident, remote_user, time_local, request, status_code = 5*, body_bytes_sent, "
-        "http_referer, http_user_agent]"
+        "[remote_addr, ident, remote_user, time_local = *:*, request = *HTTP/*, status_code = 5*, "
+        "body_bytes_sent, http_referer, http_user_agent, ...]"
     )
 
 
-@pytest.mark.parametrize("line", NGINX_5XX)
+@pytest.mark.parametrize("line", NGINX_5XX + NGINX_MAIN_5XX)
 def test_nginx_5xx_lines_match(line: str) -> None:
     assert matches(NGINX_5XX_PATTERN, line)
 
@@ -101,6 +149,29 @@ def test_backend_error_lines_match(line: str) -> None:
 @pytest.mark.parametrize("line", BACKEND_NOT_ERRORS)
 def test_other_backend_lines_do_not(line: str) -> None:
     assert not matches(BACKEND_ERROR_PATTERN, line)
+
+
+@pytest.mark.parametrize("line", BACKEND_HOSTILE)
+def test_client_text_is_never_counted(line: str) -> None:
+    assert not matches(BACKEND_ERROR_PATTERN, line)
+
+
+def test_the_old_term_pattern_counted_client_text() -> None:
+    assert [matches(OLD_BACKEND_TERM_PATTERN, line) for line in BACKEND_HOSTILE[:5]] == [True] * 5
+
+
+def test_backend_pattern_is_an_anchored_regex() -> None:
+    assert BACKEND_ERROR_PATTERN.startswith("%^") and BACKEND_ERROR_PATTERN.endswith("%")
+    assert all(regex.startswith("^") for regex in BACKEND_ERROR_REGEXES)
+    assert len(BACKEND_ERROR_REGEXES) == 6
+    assert BACKEND_ERROR_PATTERN == (
+        r"%^ERROR:"
+        r"|^\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d,\d{3}\s-\s\S+\s-\sERROR\s-"
+        r"|^\[\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\s\S+\]\s\[\d+\]\s\[ERROR\]"
+        r"|^CRITICAL:"
+        r"|^\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d,\d{3}\s-\s\S+\s-\sCRITICAL\s-"
+        r"|^\[\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\s\S+\]\s\[\d+\]\s\[CRITICAL\]%"
+    )
 
 
 def test_an_unhandled_exception_counts_once() -> None:
@@ -140,14 +211,14 @@ def _alarm(template: assertions.Template, name: str) -> dict[str, Any]:
         (
             "ai-tutor-staging-nginx-5xx",
             "Nginx5xxResponses",
-            5,
-            "5 or more 5xx responses in 5 minutes in /ai-tutor/nginx",
+            1,
+            "1 or more 5xx responses a minute, in 3 of the last 5 minutes, in /ai-tutor/nginx",
         ),
         (
             "ai-tutor-staging-backend-errors",
             "BackendErrorLines",
-            5,
-            "5 or more ERROR/CRITICAL lines in 5 minutes",
+            1,
+            "1 or more ERROR/CRITICAL lines a minute, in 3 of the last 5 minutes, in /ai-tutor/backend",
         ),
     ],
 )
@@ -162,9 +233,11 @@ def test_log_pattern_alarms(
         "Namespace": "AiTutor/Staging",
         "MetricName": metric,
         "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "DatapointsToAlarm": 1,
+        # 1-minute counts, 3 bad minutes of the last 5: fires 180 s into a lasting failure, and one minute of
+        # 502s while a deploy restarts the backend does not page anyone.
+        "Period": 60,
+        "EvaluationPeriods": 5,
+        "DatapointsToAlarm": 3,
         "Threshold": threshold,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
@@ -221,3 +294,29 @@ def test_unknown_container_names_the_known_ones() -> None:
 def test_thresholds_must_be_positive(prop: str) -> None:
     with pytest.raises(ValueError, match=rf"{prop} must be at least 1, got 0"):
         _shop(nginx_container="proxy", backend_container="api", **{prop: 0})
+
+
+def test_the_window_is_configurable_and_checked() -> None:
+    containers = {"nginx_container": "proxy", "backend_container": "api"}
+    stack, _, _ = _shop(
+        period=cdk.Duration.minutes(5),
+        datapoints_to_alarm=1,
+        evaluation_periods=1,
+        nginx_5xx_threshold=5,
+        **containers,
+    )
+    props = _alarm(assertions.Template.from_stack(stack), "shop-nginx-5xx")
+    assert (props["Period"], props["EvaluationPeriods"], props["DatapointsToAlarm"], props["Threshold"]) == (
+        300,
+        1,
+        1,
+        5,
+    )
+    assert props["AlarmDescription"].startswith(
+        "5 or more 5xx responses per 5 minutes, in 1 of the last 1 such periods, in /shop/proxy"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"datapoints_to_alarm must be between 1 and 2 \(the alarm's evaluation periods\), got 3",
+    ):
+        _shop(datapoints_to_alarm=3, evaluation_periods=2, **containers)
