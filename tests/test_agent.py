@@ -321,3 +321,34 @@ def test_namespace_must_be_a_custom_one(namespace: str) -> None:
         rf"\(reserved for AWS services\), got '{namespace}'",
     ):
         _host(metrics_namespace=namespace)
+
+
+def _host_template(namespace: str) -> dict[str, Any]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Change", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        availability_zones=["eu-west-1a"],
+        public_subnet_ids=["subnet-1"],
+    )
+    logs = ContainerLogGroups(stack, "Logs", prefix="/change", containers=["api"])
+    ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, metrics_namespace=namespace)
+    return assertions.Template.from_stack(stack).to_json()
+
+
+def test_an_agent_change_reaches_the_setup_and_leaves_the_user_data_alone() -> None:
+    """A UserData change stops and starts the instance (and cloud-init does not rerun it): an agent setting
+    must change only the setup association, which State Manager applies again on update."""
+    before, after = _host_template("Change/One"), _host_template("Change/Two")
+    (instance_before,) = [r for r in before["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    (instance_after,) = [r for r in after["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    assert instance_before["Properties"]["UserData"] == instance_after["Properties"]["UserData"]
+    script_before, script_after = setup_script(before), setup_script(after)
+    assert script_before != script_after
+    assert '    "namespace": "Change/One"' in script_before.splitlines()
+    assert '    "namespace": "Change/Two"' in script_after.splitlines()
+    # No other instance property changes either (no replacement, no stop/start); only the template metadata
+    # that declares the agent's metrics for the free-tier check, which CloudFormation does not apply to EC2.
+    assert instance_before["Properties"] == instance_after["Properties"]
