@@ -21,6 +21,13 @@ DEFAULT_CONTAINERS: tuple[str, ...] = ("backend", "frontend", "nginx")
 #: 30 days keeps 1-3 GB/month of container output well inside the 5 GB CloudWatch Logs free tier.
 DEFAULT_RETENTION = logs.RetentionDays.ONE_MONTH
 
+#: Docker's awslogs driver buffer per container in non-blocking mode (Docker's own default is 1 MB).
+DEFAULT_MAX_BUFFER_SIZE = "4m"
+
+#: A size as Docker parses ``max-buffer-size`` (go-units ``RAMInBytes``: binary multiples, ``k`` = 1024):
+#: digits, an optional fraction, an optional space, an optional unit letter, optional ``i`` and ``b``.
+_DOCKER_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+
 #: The only actions Docker's awslogs driver needs when the groups already exist.
 WRITE_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
 
@@ -55,6 +62,12 @@ class ContainerLogGroups(Construct):
         logs.grant_write(role)
         compose_logging = logs.compose_logging("backend")
 
+    Containers log in Docker's ``non-blocking`` mode by default: a container's writes to stdout and stderr never
+    wait for CloudWatch Logs. Docker's default, ``blocking``, makes them wait whenever CloudWatch is slow or
+    unreachable, which stalls the application. The trade-off: while CloudWatch cannot keep up, lines queue in a
+    per-container buffer in the Docker daemon (``max_buffer_size``, default 4 MB) and are dropped only when that
+    buffer is full.
+
     Attributes:
         log_groups: container name -> its log group, in the order given.
         prefix: the log group name prefix, e.g. ``/ai-tutor``.
@@ -71,6 +84,8 @@ class ContainerLogGroups(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
         allow_database_containers: bool = False,
+        blocking: bool = False,
+        max_buffer_size: str | None = None,
     ) -> None:
         """Create the log groups.
 
@@ -89,14 +104,22 @@ class ContainerLogGroups(Construct):
                 add that statement to its policy yourself (synth warns).
             allow_database_containers: ship the logs of database containers (postgres, mysql, mariadb, redis,
                 mongo, ...) too. Default: refused, because their logs can hold query data; they stay on the host.
+            blocking: use Docker's ``blocking`` logging mode: no line is ever dropped, but a container's writes to
+                stdout/stderr stall while CloudWatch Logs is slow or unreachable. Default: ``non-blocking``.
+            max_buffer_size: in non-blocking mode, how much output Docker buffers per container (in the daemon's
+                memory) before it drops lines, in Docker's size format (``"4m"``, ``"512k"``, ``"1g"``; binary
+                multiples). Default ``"4m"``. Not allowed with ``blocking=True``: Docker refuses the option there.
 
         Raises:
             ValueError: a prefix or container name CloudWatch Logs would reject, no containers, a repeated
-                container, or a database container without ``allow_database_containers``.
+                container, a database container without ``allow_database_containers``, a ``max_buffer_size``
+                Docker would not parse (or zero), or a ``max_buffer_size`` with ``blocking=True``.
             TypeError: a prop of the wrong type (for example one string instead of a list of containers).
         """
         # Validated before the construct joins the tree, so a refused one leaves nothing behind.
         check.require_bool("allow_database_containers", allow_database_containers)
+        check.require_bool("blocking", blocking)
+        buffer_size = _max_buffer_size(max_buffer_size, blocking=blocking)
         names = check.container_names(
             "containers", containers, allow_database_containers=allow_database_containers
         )
@@ -112,6 +135,8 @@ class ContainerLogGroups(Construct):
         self.retention = retention
         self.removal_policy = removal_policy
         self.encryption_key = encryption_key
+        self.blocking = blocking
+        self.max_buffer_size = buffer_size
         self._log_groups: dict[str, logs.LogGroup] = {}
         for container in names:
             # The construct id is the container name: it is public API, renaming replaces the group.
@@ -199,19 +224,24 @@ class ContainerLogGroups(Construct):
     def compose_logging(self, container: str) -> dict[str, Any]:
         """The docker-compose ``logging:`` block for ``container``.
 
-        Docker's ``awslogs`` driver, this container's group, the stack's region, and
-        ``awslogs-create-group: "false"`` since the group already exists. The region is a token when the
-        stack is environment-agnostic; render it with ``Stack.to_json_string`` in that case.
+        Docker's ``awslogs`` driver, this container's group, the stack's region,
+        ``awslogs-create-group: "false"`` since the group already exists, and the logging mode:
+        ``mode: "non-blocking"`` with ``max-buffer-size`` (lines are dropped only when that buffer is full), or
+        ``mode: "blocking"`` with ``blocking=True``. The region is a token when the stack is
+        environment-agnostic; render it with ``Stack.to_json_string`` in that case.
         """
         self.log_group(container)  # KeyError naming the known containers
-        return {
-            "driver": "awslogs",
-            "options": {
-                "awslogs-group": self.log_group_name(container),
-                "awslogs-region": Stack.of(self).region,
-                "awslogs-create-group": "false",
-            },
+        options = {
+            "awslogs-group": self.log_group_name(container),
+            "awslogs-region": Stack.of(self).region,
+            "awslogs-create-group": "false",
         }
+        if self.blocking:
+            options["mode"] = "blocking"
+        else:
+            options["mode"] = "non-blocking"
+            options["max-buffer-size"] = self.max_buffer_size or DEFAULT_MAX_BUFFER_SIZE
+        return {"driver": "awslogs", "options": options}
 
     def compose_override(self) -> dict[str, Any]:
         """A docker-compose override file that sets ``logging:`` for every container.
@@ -220,3 +250,20 @@ class ContainerLogGroups(Construct):
         (JSON is valid YAML).
         """
         return {"services": {name: {"logging": self.compose_logging(name)} for name in self._log_groups}}
+
+
+def _max_buffer_size(value: Any, *, blocking: bool) -> str | None:
+    """The validated ``max_buffer_size``: ``None`` in blocking mode, the default when not given."""
+    if value is None:
+        return None if blocking else DEFAULT_MAX_BUFFER_SIZE
+    if blocking:
+        raise ValueError(
+            "max_buffer_size applies to non-blocking mode only: Docker refuses max-buffer-size with mode=blocking"
+        )
+    check.require_type("max_buffer_size", value, str, 'a size string such as "4m"')
+    match = _DOCKER_SIZE.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(
+            f'max_buffer_size must be a positive size in Docker\'s format, e.g. "4m", "512k" or "1g"; got {value!r}'
+        )
+    return str(value)

@@ -15,13 +15,24 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   touch "$stamp"
 fi
 
-# systemd-analyze (Debian's systemd package) verifies the docker-events unit file in the tests.
-if ! command -v systemd-analyze >/dev/null 2>&1; then
+# Debian packages the tests run, each installed only when missing (one `apt-get update` at most):
+# systemd-analyze (systemd) verifies the docker-events unit file; the real-environment tests (tests/realenv) start
+# Debian's dockerd (docker.io), build a busybox image (busybox-static) and a systemd image (debootstrap), and run
+# Debian's nginx on loopback (nginx-light). Without root they are skipped (CI=true: they fail).
+has_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+has_package busybox-static || missing+=(busybox-static)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: systemd-analyze is missing: install the systemd package (the tests verify a unit file with it)" >&2
+    echo "setup: missing Debian packages ${missing[*]}: install them as root (apt-get install ${missing[*]});" \
+      "without them the unit-file check and the real-environment tests are skipped" >&2
   fi
 fi
 

@@ -135,3 +135,25 @@ def logical_id(template: assertions.Template, resource_type: str, **props: Any) 
     found = template.find_resources(resource_type, {"Properties": props} if props else None)
     assert len(found) == 1, f"expected one {resource_type} matching {props}, found {sorted(found)}"
     return next(iter(found))
+
+
+# The real-environment harness (tests/realenv): its fixtures, and the marker its tests carry.
+from tests.realenv.fixtures import (  # noqa: E402
+    bookworm_systemd,
+    busybox,
+    docker_daemon,
+    moto,
+    moto_logs,
+    systemd_host,
+)
+
+__all__ += ["bookworm_systemd", "busybox", "docker_daemon", "moto", "moto_logs", "systemd_host"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "realenv: runs real programs (Docker daemon, systemd, moto server); needs root, see tests/realenv",
+    )
+    # Registered by pytest-xdist; declared here too so `-p no:xdist` runs keep --strict-markers happy.
+    config.addinivalue_line("markers", "xdist_group(name): keep tests of one group on one xdist worker")

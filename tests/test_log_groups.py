@@ -99,9 +99,60 @@ def test_compose_logging_block() -> None:
             "awslogs-group": "/shop/api",
             "awslogs-region": "eu-west-1",
             "awslogs-create-group": "false",
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
         },
     }
     assert groups.compose_override() == {"services": {"api": {"logging": groups.compose_logging("api")}}}
+
+
+def test_compose_logging_buffer_size_is_configurable() -> None:
+    groups = ContainerLogGroups(
+        _stack("eu-west-1"), "Logs", prefix="/shop", containers=["api"], max_buffer_size="25m"
+    )
+    assert groups.compose_logging("api")["options"] == {
+        "awslogs-group": "/shop/api",
+        "awslogs-region": "eu-west-1",
+        "awslogs-create-group": "false",
+        "mode": "non-blocking",
+        "max-buffer-size": "25m",
+    }
+
+
+def test_compose_logging_blocking_opt_out_has_no_buffer_size() -> None:
+    groups = ContainerLogGroups(
+        _stack("eu-west-1"), "Logs", prefix="/shop", containers=["api"], blocking=True
+    )
+    assert groups.compose_logging("api")["options"] == {
+        "awslogs-group": "/shop/api",
+        "awslogs-region": "eu-west-1",
+        "awslogs-create-group": "false",
+        "mode": "blocking",
+    }
+
+
+@pytest.mark.parametrize("size", ["1m", "512k", "1g", "4MB", "4 MiB", "1.5m", "1048576"])
+def test_max_buffer_size_accepts_dockers_size_format(size: str) -> None:
+    groups = ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=size)
+    assert groups.compose_logging("api")["options"]["max-buffer-size"] == size
+
+
+@pytest.mark.parametrize("size", ["", "0", "0m", "4 m b", "m", "-1m", "4x", "4mbb", "1,5m"])
+def test_max_buffer_size_refuses_what_docker_cannot_parse(size: str) -> None:
+    with pytest.raises(ValueError, match=r"max_buffer_size must be a positive size in Docker's format"):
+        ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=size)
+
+
+def test_max_buffer_size_with_blocking_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"max_buffer_size applies to non-blocking mode only"):
+        ContainerLogGroups(_stack(), "Logs", containers=["api"], blocking=True, max_buffer_size="4m")
+
+
+def test_mode_props_are_type_checked() -> None:
+    with pytest.raises(TypeError, match=r"blocking must be True or False, got 'yes'"):
+        ContainerLogGroups(_stack(), "Logs", containers=["api"], blocking="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"max_buffer_size must be a size string"):
+        ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=4096)  # type: ignore[arg-type]
 
 
 def test_unknown_container_names_the_known_ones() -> None:

@@ -121,4 +121,6 @@ def test_compose_logging_points_at_the_stacks_region() -> None:
         "awslogs-group": "/shop/worker",
         "awslogs-region": "eu-central-1",
         "awslogs-create-group": "false",
+        "mode": "non-blocking",
+        "max-buffer-size": "4m",
     }

@@ -49,6 +49,8 @@ def test_outputs(staging: assertions.Template, staging_template_json: dict[str, 
                         "awslogs-group": f"/ai-tutor/{c}",
                         "awslogs-region": "us-east-2",
                         "awslogs-create-group": "false",
+                        "mode": "non-blocking",
+                        "max-buffer-size": "4m",
                     },
                 }
             }
