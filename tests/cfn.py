@@ -16,8 +16,59 @@ ACCOUNT = "111122223333"
 PARTITION = "aws"
 
 
-class Resolver:
-    """Resolves values of ``template`` as deployed in ``region`` by :data:`ACCOUNT`."""
+class Intrinsics:
+    """Walks a template value and resolves its intrinsic functions through :meth:`ref` and :meth:`get_att`.
+
+    Subclasses say what ``Ref`` and ``Fn::GetAtt`` return (from the template alone, or from a deployment's
+    physical ids); an intrinsic this does not model raises ``NotImplementedError``.
+    """
+
+    def ref(self, name: str) -> str:
+        raise NotImplementedError(f"Ref {name}")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attribute}")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(self.resolve(p)) for p in parts)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+                def sub(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in variables:
+                        return str(variables[name])
+                    if "." in name:
+                        return self.get_att(*name.split(".", 1))
+                    return self.ref(name)
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if key.startswith("Fn::"):
+                raise NotImplementedError(key)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+
+class Resolver(Intrinsics):
+    """Resolves values of ``template`` as deployed in ``region`` by :data:`ACCOUNT`, from the template alone."""
 
     def __init__(self, template: dict[str, Any], region: str) -> None:
         self.template = template
@@ -68,39 +119,6 @@ class Resolver:
             if kind == "AWS::SNS::Topic":
                 return self.ref(logical_id)
         raise KeyError(f"Fn::GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, arg), *_ = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if key == "Fn::Join":
-                separator, parts = arg
-                return separator.join(str(self.resolve(p)) for p in parts)
-            if key == "Fn::Sub":
-                if not isinstance(arg, str):
-                    raise KeyError("Fn::Sub with variables is not modelled")
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(index)]
-            if key == "Fn::Split":
-                separator, text = arg
-                return str(self.resolve(text)).split(separator)
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def _sub(self, name: str) -> str:
-        if "." in name:
-            logical_id, attribute = name.split(".", 1)
-            return self.get_att(logical_id, attribute)
-        return self.ref(name)
 
 
 def alarm_arn(region: str, name: str) -> str:

@@ -30,6 +30,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
 from constructs_obs.doctor import DoctorOptions, Report, run_doctor
+from tests.cfn import Intrinsics
 
 #: moto's default account id.
 ACCOUNT = "123456789012"
@@ -217,7 +218,7 @@ def answer_custom_resources(session: boto3.Session, stack_id: str, template: Map
 
 
 @dataclass
-class Resolver:
+class Resolver(Intrinsics):
     """Resolves the intrinsic functions CDK templates use, against the deployed stack's physical ids."""
 
     stack_name: str
@@ -248,39 +249,7 @@ class Resolver:
             return physical
         raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attribute} ({kind})")
 
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if key == "Fn::Join":
-                separator, parts = arg
-                return separator.join(str(self(p)) for p in parts)
-            if key == "Fn::Select":
-                index, items = arg
-                return self(items)[int(index)]
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
-
-                def sub(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in variables:
-                        return str(variables[name])
-                    if "." in name:
-                        return self.get_att(*name.split(".", 1))
-                    return self.ref(name)
-
-                return re.sub(r"\$\{([^}!]+)\}", sub, text)
-            if key.startswith("Fn::"):
-                raise NotImplementedError(key)
-        return {k: self(v) for k, v in value.items()}
+    __call__ = Intrinsics.resolve
 
 
 def _subscription(session: boto3.Session, stack_name: str, logical_id: str, props: dict[str, Any]) -> str:
