@@ -1,4 +1,4 @@
-"""What a synthesized stack bills in CloudWatch, compared with the always-free tier, checked at synth.
+"""What synthesized stacks bill in CloudWatch, compared with the always-free tier, checked at synth.
 
 :func:`count_billables` reads a CloudFormation template (a dict, as synthesized) and returns a
 :class:`BillableUsage`: alarm metrics, custom metrics, dashboards and their metrics, detailed monitoring.
@@ -6,25 +6,42 @@
 custom metrics, 3 dashboards of up to 50 metrics each) and says what is over, by how much, and about what it
 costs a month at us-east-1/us-east-2 list prices.
 
-:class:`FreeTierCheck` is a CDK validation plugin that runs this on every stack template at synth::
+The free tier is not per stack: every stack deployed into one account draws on the same one, so
+:func:`free_tier_groups` adds the stacks of an app up per account (:class:`FreeTierGroup`), and
+:class:`FreeTierCheck`, a CDK validation plugin, reports each group's overages at synth::
 
     Validations.of(app).add_plugins(FreeTierCheck())             # warnings in the synth output
     Validations.of(app).add_plugins(FreeTierCheck(strict=True))  # synth fails instead
 
-A stack that goes over on purpose acknowledges the rule, for example
+Per account, across Regions, by default. Sources: the CloudWatch pricing page
+(https://aws.amazon.com/cloudwatch/pricing/) lists the free tier as "10 Alarm metrics (only applicable to
+Standard resolution alarms ...)", "10 Metrics (of Custom Metrics and Detailed Monitoring Metrics)" and "3 Custom
+Dashboards referencing up to 50 metrics each per month", and says nothing of Regions; AWS's knowledge-center
+article on free-tier charges (https://aws.amazon.com/jp/premiumsupport/knowledge-center/free-tier-charges/) says
+"Most benefits offered by the Free Tier apply globally to all resources on your account, not individually to each
+AWS region". No AWS source seen says CloudWatch's allowance is per Region, so counting per Region could miss a
+bill; ``FreeTierCheck(per_region=True)`` counts that way all the same, for whoever knows better. Accounts that
+share an AWS Organizations bill are not added up (unverified whether they share one free tier).
+
+An overage is one violation per group and rule, naming the group (``aws://123456789012, all regions``), the
+stacks whose resources make it up, how much is used, what is free, how much is over and about what it costs a
+month. Accept one by acknowledging its rule on every stack it names, or on a scope holding them all (a stage, the
+app), for example
 ``Validations.of(stack).acknowledge(Acknowledgment(id="ConstructsObsFreeTier::alarm-metrics", reason="..."))``.
 
-What is counted, per stack (the free tier itself is per account and Region: add up the stacks sharing one):
+What is counted in each template:
 
 - ``AWS::CloudWatch::Alarm``: one alarm metric per metric it watches (a metric-math alarm counts each metric,
   an anomaly-detection alarm three); alarms with a period under 60 seconds are high-resolution and billed from
   the first. ``AWS::CloudWatch::CompositeAlarm``: billed from the first.
-- Custom metrics: each distinct namespace/name/dimension-keys of ``AWS::Logs::MetricFilter`` transformations
-  (a filter with dimensions publishes one metric per distinct value: it counts as one here and is flagged), plus
-  the metrics a resource declares under the metadata key :data:`CUSTOM_METRICS_METADATA_KEY` (the CloudWatch
-  agent's, see :mod:`constructs_obs.agent`), plus EC2 detailed monitoring, billed like custom metrics: 7 metrics
-  per instance (``AWS::EC2::Instance`` ``Monitoring: true``, a launch template with monitoring enabled, or an
-  Auto Scaling launch configuration, where it is on unless turned off).
+- Custom metrics: each distinct namespace/name/dimension-keys of ``AWS::Logs::MetricFilter`` transformations,
+  counted once however many filters (in however many stacks of a group) publish it (a filter with dimensions
+  publishes one metric per distinct value: it counts as one here and is flagged); plus the metrics a resource
+  declares under the metadata key :data:`CUSTOM_METRICS_METADATA_KEY` (the CloudWatch agent's, see
+  :mod:`constructs_obs.agent`), which each host publishes under its own ``InstanceId``: counted once per declaring
+  resource, so two hosts in one namespace count twice; plus EC2 detailed monitoring, billed like custom metrics:
+  7 metrics per instance (``AWS::EC2::Instance`` ``Monitoring: true``, a launch template with monitoring enabled,
+  or an Auto Scaling launch configuration, where it is on unless turned off).
 - ``AWS::CloudWatch::Dashboard`` and the metrics on each (a metric line, or an alarm graph, counts one).
 
 Metrics that applications publish themselves (``PutMetricData`` from code, embedded metric format) are not in a
@@ -35,7 +52,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -81,13 +98,20 @@ RULES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class CustomMetric:
-    """One custom metric a stack publishes: namespace, name, dimension keys, and the resource behind it."""
+    """One custom metric a stack publishes: namespace, name, dimension keys, and the resource behind it.
+
+    ``per_dimension_value``: a metric filter with dimensions, which publishes one metric per distinct value (counted
+    as one). ``per_resource``: declared by the resource that publishes it (metadata key
+    :data:`CUSTOM_METRICS_METADATA_KEY`, e.g. a host's CloudWatch agent): one metric per declaring resource, never
+    merged with another resource's metric of the same name, since each host publishes its own.
+    """
 
     namespace: str
     metric_name: str
     dimensions: tuple[str, ...]
     source: str
     per_dimension_value: bool = False
+    per_resource: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +124,11 @@ class DashboardUsage:
 
 @dataclass(frozen=True)
 class Overage:
-    """One way a stack exceeds the free tier."""
+    """One way a stack, or a group of stacks, exceeds the free tier.
+
+    ``resources`` are the logical ids behind it (``<stack path>/<logical id>`` in a :class:`FreeTierGroup`'s);
+    ``stacks`` the construct paths of the stacks they are in (empty for a single template's).
+    """
 
     rule: str
     description: str
@@ -108,6 +136,7 @@ class Overage:
     free: int
     monthly_usd: float
     resources: tuple[str, ...]
+    stacks: tuple[str, ...] = ()
 
     @property
     def over(self) -> int:
@@ -282,6 +311,13 @@ def dashboard_metric_count(body: Mapping[str, Any]) -> int:
     return count
 
 
+def _metric_key(metric: CustomMetric, stack: str = "") -> tuple[str, ...]:
+    """What makes two custom metrics one: the metric itself, and for a per-resource one also its resource."""
+    if metric.per_resource:
+        return ("resource", stack, metric.source, metric.namespace, metric.metric_name, *metric.dimensions)
+    return ("metric", metric.namespace, metric.metric_name, *metric.dimensions)
+
+
 def count_billables(template: Mapping[str, Any]) -> BillableUsage:
     """What ``template`` (a synthesized CloudFormation template) bills in CloudWatch."""
     alarms: list[str] = []
@@ -289,12 +325,12 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
     high_res: list[str] = []
     high_res_metrics = 0
     composite: list[str] = []
-    custom: dict[tuple[str, str, tuple[str, ...]], CustomMetric] = {}
+    custom: dict[tuple[str, ...], CustomMetric] = {}
     detailed: list[str] = []
     dashboards: list[DashboardUsage] = []
 
     def add_custom(metric: CustomMetric) -> None:
-        custom.setdefault((metric.namespace, metric.metric_name, metric.dimensions), metric)
+        custom.setdefault(_metric_key(metric), metric)
 
     for logical_id, resource in template.get("Resources", {}).items():
         kind = resource.get("Type")
@@ -349,6 +385,7 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
                     _as_text(declared["MetricName"]),
                     tuple(sorted(declared.get("Dimensions", []))),
                     logical_id,
+                    per_resource=True,
                 )
             )
     return BillableUsage(
@@ -363,19 +400,159 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
     )
 
 
-@jsii.implements(cdk.IPolicyValidationPlugin)
-class FreeTierCheck:
-    """A CDK validation plugin: each stack's CloudWatch usage against the free tier, at every synth.
+@dataclass(frozen=True)
+class StackUsage:
+    """One stack's usage and where it deploys.
 
-    Over the free tier, each overage is a violation naming the stack, what is over, by how much and about what
-    it costs, with the resources behind it: a warning (synth goes on), or with ``strict`` an error (synth
-    fails). Acknowledge a rule on a construct to accept it: ``ConstructsObsFreeTier::<rule>`` with a reason.
+    ``account`` and ``region`` are None when the stack is environment-agnostic in them (CDK's ``unknown-account``
+    and ``unknown-region``). ``template_path`` is where its template was written (for the synth report).
     """
 
-    def __init__(self, *, strict: bool = False, limits: FreeTierLimits = FREE_TIER) -> None:
-        """Args: strict: fail synth instead of warning. limits: the free tier to compare with."""
+    path: str
+    account: str | None
+    region: str | None
+    usage: BillableUsage
+    template_path: str = ""
+
+
+@dataclass(frozen=True)
+class FreeTierGroup:
+    """Stacks that draw on one free tier: one account (with ``per_region``, one account and Region).
+
+    ``account`` or ``region`` is None for a group of stacks that do not say theirs (see :func:`free_tier_groups`);
+    ``region`` is always None when the group spans all Regions (``per_region`` False).
+    """
+
+    account: str | None
+    region: str | None
+    per_region: bool
+    stacks: tuple[StackUsage, ...]
+
+    @property
+    def label(self) -> str:
+        """Where the group deploys: ``aws://123456789012/us-east-2``, ``unknown account, us-east-2``, ..."""
+        if not self.per_region:
+            return f"{_account_label(self.account)}, all regions"
+        if self.account is not None and self.region is not None:
+            return f"aws://{self.account}/{self.region}"
+        return f"{_account_label(self.account)}, {self.region or 'unknown region'}"
+
+    @property
+    def usage(self) -> BillableUsage:
+        """The stacks' usage added up, resources named ``<stack path>/<logical id>``."""
+        return _combine(self.stacks)[0]
+
+    def overages(self, limits: FreeTierLimits = FREE_TIER) -> list[Overage]:
+        """Everything the group has beyond ``limits``, each with the stacks whose resources make it up."""
+        usage, owners = _combine(self.stacks)
+        out: list[Overage] = []
+        for overage in usage.overages(limits):
+            involved = {owners[resource] for resource in overage.resources}
+            out.append(replace(overage, stacks=tuple(s.path for s in self.stacks if s.path in involved)))
+        return out
+
+
+def _account_label(account: str | None) -> str:
+    return f"aws://{account}" if account is not None else "unknown account"
+
+
+def _combine(stacks: Sequence[StackUsage]) -> tuple[BillableUsage, dict[str, str]]:
+    """The stacks' usage added up, and the stack path of each (qualified) resource name in it.
+
+    Metric-filter metrics are counted once across the stacks, per-resource metrics once per stack and resource.
+    """
+    owners: dict[str, str] = {}
+
+    def name(stack: StackUsage, logical_id: str) -> str:
+        qualified = f"{stack.path}/{logical_id}"
+        owners[qualified] = stack.path
+        return qualified
+
+    custom: dict[tuple[str, ...], CustomMetric] = {}
+    for stack in stacks:
+        for metric in stack.usage.custom_metrics:
+            key = _metric_key(metric, stack.path)
+            if key not in custom:
+                custom[key] = replace(metric, source=name(stack, metric.source))
+    usage = BillableUsage(
+        alarms=tuple(name(s, a) for s in stacks for a in s.usage.alarms),
+        alarm_metrics=sum(s.usage.alarm_metrics for s in stacks),
+        high_resolution_alarms=tuple(name(s, a) for s in stacks for a in s.usage.high_resolution_alarms),
+        high_resolution_alarm_metrics=sum(s.usage.high_resolution_alarm_metrics for s in stacks),
+        composite_alarms=tuple(name(s, a) for s in stacks for a in s.usage.composite_alarms),
+        custom_metrics=tuple(custom.values()),
+        detailed_monitoring=tuple(name(s, r) for s in stacks for r in s.usage.detailed_monitoring),
+        dashboards=tuple(
+            replace(d, logical_id=name(s, d.logical_id)) for s in stacks for d in s.usage.dashboards
+        ),
+    )
+    return usage, owners
+
+
+_ALL_REGIONS = "*"
+
+
+def free_tier_groups(stacks: Iterable[StackUsage], *, per_region: bool = False) -> list[FreeTierGroup]:
+    """The stacks grouped by the free tier they draw on: per account, or with ``per_region`` per account and Region.
+
+    A stack that does not say its account (environment-agnostic) may be deployed into any: it counts with every
+    group of a known account (in its Region, with ``per_region``), and only when there is none with the other
+    stacks of unknown account (of its Region). Likewise, with ``per_region``, a stack that does not say its Region
+    counts with every group it could be deployed into (every group of its account, or every group when its
+    account is unknown too), and only when there is none in a group of its own. So one stack can count in several
+    groups, and an overage it causes is reported in each.
+    """
+    ordered = sorted(stacks, key=lambda s: s.path)
+
+    def where(stack: StackUsage) -> tuple[str | None, str | None]:
+        return stack.account, (stack.region if per_region else _ALL_REGIONS)
+
+    known = [env for env in map(where, ordered) if env[0] is not None and env[1] is not None]
+    targets = dict.fromkeys(known)
+    for account, region in map(where, ordered):
+        if account is None and region is not None and all(r != region for _, r in known):
+            targets[(None, region)] = None
+        elif account is not None and region is None and all(a != account for a, _ in known):
+            targets[(account, None)] = None
+    if not targets and ordered:
+        targets[(None, None)] = None
+
+    def order(env: tuple[str | None, str | None]) -> tuple[bool, str, bool, str]:
+        return (env[0] is None, env[0] or "", env[1] is None, env[1] or "")
+
+    groups = []
+    for account, region in sorted(targets, key=order):
+        members = tuple(
+            stack
+            for stack in ordered
+            if where(stack)[0] in (None, account) and where(stack)[1] in (None, region)
+        )
+        groups.append(FreeTierGroup(account, None if region == _ALL_REGIONS else region, per_region, members))
+    return groups
+
+
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class FreeTierCheck:
+    """A CDK validation plugin: the app's CloudWatch usage against the free tier, per account, at every synth.
+
+    The stacks are grouped by :func:`free_tier_groups` (per account across Regions; with ``per_region``, per
+    account and Region). Each overage of a group is one violation: a warning (synth goes on), or with ``strict`` an
+    error (synth fails). Its description names the group, the stacks whose resources make it up, what is used,
+    what is free, how much is over and about what it costs a month; its violating resources are those stacks (one
+    entry each: CDK prints the description once per violating resource, and drops a violation that has none).
+    Acknowledge the rule (``ConstructsObsFreeTier::<rule>``, with a reason) on each of those stacks, or on a
+    scope holding them all, to accept it.
+    """
+
+    def __init__(
+        self, *, strict: bool = False, limits: FreeTierLimits = FREE_TIER, per_region: bool = False
+    ) -> None:
+        """Args: strict: fail synth instead of warning. limits: the free tier to compare with. per_region: count
+        each Region of an account against its own free tier (default: one free tier per account, across Regions;
+        see the module docstring for why)."""
         self.strict = strict
         self.limits = limits
+        self.per_region = per_region
 
     @property
     def name(self) -> str:
@@ -385,7 +562,7 @@ class FreeTierCheck:
     @property
     def version(self) -> str:
         """The plugin's version."""
-        return "1.0.0"
+        return "2.0.0"
 
     @property
     def rule_ids(self) -> list[str]:
@@ -393,38 +570,46 @@ class FreeTierCheck:
         return list(RULES)
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        """Count each stack template and report what is over the free tier."""
-        violations: list[cdk.PolicyViolation] = []
+        """Count every stack template, group the stacks by account, report what each group has over."""
+        stacks = []
         for stack in context.stack_templates:
             with open(stack.template_path, encoding="utf-8") as handle:
                 template = json.load(handle)
-            violations.extend(self.violations(stack.stack_construct_path, stack.template_path, template))
+            stacks.append(
+                StackUsage(
+                    stack.stack_construct_path,
+                    stack.account_id,
+                    stack.region,
+                    count_billables(template),
+                    stack.template_path,
+                )
+            )
+        violations = self.violations(stacks)
         return cdk.PolicyValidationPluginReport(
             success=not (self.strict and violations), violations=violations
         )
 
-    def violations(
-        self, stack_path: str, template_path: str, template: Mapping[str, Any]
-    ) -> list[cdk.PolicyViolation]:
-        """The violations of one stack template."""
-        return [
-            cdk.PolicyViolation(
-                rule_name=overage.rule,
-                description=f"{stack_path}: {overage.description}",
-                severity="error" if self.strict else "warning",
-                fix="Remove or consolidate resources, or acknowledge the cost: "
-                f"Validations.of(construct).acknowledge(Acknowledgment(id='{PLUGIN_NAME}::{overage.rule}', "
-                "reason=...))",
-                violating_resources=_resources(overage.resources, template_path),
-            )
-            for overage in count_billables(template).overages(self.limits)
-        ]
-
-
-def _resources(logical_ids: Iterable[str], template_path: str) -> Sequence[cdk.PolicyViolatingResource]:
-    return [
-        cdk.PolicyViolatingResource(
-            resource_logical_id=logical_id, template_path=template_path, locations=[""]
-        )
-        for logical_id in logical_ids
-    ]
+    def violations(self, stacks: Sequence[StackUsage]) -> list[cdk.PolicyViolation]:
+        """One violation per overage of each group of ``stacks``."""
+        paths = {s.path: s.template_path for s in stacks}
+        out: list[cdk.PolicyViolation] = []
+        for group in free_tier_groups(stacks, per_region=self.per_region):
+            for overage in group.overages(self.limits):
+                named = ", ".join(overage.stacks)
+                out.append(
+                    cdk.PolicyViolation(
+                        rule_name=overage.rule,
+                        description=f"{group.label} ({'stack' if len(overage.stacks) == 1 else 'stacks'} "
+                        f"{named}): {overage.description}",
+                        severity="error" if self.strict else "warning",
+                        fix="Remove or consolidate resources, or acknowledge the rule (with the reason the cost "
+                        "is worth it) on each stack named or on a scope holding them all, such as the app",
+                        violating_resources=[
+                            cdk.PolicyViolatingResource(
+                                construct_path=path, template_path=paths[path] or None, locations=[]
+                            )
+                            for path in overage.stacks
+                        ],
+                    )
+                )
+        return out

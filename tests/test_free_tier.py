@@ -13,7 +13,14 @@ from aws_cdk import cx_api as cxapi
 
 from app import _flag, build_app
 from constructs_obs import FreeTierCheck, count_billables
-from constructs_obs.free_tier import PLUGIN_NAME, CustomMetric, DashboardUsage
+from constructs_obs.free_tier import (
+    PLUGIN_NAME,
+    BillableUsage,
+    CustomMetric,
+    DashboardUsage,
+    StackUsage,
+    free_tier_groups,
+)
 from tests.conftest import make_app
 
 
@@ -48,13 +55,17 @@ def test_staging_synth_finds_nothing_over(staging_artifact: cxapi.CloudFormation
 
 
 def test_the_staging_app_checks_every_stack(tmp_path: Path) -> None:
-    # The app registers the check: a second, busy stack in the same app is reported, staging is not.
+    # The app registers the check, and counts its stacks together: staging (no account, so any) and a busy stack
+    # (no account either) may share one account's free tier, so staging's 7 alarms count with Busy's 11.
     app = build_app(make_app(tmp_path), environ={})
     _ElevenAlarms(app, "Busy")
     app.synth()
     report = _plugin_report(str(tmp_path))
     assert report is not None
-    assert [v["description"].split(":")[0] for v in report["violations"]] == ["Busy"]
+    assert [v["description"] for v in report["violations"]] == [
+        "unknown account, all regions (stacks AiTutorStaging, Busy): 18 standard-resolution alarm metrics, "
+        "the free tier covers 10: 8 over, about $0.80/month"
+    ]
 
 
 def _alarm(logical_id: str, **props: Any) -> dict[str, Any]:
@@ -157,7 +168,7 @@ def test_counting_rules() -> None:
     assert usage.custom_metrics == (
         CustomMetric("App", "Errors", (), "Filter"),
         CustomMetric("App", "Responses", ("status",), "ByStatus", per_dimension_value=True),
-        CustomMetric("App", "mem_used_percent", ("InstanceId",), "Agent"),
+        CustomMetric("App", "mem_used_percent", ("InstanceId",), "Agent", per_resource=True),
     )
     assert usage.detailed_monitoring == ("Detailed", "Template", "LaunchConfig")
     assert usage.custom_metric_count == 3 + 3 * 7
@@ -220,6 +231,182 @@ def test_a_dashboard_over_fifty_metrics_is_billed() -> None:
     )
 
 
+def _host(namespace: str) -> dict[str, Any]:
+    """An instance whose CloudWatch agent declares its two metrics, as constructs_obs.agent writes them."""
+    return {
+        "Type": "AWS::EC2::Instance",
+        "Properties": {},
+        "Metadata": {
+            "ConstructsObs::CustomMetrics": [
+                {"Namespace": namespace, "MetricName": "mem_used_percent", "Dimensions": ["InstanceId"]},
+                {"Namespace": namespace, "MetricName": "disk_used_percent", "Dimensions": ["InstanceId"]},
+            ]
+        },
+    }
+
+
+def _filter(namespace: str, name: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::MetricFilter",
+        "Properties": {"MetricTransformations": [{"MetricNamespace": namespace, "MetricName": name}]},
+    }
+
+
+def test_agent_metrics_count_once_per_host() -> None:
+    # Each host publishes mem/disk under its own InstanceId: two hosts in one namespace are 4 metrics, not 2.
+    usage = count_billables({"Resources": {"HostA": _host("App"), "HostB": _host("App")}})
+    assert [(m.metric_name, m.source) for m in usage.custom_metrics] == [
+        ("mem_used_percent", "HostA"),
+        ("disk_used_percent", "HostA"),
+        ("mem_used_percent", "HostB"),
+        ("disk_used_percent", "HostB"),
+    ]
+    assert usage.custom_metric_count == 4
+
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+
+
+def _stack(path: str, account: str | None, region: str | None, alarms: int = 7) -> StackUsage:
+    usage = count_billables({"Resources": {f"Alarm{i}": _alarm(f"Alarm{i}") for i in range(alarms)}})
+    return StackUsage(path, account, region, usage)
+
+
+def _groups(stacks: list[StackUsage], *, per_region: bool = False) -> list[tuple[str, list[str]]]:
+    return [(g.label, [s.path for s in g.stacks]) for g in free_tier_groups(stacks, per_region=per_region)]
+
+
+def test_two_stacks_of_one_account_and_region_share_one_free_tier() -> None:
+    stacks = [_stack("Staging", ACCOUNT, "us-east-2"), _stack("Prod", ACCOUNT, "us-east-2")]
+    (group,) = free_tier_groups(stacks, per_region=True)
+    assert (group.label, group.usage.alarm_metrics) == ("aws://123456789012/us-east-2", 14)
+    (overage,) = group.overages()
+    assert (overage.rule, overage.used, overage.free, overage.over) == ("alarm-metrics", 14, 10, 4)
+    assert round(overage.monthly_usd, 2) == 0.40
+    assert overage.description == (
+        "14 standard-resolution alarm metrics, the free tier covers 10: 4 over, about $0.40/month"
+    )
+    assert overage.stacks == ("Prod", "Staging")
+    assert overage.resources[:2] == ("Prod/Alarm0", "Prod/Alarm1")
+    assert len(overage.resources) == 14
+    # Each alone is inside the free tier.
+    assert [g.overages() for g in free_tier_groups(stacks[:1])] == [[]]
+
+
+def test_stacks_in_two_regions_of_one_account_share_its_free_tier() -> None:
+    stacks = [_stack("Staging", ACCOUNT, "us-east-2"), _stack("Prod", ACCOUNT, "eu-west-1")]
+    (group,) = free_tier_groups(stacks)
+    assert (group.label, group.usage.alarm_metrics) == ("aws://123456789012, all regions", 14)
+    assert [o.rule for o in group.overages()] == ["alarm-metrics"]
+    # Counted per Region (per_region=True), each Region has its own and neither is over.
+    assert _groups(stacks, per_region=True) == [
+        ("aws://123456789012/eu-west-1", ["Prod"]),
+        ("aws://123456789012/us-east-2", ["Staging"]),
+    ]
+    assert [g.overages() for g in free_tier_groups(stacks, per_region=True)] == [[], []]
+
+
+def test_an_account_agnostic_stack_counts_with_the_pinned_stacks_of_its_region() -> None:
+    stacks = [
+        _stack("Pinned", ACCOUNT, "us-east-2"),
+        _stack("Agnostic", None, "us-east-2"),
+        _stack("Elsewhere", OTHER_ACCOUNT, "eu-west-1"),
+    ]
+    assert _groups(stacks, per_region=True) == [
+        ("aws://123456789012/us-east-2", ["Agnostic", "Pinned"]),
+        ("aws://210987654321/eu-west-1", ["Elsewhere"]),
+    ]
+    # Across Regions, it could be deployed into either account.
+    assert _groups(stacks) == [
+        ("aws://123456789012, all regions", ["Agnostic", "Pinned"]),
+        ("aws://210987654321, all regions", ["Agnostic", "Elsewhere"]),
+    ]
+    (pinned_group, _) = free_tier_groups(stacks, per_region=True)
+    assert [(o.used, o.stacks) for o in pinned_group.overages()] == [(14, ("Agnostic", "Pinned"))]
+
+
+def test_an_account_agnostic_stack_counts_with_every_account_of_its_region() -> None:
+    stacks = [
+        _stack("Agnostic", None, "us-east-2"),
+        _stack("A", ACCOUNT, "us-east-2"),
+        _stack("B", OTHER_ACCOUNT, "us-east-2"),
+    ]
+    assert _groups(stacks, per_region=True) == [
+        ("aws://123456789012/us-east-2", ["A", "Agnostic"]),
+        ("aws://210987654321/us-east-2", ["Agnostic", "B"]),
+    ]
+
+
+def test_stacks_of_unknown_account_count_together() -> None:
+    stacks = [
+        _stack("U1", None, "us-east-2"),
+        _stack("U2", None, "us-east-2"),
+        _stack("U3", None, "eu-west-1"),
+    ]
+    assert _groups(stacks, per_region=True) == [
+        ("unknown account, eu-west-1", ["U3"]),
+        ("unknown account, us-east-2", ["U1", "U2"]),
+    ]
+    assert _groups(stacks) == [("unknown account, all regions", ["U1", "U2", "U3"])]
+
+
+def test_a_stack_of_unknown_region_counts_with_every_group_it_could_deploy_into() -> None:
+    stacks = [
+        _stack("R", ACCOUNT, None),
+        _stack("A1", ACCOUNT, "us-east-2"),
+        _stack("A2", ACCOUNT, "eu-west-1"),
+        _stack("B", OTHER_ACCOUNT, "us-east-2"),
+        _stack("Anywhere", None, None),
+    ]
+    assert _groups(stacks, per_region=True) == [
+        ("aws://123456789012/eu-west-1", ["A2", "Anywhere", "R"]),
+        ("aws://123456789012/us-east-2", ["A1", "Anywhere", "R"]),
+        ("aws://210987654321/us-east-2", ["Anywhere", "B"]),
+    ]
+    # With nothing more known, in groups of their own.
+    assert _groups(stacks[:1] + stacks[-1:], per_region=True) == [
+        ("aws://123456789012, unknown region", ["Anywhere", "R"])
+    ]
+    assert _groups(stacks[-1:], per_region=True) == [("unknown account, unknown region", ["Anywhere"])]
+    assert _groups(stacks[-1:]) == [("unknown account, all regions", ["Anywhere"])]
+    assert free_tier_groups([]) == []
+
+
+def test_a_group_counts_a_metric_filter_metric_once_and_agent_metrics_per_host() -> None:
+    # Staging and prod built from one stack class: the same logical ids, one namespace.
+    template = {"Resources": {"Host": _host("App"), "Errors": _filter("App", "Errors")}}
+    stacks = [
+        StackUsage("Staging", ACCOUNT, "us-east-2", count_billables(template)),
+        StackUsage("Prod", ACCOUNT, "us-east-2", count_billables(template)),
+    ]
+    (group,) = free_tier_groups(stacks)
+    assert [(m.metric_name, m.source) for m in group.usage.custom_metrics] == [
+        ("mem_used_percent", "Prod/Host"),
+        ("disk_used_percent", "Prod/Host"),
+        ("Errors", "Prod/Errors"),
+        ("mem_used_percent", "Staging/Host"),
+        ("disk_used_percent", "Staging/Host"),
+    ]
+    assert group.usage.custom_metric_count == 5
+
+
+def test_staging_and_a_copy_of_it_in_one_account(staging_template_json: dict[str, Any]) -> None:
+    usage = count_billables(staging_template_json)
+    stacks = [
+        StackUsage("Staging", ACCOUNT, "us-east-2", usage),
+        StackUsage("Prod", ACCOUNT, "us-east-2", usage),
+    ]
+    (group,) = free_tier_groups(stacks)
+    total: BillableUsage = group.usage
+    assert total.alarm_metrics == 14
+    assert total.custom_metric_count == 2 * 2 + 3  # each host's mem/disk, the three log metrics once
+    assert [d.logical_id.split("/")[0] for d in total.dashboards] == ["Prod", "Staging"]
+    assert [(o.rule, o.used, o.stacks) for o in group.overages()] == [
+        ("alarm-metrics", 14, ("Prod", "Staging"))
+    ]
+
+
 class _ElevenAlarms(cdk.Stack):
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id, env=cdk.Environment(region="eu-west-1"))
@@ -256,14 +443,15 @@ def test_over_the_free_tier_synth_warns(tmp_path: Path) -> None:
     assert violation["ruleName"] == "alarm-metrics"
     assert violation["severity"] == "warning"
     assert violation["description"] == (
-        "Busy: 11 standard-resolution alarm metrics, the free tier covers 10: 1 over, about $0.10/month"
+        "unknown account, all regions (stack Busy): 11 standard-resolution alarm metrics, the free tier covers 10: "
+        "1 over, about $0.10/month"
     )
-    assert len(violation["violatingConstructs"]) == 11
-    assert violation["violatingConstructs"][0]["constructPath"] == "Busy/Alarm0/Resource"
+    # One entry per stack behind the overage, not one per alarm: CDK prints the description once per entry.
+    assert [c["constructPath"] for c in violation["violatingConstructs"]] == ["Busy"]
 
 
 def test_strict_mode_fails_synth(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match=r"Busy: 11 standard-resolution alarm metrics.*1 over"):
+    with pytest.raises(RuntimeError, match=r"\(stack Busy\): 11 standard-resolution alarm metrics.*1 over"):
         _synth(tmp_path, strict=True)
 
 
