@@ -9,7 +9,10 @@
 - :class:`SavedQueries`: Logs Insights saved queries for backend errors, nginx 5xx by path, container crashes.
 - :class:`HostDashboard`: one dashboard with a graph per alarm and every alarm's state.
 - :class:`FreeTierCheck` and :func:`count_billables`: what a stack bills in CloudWatch, checked at synth.
-- :mod:`constructs_obs.doctor`: the ``obs-doctor`` command, which checks a deployed stack.
+- :mod:`constructs_obs.doctor`: the ``obs-doctor`` command, which checks a deployed stack (boto3: the
+  ``doctor`` extra, ``pip install "constructs-obs[doctor]"``).
+- :mod:`constructs_obs.testing`: check CloudWatch Logs filter patterns against your own log lines in your
+  tests, without AWS.
 
 The constructs are imported on first use, so ``obs-doctor`` (which needs boto3, not the CDK) starts without
 loading aws-cdk-lib and its Node.js runtime.

@@ -12,6 +12,8 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+  # Left in the checkout by the setuptools backend of earlier versions (hatchling builds out of tree).
+  rm -rf constructs_obs.egg-info
   touch "$stamp"
 fi
 

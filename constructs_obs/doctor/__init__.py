@@ -4,11 +4,31 @@ one command.
 Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
 constructs_obs.doctor`` works too), or call :func:`run_doctor` with a ``boto3.Session``. It only reads; ``--deep``
 adds one SSM Run Command that runs a read-only ``docker inspect`` on the host.
+
+boto3 is the package's ``doctor`` extra: ``pip install "constructs-obs[doctor]"``. The names below are imported
+on first use, so the command can say so in one line when boto3 is missing instead of failing on import.
 """
 
-from constructs_obs.doctor.checks import DoctorOptions, run_doctor
-from constructs_obs.doctor.report import SCHEMA_VERSION, CheckResult, Report, Status
-from constructs_obs.doctor.stack import StackNotFoundError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from constructs_obs.doctor.checks import DoctorOptions, run_doctor
+    from constructs_obs.doctor.report import SCHEMA_VERSION, CheckResult, Report, Status
+    from constructs_obs.doctor.stack import StackNotFoundError
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "SCHEMA_VERSION": "constructs_obs.doctor.report",
+    "CheckResult": "constructs_obs.doctor.report",
+    "DoctorOptions": "constructs_obs.doctor.checks",
+    "Report": "constructs_obs.doctor.report",
+    "StackNotFoundError": "constructs_obs.doctor.stack",
+    "Status": "constructs_obs.doctor.report",
+    "run_doctor": "constructs_obs.doctor.checks",
+}
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,3 +39,13 @@ __all__ = [
     "Status",
     "run_doctor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'constructs_obs.doctor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

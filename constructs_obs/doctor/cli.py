@@ -1,33 +1,24 @@
 """``obs-doctor``: check that a deployed constructs_obs stack actually observes its host.
 
 Exit codes: 0 when every check passes (warnings allowed), 1 when any check fails, 2 when the doctor cannot run
-(no credentials, no region, no such stack, AWS unreachable); then it prints one line, never a traceback.
+(boto3 not installed, no credentials, no region, no such stack, AWS unreachable); then it prints one line, never a
+traceback.
+
+boto3 comes with the package's ``doctor`` extra (``pip install "constructs-obs[doctor]"``), not with the
+constructs: this module imports it, and the checks that need it, only once :func:`main` has found it installed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 
-import boto3
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
-
-from constructs_obs.doctor.checks import DEFAULT_RECENT_MINUTES, DoctorOptions, error_text, run_doctor
-from constructs_obs.doctor.report import error_document
-from constructs_obs.doctor.stack import StackNotFoundError
+#: How to get what the doctor needs besides the constructs: the package's ``doctor`` extra.
+INSTALL_DOCTOR = 'pip install "constructs-obs[doctor]"'
 
 EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 REJECTED = frozenset(
@@ -45,8 +36,20 @@ def _minutes(value: str) -> int:
     return minutes
 
 
+def missing_boto3() -> str | None:
+    """Why boto3 cannot be used, with how to install it, in one line; ``None`` when it imports."""
+    try:
+        importlib.import_module("boto3")
+        importlib.import_module("botocore.exceptions")
+    except ImportError as error:
+        return f"obs-doctor needs boto3 ({error}): {INSTALL_DOCTOR}"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
+    """The command line (needs boto3: see :func:`missing_boto3`)."""
+    from constructs_obs.doctor.checks import DEFAULT_RECENT_MINUTES
+
     parser = argparse.ArgumentParser(
         prog="obs-doctor",
         description="Check that a deployed constructs_obs stack actually works: instance and its IAM role, "
@@ -74,7 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cannot_run_reason(error: BaseException, stack: str, region: str | None, profile: str | None) -> str:
-    """Why the doctor could not run, in one line."""
+    """Why the doctor could not run, in one line (needs boto3: see :func:`missing_boto3`)."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        CredentialRetrievalError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    from constructs_obs.doctor.checks import error_text
+    from constructs_obs.doctor.stack import StackNotFoundError
+
     if isinstance(error, StackNotFoundError):
         reason = f"no stack named {stack} in {region} (check --region and --profile)"
     elif isinstance(error, ProfileNotFound):
@@ -110,7 +128,16 @@ def cannot_run_reason(error: BaseException, stack: str, region: str | None, prof
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the doctor; return the exit code."""
+    """Run the doctor; return the exit code (2, with one line on stderr, when boto3 is not installed)."""
+    missing = missing_boto3()
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
+    import boto3
+
+    from constructs_obs.doctor.checks import DoctorOptions, run_doctor
+    from constructs_obs.doctor.report import error_document
+
     args = build_parser().parse_args(argv)
     region: str | None = args.region
     try:

@@ -181,12 +181,28 @@ def test_every_way_of_not_running_is_one_line(
     def fail(*_: object, **__: object) -> None:
         raise error
 
-    monkeypatch.setattr("constructs_obs.doctor.cli.run_doctor", fail)
+    monkeypatch.setattr("constructs_obs.doctor.checks.run_doctor", fail)
 
     assert main(ARGS) == 2
 
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"obs-doctor: cannot check AiTutorStaging: {reason}\n")
+
+
+def test_without_boto3_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # boto3 is the doctor extra; tests/test_packaging.py runs the installed command in a virtualenv without it.
+    monkeypatch.setitem(sys.modules, "boto3", None)
+
+    assert main([*ARGS, "--json"]) == 2
+
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        "obs-doctor needs boto3 (import of boto3 halted; None in sys.modules): "
+        'pip install "constructs-obs[doctor]"\n',
+    )
 
 
 def test_bad_option_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
