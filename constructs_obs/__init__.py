@@ -1,11 +1,14 @@
 """constructs_obs: AWS CDK constructs that observe a Docker host on EC2.
 
 - :class:`ContainerLogGroups`: one CloudWatch log group per container, for Docker's ``awslogs`` driver.
+- :class:`IObservedHost`: what alarms, queries and the dashboard read from a host; implemented by
+  :class:`ObservedEc2Host` and by :meth:`ObservedEc2Host.from_existing_instance` (an instance created elsewhere).
 - :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups, running
   the CloudWatch agent (memory and disk metrics, :class:`CloudWatchAgent`) and a service that sends container
   crash events to a log group of their own (:class:`DockerEventsLog`).
 - :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
-- :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters.
+- :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters, on a host's containers
+  or any log groups (ECS, Fargate, ...).
 - :class:`SavedQueries`: Logs Insights saved queries for backend errors, nginx 5xx by path, container crashes.
 - :class:`HostDashboard`: one dashboard with a graph per alarm and every alarm's state.
 - :class:`FreeTierCheck` and :func:`count_billables`: what a stack bills in CloudWatch, checked at synth.
@@ -25,39 +28,50 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from constructs_obs.agent import CloudWatchAgent
-    from constructs_obs.alarms import BasicAlarms
+    from constructs_obs.alarms import AlarmGraph, BasicAlarms
     from constructs_obs.dashboard import HostDashboard
     from constructs_obs.docker_events import DockerEventsLog
     from constructs_obs.free_tier import FreeTierCheck, count_billables
     from constructs_obs.host import ObservedEc2Host
+    from constructs_obs.images import al2023_at_launch
     from constructs_obs.log_alarms import LogPatternAlarms
     from constructs_obs.log_groups import ContainerLogGroups
+    from constructs_obs.observed_host import IObservedHost
     from constructs_obs.queries import SavedQueries
+    from constructs_obs.setup import HostSetup
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
+    "AlarmGraph": "constructs_obs.alarms",
     "BasicAlarms": "constructs_obs.alarms",
     "CloudWatchAgent": "constructs_obs.agent",
     "ContainerLogGroups": "constructs_obs.log_groups",
     "DockerEventsLog": "constructs_obs.docker_events",
     "FreeTierCheck": "constructs_obs.free_tier",
     "HostDashboard": "constructs_obs.dashboard",
+    "HostSetup": "constructs_obs.setup",
+    "IObservedHost": "constructs_obs.observed_host",
     "LogPatternAlarms": "constructs_obs.log_alarms",
     "ObservedEc2Host": "constructs_obs.host",
     "SavedQueries": "constructs_obs.queries",
+    "al2023_at_launch": "constructs_obs.images",
     "count_billables": "constructs_obs.free_tier",
 }
 
 __all__ = [
+    "AlarmGraph",
     "BasicAlarms",
     "CloudWatchAgent",
     "ContainerLogGroups",
     "DockerEventsLog",
     "FreeTierCheck",
     "HostDashboard",
+    "HostSetup",
+    "IObservedHost",
     "LogPatternAlarms",
     "ObservedEc2Host",
     "SavedQueries",
+    "al2023_at_launch",
     "count_billables",
 ]
 

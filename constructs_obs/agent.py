@@ -8,17 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs import _validation as check
 from constructs_obs.setup import HostSetup, SetupStep
 
-#: Namespace of the host metrics when the caller names none. Pass one per application so that each host's
-#: role may publish into its own namespace only.
+#: Namespace of the agent's metrics when :class:`CloudWatchAgent` is used alone and names none. A host gives
+#: its agent a namespace of its own (see :func:`constructs_obs.observed_host.default_metrics_namespace`).
 DEFAULT_METRICS_NAMESPACE = "ConstructsObs/Host"
 
 #: Where the setup writes the agent's JSON configuration on the host.
@@ -136,20 +135,22 @@ def agent_setup_steps(config: dict[str, Any]) -> list[SetupStep]:
 
 
 class CloudWatchAgent(Construct):
-    """Installs and configures the CloudWatch agent on ``instance`` and lets it publish to its namespace only.
+    """Installs and configures the CloudWatch agent on an instance and lets it publish to its namespace only.
 
     - The agent publishes ``mem_used_percent`` and ``disk_used_percent`` (root filesystem), dimension
       ``InstanceId`` only (see :func:`agent_config`), every ``collection_interval``.
-    - The instance role gets ``cloudwatch:PutMetricData`` with the condition ``cloudwatch:namespace`` equal to
-      ``namespace`` (the action has no resource-level permissions, so the resource is ``*`` and the condition is
-      what limits it). No AWS-managed policy. Writing ``log_files`` needs the owning log groups' grants.
-    - The instance declares the two metrics under its resource metadata key
-      :data:`CUSTOM_METRICS_METADATA_KEY`, so the free-tier check can count them from the template.
+    - ``grantee`` (the instance's role) gets ``cloudwatch:PutMetricData`` with the condition
+      ``cloudwatch:namespace`` equal to ``namespace`` (the action has no resource-level permissions, so the
+      resource is ``*`` and the condition is what limits it). No AWS-managed policy. Writing ``log_files`` needs
+      the owning log groups' grants.
+    - ``declare_metrics_on`` (default: the setup's association) declares the two metrics under the resource
+      metadata key :data:`CUSTOM_METRICS_METADATA_KEY`, so the free-tier check counts them, once per host.
 
     Attributes:
         namespace: the metrics namespace.
         config: the agent's JSON configuration, as written to the host.
-        instance: the instance the agent runs on.
+        instance_id: the instance the agent runs on.
+        put_metric_data_grant: the grant of ``cloudwatch:PutMetricData`` to ``grantee``.
     """
 
     def __init__(
@@ -157,34 +158,39 @@ class CloudWatchAgent(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        instance: ec2.Instance,
+        instance_id: str,
+        grantee: iam.IGrantable,
         setup: HostSetup,
         namespace: str = DEFAULT_METRICS_NAMESPACE,
         log_files: Sequence[AgentLogFile] = (),
         collection_interval: Duration | None = None,
+        declare_metrics_on: CfnResource | None = None,
     ) -> None:
-        """Add the agent to the host's setup and ``instance``'s role.
+        """Add the agent to the host's setup and ``grantee``'s policy.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            instance: the Amazon Linux 2023 instance to run the agent on.
+            instance_id: the Amazon Linux 2023 instance to run the agent on.
+            grantee: the instance's role (may publish into ``namespace`` only).
             setup: the host's setup association, which installs, configures and starts the agent.
             namespace: CloudWatch namespace of the metrics (must not start with ``AWS/``).
             log_files: files on the host to ship to CloudWatch Logs.
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
+            declare_metrics_on: the resource whose metadata declares the agent's metrics for the free-tier
+                check. Default: the setup's association.
         """
-        super().__init__(scope, construct_id)
         check.metrics_namespace("namespace", namespace)
+        super().__init__(scope, construct_id)
         self.namespace = namespace
-        self.instance = instance
+        self.instance_id = instance_id
         self.config = agent_config(
             namespace=namespace, log_files=log_files, collection_interval=collection_interval
         )
-        self.grant_put_metric_data(instance)
+        self.put_metric_data_grant = self.grant_put_metric_data(grantee)
         for step in agent_setup_steps(self.config):
             setup.add_step(step)
-        instance.instance.add_metadata(
+        (declare_metrics_on or setup.association).add_metadata(
             CUSTOM_METRICS_METADATA_KEY,
             [
                 {"Namespace": namespace, "MetricName": name, "Dimensions": ["InstanceId"]}
@@ -206,7 +212,7 @@ class CloudWatchAgent(Construct):
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=metric_name,
-            dimensions_map={"InstanceId": self.instance.instance_id},
+            dimensions_map={"InstanceId": self.instance_id},
             statistic=statistic,
             period=period,
         )

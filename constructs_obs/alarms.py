@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -15,8 +15,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from constructs_obs import _validation as check
+from constructs_obs._registry import claim_name
 from constructs_obs.compliance import acknowledge, declare
-from constructs_obs.host import ObservedEc2Host
+from constructs_obs.observed_host import IObservedHost
 
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
 BASIC_MONITORING_PERIOD = Duration.minutes(5)
@@ -65,11 +66,229 @@ TOPIC_ENCRYPTION = declare(
 )
 
 
+#: The built-in alarms, by the name ``leave_out`` takes (also their alarm-name suffix).
+CPU_HIGH = "cpu-high"
+STATUS_CHECK = "status-check"
+MEMORY_HIGH = "memory-high"
+DISK_HIGH = "disk-high"
+CONTAINER_CRASH = "container-crash"
+
+
+@dataclass(frozen=True)
+class AlarmGraph:
+    """An alarm and how a dashboard shows it: a graph of its metric with its threshold line.
+
+    Attributes:
+        alarm: the alarm.
+        title: the graph's title.
+        left_y_axis: the graph's y-axis (for example 0-100 for a percentage).
+    """
+
+    alarm: cloudwatch.Alarm
+    title: str
+    left_y_axis: cloudwatch.YAxisProps
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One built-in alarm: what it compares, how it treats missing data, and how it is shown.
+
+    ``description`` is a template filled with ``threshold``, ``minutes`` (of the alarm's duration), ``periods``
+    and ``host`` (the host's construct path).
+    """
+
+    name: str
+    construct_id: str
+    title: str
+    y_axis_max: float | None
+    comparison_operator: cloudwatch.ComparisonOperator
+    treat_missing_data: cloudwatch.TreatMissingData
+    description: str
+
+
+_GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+_GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+
+#: The alarm specification table (see :class:`BasicAlarms` for why each treats missing data as it does).
+BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        CPU_HIGH,
+        "CpuHigh",
+        "CPU utilization (%)",
+        100,
+        _GT,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+        "CPU above {threshold:g}% for {minutes:g} minutes on {host}: the server is under heavy load. Find the busy "
+        "container with `docker stats` (Session Manager) and slow endpoints in Sentry Performance; scale up if "
+        "the load is real.",
+    ),
+    AlarmSpec(
+        STATUS_CHECK,
+        "StatusCheck",
+        "Status check failed",
+        1,
+        _GE,
+        cloudwatch.TreatMissingData.MISSING,
+        "EC2 status check failed for {periods} minutes on {host}: the instance is unreachable or unhealthy. EC2 "
+        "console > instance > Status checks: a failed system check is fixed by stop and start (new hardware), a "
+        "failed instance check by a reboot and the system log.",
+    ),
+    AlarmSpec(
+        MEMORY_HIGH,
+        "MemoryHigh",
+        "Memory used (%)",
+        100,
+        _GT,
+        cloudwatch.TreatMissingData.MISSING,
+        "Memory used above {threshold:g}% for {minutes:g} minutes on {host}: containers risk being killed by the "
+        "OOM killer. Find the largest with `docker stats`; restart or limit it (`mem_limit`), or move to a larger "
+        "instance.",
+    ),
+    AlarmSpec(
+        DISK_HIGH,
+        "DiskHigh",
+        "Root disk used (%)",
+        100,
+        _GT,
+        cloudwatch.TreatMissingData.MISSING,
+        "Root filesystem above {threshold:g}% used on {host}: prune Docker images (docker system prune) before "
+        "writes start failing.",
+    ),
+    AlarmSpec(
+        CONTAINER_CRASH,
+        "ContainerCrash",
+        "Container crashes",
+        None,
+        _GE,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+        "A container on {host} crashed (non-zero exit other than a stop, or OOM kill). See the docker-events log "
+        "group or the container-crashes saved query.",
+    ),
+)
+
+
+def alarm_arn_pattern(scope: Construct, name_prefix: str) -> str:
+    """The ARN pattern of the alarms named ``{name_prefix}-...`` in ``scope``'s account and Region."""
+    return Stack.of(scope).format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=f"{name_prefix}-*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def allow_cloudwatch_to_publish(scope: Construct, topic: sns.ITopic, name_prefix: str, *, sid: str) -> None:
+    """Let CloudWatch publish the alarms named ``{name_prefix}-*`` to ``topic``, and nothing else.
+
+    A topic policy replaces SNS's default policy (which lets the account's principals publish), and
+    ``enforce_ssl`` writes one whose only statement denies non-TLS requests: without this statement every
+    alarm action fails with "... is not authorized to perform: SNS:Publish ... because no resource-based
+    policy allows" (aws-solutions/automated-security-response-on-aws#43). The statement follows the
+    confused-deputy guidance for CloudWatch alarms publishing to SNS (Amazon CloudWatch User Guide, "Confused
+    deputy prevention"): ``aws:SourceAccount`` is this account and ``aws:SourceArn`` matches the alarm names,
+    ``{name_prefix}-*``, which covers alarms added later with the same prefix. ``sid`` must be unique in the
+    topic's policy.
+    """
+    stack = Stack.of(scope)
+    pattern = alarm_arn_pattern(scope, name_prefix)
+    added = topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": pattern},
+            },
+        )
+    )
+    if not added.statement_added:
+        Annotations.of(scope).add_warning_v2(
+            "constructs-obs:imported-topic-policy",
+            "topic is imported, so its policy cannot be changed here. If it has a topic policy, that policy "
+            f"must allow the service principal {CLOUDWATCH_PRINCIPAL} sns:Publish on the topic (with "
+            f"aws:SourceAccount = this account and aws:SourceArn like {pattern!r}), or every "
+            "alarm notification is refused; a topic with SNS's default policy needs nothing. See "
+            "docs/usage.md, 'Your own topic'.",
+        )
+
+
+class AlarmNotifier:
+    """Creates alarms named ``{name_prefix}-{suffix}`` that notify ``topic`` on ALARM and on OK.
+
+    Shared by :class:`BasicAlarms` and :class:`~constructs_obs.log_alarms.LogPatternAlarms`; each alarm is
+    created in the scope of the construct that defines it, and carries its dashboard graph
+    (:class:`AlarmGraph`).
+
+    Attributes:
+        topic: the topic.
+        name_prefix: the alarm name prefix.
+        graphs: every alarm created, with its graph, in creation order.
+    """
+
+    def __init__(self, topic: sns.ITopic, name_prefix: str) -> None:
+        """Args: topic: the topic to notify. name_prefix: the alarm names' prefix."""
+        self.topic = topic
+        self.name_prefix = name_prefix
+        self.graphs: list[AlarmGraph] = []
+        self._action = cw_actions.SnsAction(topic)
+
+    def add_alarm(
+        self,
+        construct_id: str,
+        *,
+        scope: Construct,
+        suffix: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison_operator: cloudwatch.ComparisonOperator,
+        evaluation_periods: int,
+        treat_missing_data: cloudwatch.TreatMissingData,
+        description: str,
+        datapoints_to_alarm: int | None = None,
+        graph_title: str | None = None,
+        left_y_axis: cloudwatch.YAxisProps | None = None,
+    ) -> cloudwatch.Alarm:
+        """Create the alarm in ``scope`` (see :meth:`BasicAlarms.add_alarm` for the arguments and errors)."""
+        name = f"{self.name_prefix}-{suffix}"
+        check.alarm_name("suffix", name)
+        check.number("threshold", threshold)
+        period_seconds = None
+        if isinstance(metric, cloudwatch.Metric):
+            period_seconds = check.alarm_period("metric period", metric.period, high_resolution=True)
+        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
+        if datapoints_to_alarm is not None:
+            check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
+        if graph_title is not None:
+            check.require_type("graph_title", graph_title, str, "the dashboard graph's title")
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_name=name,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison_operator,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm or evaluation_periods,
+            treat_missing_data=treat_missing_data,
+        )
+        claim_name(alarm, kind="alarm", name=name)
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.graphs.append(
+            AlarmGraph(alarm, graph_title or suffix, left_y_axis or cloudwatch.YAxisProps(min=0))
+        )
+        return alarm
+
+
 class BasicAlarms(Construct):
     """The host's alarms, every one notifying an SNS topic on ALARM and on OK.
 
     The topic's policy lets CloudWatch publish these alarms (and only them) to it: see
-    :meth:`_allow_cloudwatch_to_publish`.
+    :func:`allow_cloudwatch_to_publish`. Each alarm can be left out (``leave_out``): a team with its own alarm
+    for it, or one saving free-tier slots (10 alarm metrics per account and Region); the dashboard follows.
 
     - ``{name_prefix}-cpu-high``: ``AWS/EC2 CPUUtilization`` average above ``cpu_threshold_percent`` for
       ``cpu_duration`` (default 80% for 10 minutes: two 5-minute basic-monitoring periods). Missing data is
@@ -90,15 +309,19 @@ class BasicAlarms(Construct):
       in a 1-minute period: it fires on the first crash. Missing data is *not breaching*: the crash count has data only
       when something crashed.
 
+    Add your own with :meth:`add_alarm`: same topic, same naming, and a graph on the dashboard.
+
     Attributes:
         topic: the SNS topic alarms notify (created with SSL enforced, or the caller's).
-        cpu_high: the CPU alarm.
-        status_check: the status-check alarm.
-        memory_high: the memory alarm.
-        disk_high: the root-disk alarm.
-        container_crash: the container-crash alarm.
-        alarms: every alarm added through :meth:`add_alarm` (this construct's and, for instance,
+        host: the watched host.
+        cpu_high: the CPU alarm (None when left out).
+        status_check: the status-check alarm (None when left out).
+        memory_high: the memory alarm (None when left out).
+        disk_high: the root-disk alarm (None when left out).
+        container_crash: the container-crash alarm (None when left out).
+        alarms: every alarm of this construct and every alarm added through :meth:`add_alarm` (for instance
             :class:`~constructs_obs.log_alarms.LogPatternAlarms`'), in creation order.
+        graphs: the same alarms with their dashboard graphs.
     """
 
     def __init__(
@@ -106,7 +329,7 @@ class BasicAlarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        host: ObservedEc2Host,
+        host: IObservedHost,
         name_prefix: str,
         emails: Sequence[str] = (),
         topic: sns.ITopic | None = None,
@@ -117,14 +340,16 @@ class BasicAlarms(Construct):
         memory_duration: Duration = DEFAULT_MEMORY_DURATION,
         disk_threshold_percent: float = DEFAULT_DISK_THRESHOLD_PERCENT,
         topic_encryption_key: kms.IKey | None = None,
+        leave_out: Sequence[str] = (),
     ) -> None:
         """Create the topic (unless given), its email subscriptions and the alarms.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            host: the host to watch.
-            name_prefix: alarm names are ``{name_prefix}-cpu-high`` and ``{name_prefix}-status-check``.
+            host: the host to watch: an :class:`~constructs_obs.host.ObservedEc2Host` or the host of
+                :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.ObservedEc2Host.from_existing_instance>`.
+            name_prefix: alarm names are ``{name_prefix}-cpu-high``, ``{name_prefix}-status-check``, ...
             emails: one email subscription per address. Each recipient must confirm the subscription email.
                 With none (and no ``topic``), synth warns that nobody will be notified.
             topic: an existing topic to notify instead of creating one; ``emails`` are subscribed to it.
@@ -140,15 +365,23 @@ class BasicAlarms(Construct):
                 (the AWS-managed SNS key would break alarm delivery; a customer-managed key costs about
                 $1/month). A key created in this app gets a key-policy statement that lets CloudWatch publish;
                 for an imported key, add it yourself (synth warns). Not with ``topic``.
+            leave_out: built-in alarms not to create, by name: ``"cpu-high"``, ``"status-check"``,
+                ``"memory-high"``, ``"disk-high"``, ``"container-crash"``. Default: none left out.
 
         Raises:
             ValueError: a malformed or repeated email address, an alarm name prefix CloudWatch would reject,
-                a threshold, period or duration outside what CloudWatch accepts, or ``topic_encryption_key``
-                together with ``topic``.
-            TypeError: a prop of the wrong type (for example one string instead of a list of emails).
+                a threshold, period or duration outside what CloudWatch accepts, ``topic_encryption_key``
+                together with ``topic``, or an unknown name in ``leave_out``.
+            TypeError: a prop of the wrong type (for example one string instead of a list of emails, or a host
+                that is not an IObservedHost).
         """
         # Validated before the construct joins the tree, so a refused one leaves nothing behind.
-        check.require_type("host", host, ObservedEc2Host, "the ObservedEc2Host to watch")
+        check.require_interface(
+            "host",
+            host,
+            "metric_container_crashes",
+            "an IObservedHost (ObservedEc2Host, or ObservedEc2Host.from_existing_instance(...))",
+        )
         check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=LONGEST_ALARM_SUFFIX)
         emails = check.email_addresses("emails", emails)
         if topic is not None:
@@ -160,6 +393,7 @@ class BasicAlarms(Construct):
                     "topic_encryption_key encrypts the topic BasicAlarms creates, but topic= was given too: "
                     "encrypt your own topic instead, or drop topic="
                 )
+        left_out = _leave_out(leave_out)
         check.percent_threshold("cpu_threshold_percent", cpu_threshold_percent)
         period_seconds = check.alarm_period("period", period)
         cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
@@ -174,151 +408,102 @@ class BasicAlarms(Construct):
         self.name_prefix = name_prefix
         self.host = host
         self.period = period
+        self.topic = self._topic(topic, topic_encryption_key, emails)
+        self._notifier = AlarmNotifier(self.topic, name_prefix)
 
+        def periods(duration: Duration, whole: int | None) -> int:
+            return whole or int(duration.to_seconds() // period.to_seconds())
+
+        # name -> (metric, threshold, evaluation periods, minutes for the description)
+        settings: dict[str, Callable[[], tuple[cloudwatch.Metric, float, int, float]]] = {
+            CPU_HIGH: lambda: (
+                host.metric_cpu_utilization(period=period),
+                cpu_threshold_percent,
+                periods(cpu_duration, cpu_periods),
+                cpu_duration.to_minutes(),
+            ),
+            STATUS_CHECK: lambda: (
+                host.metric_status_check_failed(period=FAST_PERIOD),
+                1,
+                STATUS_CHECK_PERIODS,
+                STATUS_CHECK_PERIODS,
+            ),
+            MEMORY_HIGH: lambda: (
+                host.metric_memory_used_percent(period=period),
+                memory_threshold_percent,
+                periods(memory_duration, memory_periods),
+                memory_duration.to_minutes(),
+            ),
+            DISK_HIGH: lambda: (host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
+            CONTAINER_CRASH: lambda: (host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
+        }
+        built: dict[str, cloudwatch.Alarm | None] = {}
+        for spec in BUILT_IN_ALARMS:
+            if spec.name in left_out:
+                built[spec.name] = None
+                continue
+            metric, threshold, evaluation_periods, minutes = settings[spec.name]()
+            built[spec.name] = self.add_alarm(
+                spec.construct_id,
+                suffix=spec.name,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=spec.comparison_operator,
+                evaluation_periods=evaluation_periods,
+                treat_missing_data=spec.treat_missing_data,
+                description=spec.description.format(
+                    threshold=threshold, minutes=minutes, periods=evaluation_periods, host=host.node.path
+                ),
+                graph_title=spec.title,
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=spec.y_axis_max),
+            )
+        self.cpu_high = built[CPU_HIGH]
+        self.status_check = built[STATUS_CHECK]
+        self.memory_high = built[MEMORY_HIGH]
+        self.disk_high = built[DISK_HIGH]
+        self.container_crash = built[CONTAINER_CRASH]
+
+    def _topic(self, topic: sns.ITopic | None, key: kms.IKey | None, emails: Sequence[str]) -> sns.ITopic:
+        """The caller's topic or a new one, CloudWatch allowed to publish, ``emails`` subscribed."""
+        given = topic is not None
         if topic is None:
             created = sns.Topic(
                 self,
                 "Topic",
-                display_name=_display_name(name_prefix),
+                display_name=_display_name(self.name_prefix),
                 enforce_ssl=True,
-                master_key=topic_encryption_key,
+                master_key=key,
             )
-            if topic_encryption_key is None:
+            if key is None:
                 acknowledge(created, TOPIC_ENCRYPTION)
             else:
-                self._allow_cloudwatch_to_use(topic_encryption_key)
-            self.topic: sns.ITopic = created
-        else:
-            self.topic = topic
-        self._allow_cloudwatch_to_publish()
+                self._allow_cloudwatch_to_use(key)
+            topic = created
+        allow_cloudwatch_to_publish(self, topic, self.name_prefix, sid="CloudWatchAlarmsPublish")
         for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        if not emails and topic is None:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        if not emails and not given:
             Annotations.of(self).add_warning_v2(
                 "constructs-obs:no-alarm-emails",
-                f"{name_prefix}: the alarm topic has no email subscription, so alarms notify nobody. "
+                f"{self.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody. "
                 "Pass emails (the staging app: cdk deploy -c alarm_emails=ops@example.com).",
             )
-
-        self._action = cw_actions.SnsAction(self.topic)
-        self.alarms: list[cloudwatch.Alarm] = []
-
-        evaluation_periods = cpu_periods or int(cpu_duration.to_seconds() // period.to_seconds())
-        self.cpu_high = self.add_alarm(
-            "CpuHigh",
-            suffix="cpu-high",
-            metric=self.ec2_metric("CPUUtilization", statistic=cloudwatch.Stats.AVERAGE, period=period),
-            threshold=cpu_threshold_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=evaluation_periods,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            description=(
-                f"CPU above {cpu_threshold_percent:g}% for {cpu_duration.to_minutes():g} minutes on "
-                f"{host.node.path}: the server is under heavy load. Find the busy container with `docker stats` "
-                "(Session Manager) and slow endpoints in Sentry Performance; scale up if the load is real."
-            ),
-        )
-        self.status_check = self.add_alarm(
-            "StatusCheck",
-            suffix="status-check",
-            metric=self.ec2_metric(
-                "StatusCheckFailed", statistic=cloudwatch.Stats.MAXIMUM, period=FAST_PERIOD
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=STATUS_CHECK_PERIODS,
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-            description=(
-                f"EC2 status check failed for {STATUS_CHECK_PERIODS} minutes on {host.node.path}: "
-                "the instance is unreachable or unhealthy. EC2 console > instance > Status checks: a failed "
-                "system check is fixed by stop and start (new hardware), a failed instance check by a reboot "
-                "and the system log."
-            ),
-        )
-        self.memory_high = self.add_alarm(
-            "MemoryHigh",
-            suffix="memory-high",
-            metric=host.agent.metric_memory_used_percent(period=period),
-            threshold=memory_threshold_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=memory_periods or int(memory_duration.to_seconds() // period.to_seconds()),
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-            description=(
-                f"Memory used above {memory_threshold_percent:g}% for {memory_duration.to_minutes():g} minutes "
-                f"on {host.node.path}: containers risk being killed by the OOM killer. Find the largest with "
-                "`docker stats`; restart or limit it (`mem_limit`), or move to a larger instance."
-            ),
-        )
-        self.disk_high = self.add_alarm(
-            "DiskHigh",
-            suffix="disk-high",
-            metric=host.agent.metric_disk_used_percent(period=period),
-            threshold=disk_threshold_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-            description=(
-                f"Root filesystem above {disk_threshold_percent:g}% used on {host.node.path}: "
-                "prune Docker images (docker system prune) before writes start failing."
-            ),
-        )
-        self.container_crash = self.add_alarm(
-            "ContainerCrash",
-            suffix="container-crash",
-            metric=host.docker_events.metric_crashes(period=FAST_PERIOD),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            description=(
-                f"A container on {host.node.path} crashed (non-zero exit other than a stop, or OOM kill). "
-                "See the docker-events log group or the container-crashes saved query."
-            ),
-        )
+        return topic
 
     @property
     def alarm_arn_pattern(self) -> str:
         """The ARN pattern of every alarm this construct creates, ``arn:...:alarm:{name_prefix}-*``."""
-        return Stack.of(self).format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name=f"{self.name_prefix}-*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        return alarm_arn_pattern(self, self.name_prefix)
 
-    def _allow_cloudwatch_to_publish(self) -> None:
-        """Let CloudWatch publish this construct's alarms to the topic, and nothing else.
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """Every alarm created through this construct, in creation order."""
+        return [graph.alarm for graph in self._notifier.graphs]
 
-        A topic policy replaces SNS's default policy (which lets the account's principals publish), and
-        ``enforce_ssl`` writes one whose only statement denies non-TLS requests: without this statement every
-        alarm action fails with "... is not authorized to perform: SNS:Publish ... because no resource-based
-        policy allows" (aws-solutions/automated-security-response-on-aws#43). The statement follows the
-        confused-deputy guidance for CloudWatch alarms publishing to SNS (Amazon CloudWatch User Guide, "Confused
-        deputy prevention"): ``aws:SourceAccount`` is this account and ``aws:SourceArn`` matches this
-        construct's alarm names, ``{name_prefix}-*``, which covers alarms added later with :meth:`add_alarm`.
-        """
-        stack = Stack.of(self)
-        added = self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self.alarm_arn_pattern},
-                },
-            )
-        )
-        if not added.statement_added:
-            Annotations.of(self).add_warning_v2(
-                "constructs-obs:imported-topic-policy",
-                "topic is imported, so its policy cannot be changed here. If it has a topic policy, that policy "
-                f"must allow the service principal {CLOUDWATCH_PRINCIPAL} sns:Publish on the topic (with "
-                f"aws:SourceAccount = this account and aws:SourceArn like {self.alarm_arn_pattern!r}), or every "
-                "alarm notification is refused; a topic with SNS's default policy needs nothing. See "
-                "docs/usage.md, 'Your own topic'.",
-            )
+    @property
+    def graphs(self) -> list[AlarmGraph]:
+        """Every alarm created through this construct with its dashboard graph, in creation order."""
+        return list(self._notifier.graphs)
 
     def _allow_cloudwatch_to_use(self, key: kms.IKey) -> None:
         """Let CloudWatch publish alarm notifications to the topic encrypted with ``key``."""
@@ -338,21 +523,6 @@ class BasicAlarms(Construct):
                 "notifications are silently dropped.",
             )
 
-    @property
-    def instance(self) -> ec2.Instance:
-        """The watched instance."""
-        return self.host.instance
-
-    def ec2_metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
-        """An ``AWS/EC2`` metric of the watched instance (dimension ``InstanceId``)."""
-        return cloudwatch.Metric(
-            namespace="AWS/EC2",
-            metric_name=metric_name,
-            dimensions_map={"InstanceId": self.host.instance.instance_id},
-            statistic=statistic,
-            period=period,
-        )
-
     def add_alarm(
         self,
         construct_id: str,
@@ -365,38 +535,72 @@ class BasicAlarms(Construct):
         treat_missing_data: cloudwatch.TreatMissingData,
         description: str,
         datapoints_to_alarm: int | None = None,
+        graph_title: str | None = None,
+        left_y_axis: cloudwatch.YAxisProps | None = None,
+        scope: Construct | None = None,
     ) -> cloudwatch.Alarm:
         """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK.
+
+        The topic's policy already lets CloudWatch publish it (its name matches ``{name_prefix}-*``), and a
+        :class:`~constructs_obs.dashboard.HostDashboard` built afterwards shows it: a graph titled
+        ``graph_title`` with ``left_y_axis``, and its state in the alarm list. Example::
+
+            alarms.add_alarm(
+                "NetworkOut",
+                suffix="network-out-high",
+                metric=cloudwatch.Metric(namespace="AWS/EC2", metric_name="NetworkOut",
+                                         dimensions_map={"InstanceId": host.instance_id},
+                                         statistic="Sum", period=Duration.minutes(5)),
+                threshold=5e9,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description="More than 5 GB out in 5 minutes for 15 minutes: check nginx's access log.",
+                graph_title="Network out (bytes)",
+            )
+
+        Args:
+            construct_id: the alarm's construct id (in ``scope``).
+            suffix: the alarm name's suffix.
+            metric: the metric to watch.
+            threshold: the threshold.
+            comparison_operator: how the metric compares to the threshold.
+            evaluation_periods: how many recent periods are evaluated.
+            treat_missing_data: what missing data means.
+            description: the alarm's description, sent in every notification: say what to do.
+            datapoints_to_alarm: how many of the evaluated periods must breach. Default: all.
+            graph_title: the dashboard graph's title. Default: ``suffix``.
+            left_y_axis: the dashboard graph's y-axis. Default: from 0.
+            scope: the construct that owns the alarm. Default: this one.
 
         Raises:
             ValueError: an alarm name CloudWatch would reject, evaluation periods below 1 or beyond
                 CloudWatch's evaluation range for the metric's period, ``datapoints_to_alarm`` outside
                 1..``evaluation_periods``, or a threshold that is not a finite number.
         """
-        check.alarm_name("suffix", f"{self.name_prefix}-{suffix}")
-        check.number("threshold", threshold)
-        period_seconds = None
-        if isinstance(metric, cloudwatch.Metric):
-            period_seconds = check.alarm_period("metric period", metric.period, high_resolution=True)
-        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
-        if datapoints_to_alarm is not None:
-            check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
-        alarm = cloudwatch.Alarm(
-            self,
+        return self._notifier.add_alarm(
             construct_id,
-            alarm_name=f"{self.name_prefix}-{suffix}",
-            alarm_description=description,
+            scope=scope or self,
+            suffix=suffix,
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison_operator,
             evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm or evaluation_periods,
             treat_missing_data=treat_missing_data,
+            description=description,
+            datapoints_to_alarm=datapoints_to_alarm,
+            graph_title=graph_title,
+            left_y_axis=left_y_axis,
         )
-        alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
-        self.alarms.append(alarm)
-        return alarm
+
+
+def _leave_out(value: object) -> frozenset[str]:
+    names = check.string_list("leave_out", value, "built-in alarm names")
+    known = [spec.name for spec in BUILT_IN_ALARMS]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"leave_out names unknown alarms {unknown}; the built-in alarms are {known}")
+    return frozenset(names)
 
 
 def _display_name(name_prefix: str) -> str:

@@ -1,39 +1,67 @@
-"""One CloudWatch dashboard for the host: a graph per alarm and every alarm's state."""
+"""One CloudWatch dashboard for a host: a graph per alarm and every alarm's state."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from constructs import Construct, IValidation
+from constructs import Construct, IValidation, Node
 
-from constructs_obs.alarms import BasicAlarms
+from constructs_obs import _validation as check
+from constructs_obs._registry import claim_name
+from constructs_obs.alarms import AlarmGraph
+from constructs_obs.observed_host import IObservedHost
 
 #: The free tier covers 3 dashboards of up to 50 metrics each.
 FREE_TIER_METRICS_PER_DASHBOARD = 50
-
-#: Graph titles and y-axes by the alarm's construct id; other alarms get their id as title.
-GRAPHS: dict[str, tuple[str, cloudwatch.YAxisProps]] = {
-    "CpuHigh": ("CPU utilization (%)", cloudwatch.YAxisProps(min=0, max=100)),
-    "MemoryHigh": ("Memory used (%)", cloudwatch.YAxisProps(min=0, max=100)),
-    "DiskHigh": ("Root disk used (%)", cloudwatch.YAxisProps(min=0, max=100)),
-    "StatusCheck": ("Status check failed", cloudwatch.YAxisProps(min=0, max=1)),
-    "Nginx5xx": ("nginx 5xx responses", cloudwatch.YAxisProps(min=0)),
-    "BackendErrors": ("Backend error lines", cloudwatch.YAxisProps(min=0)),
-    "ContainerCrash": ("Container crashes", cloudwatch.YAxisProps(min=0)),
-}
 
 GRAPH_WIDTH = 8
 GRAPHS_PER_ROW = 24 // GRAPH_WIDTH
 
 
-class HostDashboard(Construct):
-    """A dashboard named ``dashboard_name`` (default: the alarms' name prefix) for one host.
+@runtime_checkable
+class AlarmSource(Protocol):
+    """What a dashboard shows alarms from: :class:`~constructs_obs.alarms.BasicAlarms`,
+    :class:`~constructs_obs.log_alarms.LogPatternAlarms`, or your own construct with ``graphs``."""
 
-    One graph per alarm of ``alarms`` (:attr:`BasicAlarms.alarms`, which includes the log-pattern alarms added
-    through it): CPU, memory, disk, status checks, nginx 5xx, backend errors and container crashes for the
-    staging stack, each with its alarm's threshold line; then an alarm-status widget with every alarm's state.
-    Each graph shows one metric, so the dashboard stays far below the free tier's 50 metrics.
+    @property
+    def node(self) -> Node:
+        """The construct's node."""
+        ...
+
+    @property
+    def name_prefix(self) -> str:
+        """The alarm names' prefix."""
+        ...
+
+    @property
+    def graphs(self) -> list[AlarmGraph]:
+        """The alarms, each with its graph."""
+        ...
+
+
+#: Graphs of a host's metrics for alarms that were left out (``BasicAlarms(leave_out=...)``), by the metric's
+#: method: title, y-axis maximum.
+HOST_GRAPHS: tuple[tuple[str, str, float | None], ...] = (
+    ("metric_cpu_utilization", "CPU utilization (%)", 100),
+    ("metric_memory_used_percent", "Memory used (%)", 100),
+    ("metric_disk_used_percent", "Root disk used (%)", 100),
+    ("metric_status_check_failed", "Status check failed", 1),
+    ("metric_container_crashes", "Container crashes", None),
+)
+
+
+class HostDashboard(Construct):
+    """A dashboard named ``dashboard_name`` (default: the first alarms' name prefix) for one host or service.
+
+    One graph per alarm of ``alarms`` (each alarm carries its title and y-axis, :class:`AlarmGraph`), with the
+    alarm's threshold line; then an alarm-status widget with every alarm's state. For the staging stack: CPU,
+    status checks, memory, disk, container crashes, nginx 5xx and backend errors. With ``host``, the host's
+    metrics that no alarm watches (a built-in alarm left out) get a plain graph, so the dashboard still shows
+    them. Each graph shows one metric, so the dashboard stays far below the free tier's 50 metrics.
 
     Create it after every alarm: synth fails, naming them, if alarms were added to ``alarms`` later.
 
@@ -47,7 +75,8 @@ class HostDashboard(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        alarms: BasicAlarms,
+        alarms: AlarmSource | Sequence[AlarmSource],
+        host: IObservedHost | None = None,
         dashboard_name: str | None = None,
         default_interval: Duration | None = None,
     ) -> None:
@@ -56,61 +85,117 @@ class HostDashboard(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            alarms: the alarms to show.
-            dashboard_name: default ``alarms.name_prefix``.
+            alarms: the alarms to show: a :class:`~constructs_obs.alarms.BasicAlarms` (which includes the
+                log-pattern alarms added through it), a :class:`~constructs_obs.log_alarms.LogPatternAlarms`, or
+                a list of them.
+            host: the host whose metrics to graph when no alarm watches them. Default: none.
+            dashboard_name: default the first alarms' ``name_prefix``.
             default_interval: time range shown when the dashboard opens. Default one day.
+
+        Raises:
+            TypeError: ``alarms`` is not an alarm source (or a list of them), or ``host`` not an IObservedHost.
+            ValueError: no alarms and no host, or more graphs than a free-tier dashboard may show.
         """
-        super().__init__(scope, construct_id)
-        shown = list(alarms.alarms)
-        if len(shown) > FREE_TIER_METRICS_PER_DASHBOARD:
+        sources = _sources(alarms)
+        if host is not None:
+            check.require_interface("host", host, "metric_container_crashes", "an IObservedHost")
+        shown: list[AlarmGraph] = []
+        for source in sources:
+            for graph in source.graphs:
+                if all(graph.alarm is not other.alarm for other in shown):
+                    shown.append(graph)
+        extra = self._host_graphs(host, shown) if host is not None else []
+        total = len(shown) + len(extra)
+        if total > FREE_TIER_METRICS_PER_DASHBOARD:
             raise ValueError(
-                f"alarms has {len(shown)} alarms; one graph each would exceed the "
+                f"alarms has {total} alarms and metrics; one graph each would exceed the "
                 f"{FREE_TIER_METRICS_PER_DASHBOARD} metrics a free-tier dashboard may show"
             )
-        graphs: list[cloudwatch.IWidget] = []
-        for alarm in shown:
-            title, axis = GRAPHS.get(alarm.node.id, (alarm.node.id, cloudwatch.YAxisProps(min=0)))
-            graphs.append(
-                cloudwatch.AlarmWidget(alarm=alarm, title=title, left_y_axis=axis, width=GRAPH_WIDTH)
-            )
+        if not sources and not extra:
+            raise ValueError("HostDashboard has nothing to show: give alarms= (or host=)")
+        super().__init__(scope, construct_id)
+        graphs: list[cloudwatch.IWidget] = [
+            cloudwatch.AlarmWidget(alarm=g.alarm, title=g.title, left_y_axis=g.left_y_axis, width=GRAPH_WIDTH)
+            for g in shown
+        ]
+        graphs += extra
         rows: list[list[cloudwatch.IWidget]] = [
             graphs[i : i + GRAPHS_PER_ROW] for i in range(0, len(graphs), GRAPHS_PER_ROW)
         ]
-        rows.append(
-            [
-                cloudwatch.AlarmStatusWidget(
-                    title="Alarms",
-                    alarms=shown,
-                    width=24,
-                    height=max(3, 1 + (len(shown) + 3) // 4),
-                    sort_by=cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
-                )
-            ]
-        )
+        if shown:
+            rows.append(
+                [
+                    cloudwatch.AlarmStatusWidget(
+                        title="Alarms",
+                        alarms=[g.alarm for g in shown],
+                        width=24,
+                        height=max(3, 1 + (len(shown) + 3) // 4),
+                        sort_by=cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+                    )
+                ]
+            )
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=dashboard_name or alarms.name_prefix,
+            dashboard_name=dashboard_name or (sources[0].name_prefix if sources else None),
             default_interval=default_interval or Duration.days(1),
             widgets=rows,
         )
         self.metric_count = len(graphs)
-        self.node.add_validation(_AllAlarmsShown(alarms, len(shown)))
+        name = dashboard_name or (sources[0].name_prefix if sources else None)
+        if name is not None:
+            claim_name(self.dashboard, kind="dashboard", name=name, level="account")
+        for source in sources:
+            self.node.add_validation(_AllAlarmsShown(source, len(source.graphs)))
+
+    @staticmethod
+    def _host_graphs(host: IObservedHost, shown: Sequence[AlarmGraph]) -> list[cloudwatch.IWidget]:
+        """Plain graphs of the host's metrics that no shown alarm watches."""
+        watched = set()
+        for graph in shown:
+            metric = graph.alarm.metric
+            if isinstance(metric, cloudwatch.Metric):
+                watched.add((metric.namespace, metric.metric_name))
+        widgets: list[cloudwatch.IWidget] = []
+        for method, title, y_max in HOST_GRAPHS:
+            metric = getattr(host, method)()
+            if (metric.namespace, metric.metric_name) in watched:
+                continue
+            widgets.append(
+                cloudwatch.GraphWidget(
+                    title=title,
+                    left=[metric],
+                    left_y_axis=cloudwatch.YAxisProps(min=0, max=y_max),
+                    width=GRAPH_WIDTH,
+                )
+            )
+        return widgets
+
+
+def _sources(alarms: object) -> list[AlarmSource]:
+    items = list(alarms) if isinstance(alarms, (list, tuple)) else [alarms]
+    for item in items:
+        if not isinstance(item, AlarmSource):
+            raise TypeError(
+                "alarms must be a BasicAlarms, a LogPatternAlarms (anything with name_prefix and graphs) or a "
+                f"list of them, got {type(item).__name__}: {item!r}"
+            )
+    return items  # type: ignore[return-value]
 
 
 @jsii.implements(IValidation)
 class _AllAlarmsShown:
-    """Fails synth when alarms were added to the BasicAlarms after the dashboard was built."""
+    """Fails synth when alarms were added to a source after the dashboard was built."""
 
-    def __init__(self, alarms: BasicAlarms, count: int) -> None:
-        self.alarms = alarms
+    def __init__(self, source: AlarmSource, count: int) -> None:
+        self.source = source
         self.count = count
 
     def validate(self) -> list[str]:
-        late = self.alarms.alarms[self.count :]
+        late = self.source.graphs[self.count :]
         if not late:
             return []
         return [
-            f"alarms {[a.node.path for a in late]} were added to {self.alarms.node.path} after the dashboard "
-            "was created and are not on it; create HostDashboard after every alarm"
+            f"alarms {[g.alarm.node.path for g in late]} were added to {self.source.node.path} after the "
+            "dashboard was created and are not on it; create HostDashboard after every alarm"
         ]

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_obs._registry import claim_name, claim_series
 from constructs_obs.agent import AgentLogFile
 from constructs_obs.compliance import acknowledge
 from constructs_obs.log_groups import LOG_GROUP_ENCRYPTION
@@ -179,7 +179,7 @@ def docker_events_setup_steps(
 
 
 class DockerEventsLog(Construct):
-    """Container crash events of ``instance``: the log group, the service that feeds it, the crash metric.
+    """Container crash events of a host: the log group, the service that feeds it, the crash metric.
 
     - Log group ``log_group_name`` (for example ``/ai-tutor/docker-events``), with ``retention`` and
       ``removal_policy`` (default: kept when the stack goes).
@@ -191,6 +191,7 @@ class DockerEventsLog(Construct):
 
     Attributes:
         log_group: the log group.
+        write_grant: the grant that lets the host's role write to the log group.
         crash_filter: the metric filter counting crashes.
         agent_log_file: the file the CloudWatch agent must ship to the log group.
         unit: the systemd unit file's text.
@@ -202,7 +203,7 @@ class DockerEventsLog(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        instance: ec2.Instance,
+        grantee: iam.IGrantable,
         setup: HostSetup,
         log_group_name: str,
         namespace: str,
@@ -210,12 +211,12 @@ class DockerEventsLog(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
     ) -> None:
-        """Create the log group and metric filter; install the service on ``instance``.
+        """Create the log group and metric filter; install the service through ``setup``.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            instance: the Docker host (its role may write to the log group).
+            grantee: the Docker host's role (may write to the log group, and nowhere else).
             setup: the host's setup association, which installs the service.
             log_group_name: the log group's name.
             namespace: namespace of the crash metric.
@@ -234,6 +235,12 @@ class DockerEventsLog(Construct):
             removal_policy=removal_policy,
             encryption_key=encryption_key,
         )
+        claim_name(
+            self.log_group,
+            kind="log group",
+            name=log_group_name,
+            hint="each host needs its own docker-events group: give each host its own ContainerLogGroups prefix",
+        )
         if encryption_key is None:
             acknowledge(self.log_group, LOG_GROUP_ENCRYPTION)
         self.crash_filter = logs.MetricFilter(
@@ -245,12 +252,13 @@ class DockerEventsLog(Construct):
             metric_name=CONTAINER_CRASHES_METRIC,
             metric_value="1",
         )
+        claim_series(self.crash_filter, namespace=namespace, metric_name=CONTAINER_CRASHES_METRIC)
         self.agent_log_file = AgentLogFile(file_path=DOCKER_EVENTS_LOG_FILE, log_group_name=log_group_name)
         self.program = docker_events_program()
         self.unit = docker_events_unit()
         for step in docker_events_setup_steps(self.unit, self.program):
             setup.add_step(step)
-        self.grant_write(instance)
+        self.write_grant = self.grant_write(grantee)
 
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (the CloudWatch agent's role) ship events to this log group and nowhere else.
@@ -264,6 +272,6 @@ class DockerEventsLog(Construct):
             resource_arns=[self.log_group.log_group_arn],
         )
 
-    def metric_crashes(self, *, period: Duration) -> cloudwatch.Metric:
-        """Container crashes per ``period`` (sum of the filter's counts)."""
-        return self.crash_filter.metric(statistic=cloudwatch.Stats.SUM, period=period)
+    def metric_crashes(self, *, period: Duration, statistic: str = cloudwatch.Stats.SUM) -> cloudwatch.Metric:
+        """Container crashes per ``period`` (by default the sum of the filter's counts)."""
+        return self.crash_filter.metric(statistic=statistic, period=period)

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
-from aws_cdk import Stack, Token
+import jsii
+from aws_cdk import Annotations, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs import _validation as check
-from constructs_obs.agent import DEFAULT_METRICS_NAMESPACE, CloudWatchAgent
+from constructs_obs._registry import claim_name
 from constructs_obs.compliance import acknowledge, declare, nag_label
-from constructs_obs.docker_events import DockerEventsLog
+from constructs_obs.images import AL2023_PARAMETERS as AL2023_PARAMETERS  # re-exported
+from constructs_obs.images import ImageFacts, al2023_at_launch, inspect_image
 from constructs_obs.log_groups import ContainerLogGroups
-from constructs_obs.setup import HostSetup
+from constructs_obs.observed_host import (
+    DOCKER_EVENTS_LOG_NAME,
+    IObservedHost,
+    ObservedHostBase,
+    default_metrics_namespace,
+)
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
 
-#: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
-DOCKER_EVENTS_LOG_NAME = "docker-events"
+#: The ports open to the internet by default: nginx's HTTP and HTTPS.
+DEFAULT_PUBLIC_PORTS: tuple[int, ...] = (80, 443)
+#: The ports :data:`PUBLIC_WEB_INGRESS` explains; other public ports are the caller's finding to acknowledge.
+WEB_PORTS = frozenset(DEFAULT_PUBLIC_PORTS)
 
-#: Public SSM parameters that always name the newest Amazon Linux 2023 AMI, per CPU architecture.
-AL2023_PARAMETERS: dict[ec2.InstanceArchitecture, str] = {
-    ec2.InstanceArchitecture.X86_64: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-    ec2.InstanceArchitecture.ARM_64: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
-}
+_INSTANCE_ID = re.compile(r"i-[0-9a-f]{8}(?:[0-9a-f]{9})?")
 
 #: What the SSM agent needs for Session Manager's message channels (besides ssm:UpdateInstanceInformation):
 #: the channel actions of AmazonSSMManagedInstanceCore. None of them supports resource-level permissions.
@@ -104,6 +111,24 @@ SESSION_MANAGER_REGISTRATION = declare(
     to the EC2 instances of this account and region. Naming the instance itself would need a policy created after
     the instance launches, and the agent would fail to register until it exists.""",
 )
+EXISTING_HOST_PUT_METRIC_DATA = declare(
+    "host.existing-instance-metrics",
+    owner="ObservedEc2Host.from_existing_instance",
+    target="the instance role's policy",
+    rules=("AwsSolutions-IAM5[Resource::*]",),
+    reason="""`cloudwatch:PutMetricData` supports no resource-level permissions, so its resource is `*`; a
+    `cloudwatch:namespace` condition limits it to the host's own namespace. The policy's other statements name
+    their log groups.""",
+)
+EXISTING_HOST_POLICY = declare(
+    "host.existing-instance-policy",
+    owner="ObservedEc2Host.from_existing_instance",
+    target="the instance role's policy",
+    rules=("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"),
+    reason="""The statements the library adds to a role it did not create (the host's log writes and metrics)
+    are one policy this construct owns and deletes with it, attached to that role only; a managed policy would
+    hold the same statements with nothing to share them with.""",
+)
 NO_RESOURCE_LEVEL_PERMISSIONS = declare(
     "host.actions-without-resource-scope",
     owner="ObservedEc2Host",
@@ -124,23 +149,6 @@ ROLE_POLICY = declare(
     granting only this host's log writes and Session Manager; a standalone managed policy would hold the same
     statements with nothing to share them with.""",
 )
-
-
-def al2023_at_launch(
-    instance_type: ec2.InstanceType, parameter_version: str | None = None
-) -> ec2.IMachineImage:
-    """Amazon Linux 2023 for ``instance_type``'s architecture, resolved by EC2 when the instance launches.
-
-    The template holds ``resolve:ssm:<parameter>`` rather than an AMI id, so it never changes when AWS
-    publishes a newer AMI and the instance is never replaced by a deploy for that reason (the CloudFormation
-    equivalent of Terraform's ``lifecycle { ignore_changes = [ami] }``). Synth needs no AWS credentials.
-    Pass ``parameter_version`` to pin one version of the parameter; changing it replaces the instance.
-    """
-    return ec2.MachineImage.resolve_ssm_parameter_at_launch(
-        AL2023_PARAMETERS[instance_type.architecture],
-        os=ec2.OperatingSystemType.LINUX,
-        parameter_version=parameter_version,
-    )
 
 
 def _check_compose_version(compose_version: object) -> None:
@@ -180,14 +188,98 @@ def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.User
     return user_data
 
 
-class ObservedEc2Host(Construct):
+def _check_public_ports(public_ports: Any) -> tuple[int, ...]:
+    if isinstance(public_ports, (str, bytes)) or not isinstance(public_ports, Sequence):
+        raise TypeError(
+            f"public_ports must be a sequence of TCP port numbers like (80, 443), or () for none, "
+            f"got {public_ports!r}"
+        )
+    ports = tuple(check.integer("public_ports", p, minimum=1, maximum=65_535) for p in public_ports)
+    repeated = sorted({p for p in ports if ports.count(p) > 1})
+    if repeated:
+        raise ValueError(f"public_ports repeats {repeated}; give each port once, got {list(ports)}")
+    return ports
+
+
+def _host_role(scope: Construct, role: iam.IRole | None, role_name: str | None) -> iam.IRole:
+    """The instance's role: ``role`` when given, else a new role for EC2, with Session Manager's permissions."""
+    if role is None:
+        role = iam.Role(
+            scope,
+            "Role",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"EC2 host {scope.node.path}: writes container logs to CloudWatch; Session Manager access",
+        )
+        if role_name is not None:
+            claim_name(role, kind="IAM role", name=role_name, level="account")
+    return role
+
+
+def _allow_session_manager(scope: Construct, role: iam.IRole) -> None:
+    """The SSM agent registers the instance (the account's instances), then opens its message channels."""
+    account_instances = Stack.of(scope).format_arn(service="ec2", resource="instance", resource_name="*")
+    added = role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["ssm:UpdateInstanceInformation"], resources=[account_instances])
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=list(SSM_CHANNEL_ACTIONS), resources=["*"]))
+    if not added.statement_added:
+        Annotations.of(scope).add_warning_v2(
+            "constructs-obs:immutable-role",
+            "role cannot be changed here (imported with mutable=False): give it Session Manager's permissions "
+            "(AmazonSSMManagedInstanceCore), the log writes and cloudwatch:PutMetricData yourself, or the "
+            "host's setup, logs and metrics fail.",
+        )
+    acknowledge(role, SESSION_MANAGER_REGISTRATION, instances=nag_label(scope, account_instances))
+    acknowledge(role, NO_RESOURCE_LEVEL_PERMISSIONS)
+    acknowledge(role, ROLE_POLICY)
+
+
+def _security_group(
+    scope: Construct, vpc: ec2.IVpc, security_group: ec2.ISecurityGroup | None, public_ports: Sequence[int]
+) -> ec2.ISecurityGroup:
+    """``security_group`` or a new one with all outbound; ``public_ports`` open to the internet on it."""
+    if security_group is None:
+        security_group = ec2.SecurityGroup(
+            scope,
+            "SecurityGroup",
+            vpc=vpc,
+            description=_security_group_description(public_ports),
+            allow_all_outbound=True,
+        )
+    names = {80: "HTTP", 443: "HTTPS"}
+    for port in public_ports:
+        security_group.add_ingress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"{names.get(port, f'TCP {port}')} to nginx"
+        )
+    if public_ports and set(public_ports) <= WEB_PORTS:
+        acknowledge(security_group, PUBLIC_WEB_INGRESS)
+    return security_group
+
+
+def _security_group_description(public_ports: Sequence[int]) -> str:
+    if tuple(public_ports) == DEFAULT_PUBLIC_PORTS:
+        return "Docker host: HTTP and HTTPS in for nginx; all out"
+    if not public_ports:
+        return "Docker host: nothing in from the internet; all out"
+    return f"Docker host: TCP {', '.join(str(p) for p in public_ports)} in; all out"
+
+
+@jsii.implements(ec2.IConnectable, iam.IGrantable)
+class ObservedEc2Host(ObservedHostBase):
     """An EC2 instance ready to run a docker-compose app whose containers log to CloudWatch.
 
     Secure by default: IMDSv2 required with a hop limit of 1 (containers cannot reach the role's credentials),
     encrypted gp3 root volume, no SSH port and no key pair (shell access through SSM Session Manager), inbound
-    HTTP/HTTPS only, termination protection on, basic (free) 5-minute monitoring, an Elastic IP so the address
-    survives stop/start. The role may write to ``log_groups``, use Session Manager and receive its setup, and
-    nothing else.
+    HTTP/HTTPS only (``public_ports``; ``()`` for a host behind a load balancer), termination protection on,
+    basic (free) 5-minute monitoring, an Elastic IP so the address survives stop/start. The role may write to
+    ``log_groups``, use Session Manager and receive its setup, and nothing else.
+
+    A CDK citizen: it is :class:`~constructs_obs.observed_host.IObservedHost` (what alarms, saved queries and the
+    dashboard read), ``ec2.IConnectable`` (``db.connections.allow_from(host, ec2.Port.tcp(5432))``) and
+    ``iam.IGrantable`` (``bucket.grant_read(host)``), with ``metric_cpu_utilization()``,
+    ``metric_status_check_failed()``, ``metric_memory_used_percent()``, ``metric_disk_used_percent()`` and
+    ``metric_container_crashes()``. For an instance created elsewhere use :meth:`from_existing_instance`.
 
     Set up in two parts: the user data installs Docker and the Compose plugin at first boot, and nothing else;
     everything the library runs on the host (the CloudWatch agent and its configuration, the docker-events
@@ -203,8 +295,10 @@ class ObservedEc2Host(Construct):
 
     Attributes:
         instance: the EC2 instance.
-        role: the instance's IAM role (its instance profile is created with the instance).
-        security_group: the instance's security group.
+        role: the instance's IAM role (created unless ``role`` was given; its instance profile is created with
+            the instance).
+        security_group: the instance's security group (created unless ``security_group`` was given).
+        connections: the instance's connections (its security groups).
         log_groups: the container log groups the host ships to.
         user_data: the instance's user data (first boot only: Docker and the Compose plugin). Changing it
             later stops and starts the instance, and cloud-init does not run it again: add your own first-boot
@@ -224,13 +318,16 @@ class ObservedEc2Host(Construct):
         log_groups: ContainerLogGroups,
         instance_type: ec2.InstanceType | None = None,
         machine_image: ec2.IMachineImage | None = None,
+        role: iam.IRole | None = None,
         role_name: str | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        public_ports: Sequence[int] = DEFAULT_PUBLIC_PORTS,
         instance_name: str | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         root_volume_size_gib: int = 30,
         compose_version: str = DEFAULT_COMPOSE_VERSION,
         termination_protection: bool = True,
-        metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
+        metrics_namespace: str | None = None,
         detailed_monitoring: bool = False,
         metadata_hop_limit: int = 1,
         elastic_ip: bool = True,
@@ -247,15 +344,24 @@ class ObservedEc2Host(Construct):
                 launch (see :func:`al2023_at_launch`), so a new AMI never replaces a running host. Pass another
                 image (for example ``ec2.MachineImage.generic_linux({...})``) to move to a newer AMI
                 deliberately; that deploy replaces the instance (the log groups, and so the logs, stay).
-            role_name: physical name of the IAM role. Default: generated by CloudFormation.
+            role: an existing role for the instance (it must trust ``ec2.amazonaws.com``); the host adds its
+                statements to it. Default: a new role.
+            role_name: physical name of the role the host creates. Default: generated by CloudFormation. Not with
+                ``role``.
+            security_group: an existing security group for the instance. Default: a new one with all outbound.
+            public_ports: TCP ports open to the whole internet (IPv4) on the security group. Default ``(80,
+                443)`` for nginx; ``()`` for a host behind a load balancer (open the balancer's access with
+                ``host.connections.allow_from(alb, ec2.Port.tcp(80))``).
             instance_name: the ``Name`` tag. Default: the construct path.
             vpc_subnets: where to launch. Default: public subnets (no NAT gateway needed).
             root_volume_size_gib: root gp3 volume size. Default 30 GiB (the EBS free tier).
             compose_version: the Docker Compose plugin release to install.
             termination_protection: EC2 API termination protection. Default on.
             metrics_namespace: CloudWatch namespace of the host's custom metrics (the agent's memory and disk
-                metrics and the container-crash count). One per application keeps each host's permission to
-                publish metrics inside its own namespace.
+                metrics and the container-crash count); the role may publish into it and no other. Default
+                ``ConstructsObs/{stack name}/{host path}``, unique per host. A namespace you pass must be this
+                host's alone in its account and Region (the container-crash count cannot carry the host's
+                instance id): synth fails when another host in the app would share its series.
             detailed_monitoring: 1-minute EC2 metrics. Default off: they are billed, and basic 5-minute
                 monitoring is free and what the alarms are built for.
             metadata_hop_limit: the instance metadata service's PUT response hop limit. Default 1: only
@@ -270,17 +376,21 @@ class ObservedEc2Host(Construct):
         Raises:
             TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
                 wrong type.
-            ValueError: a role name IAM would reject, a root volume size outside 8-16384 GiB, a compose
-                version that is not a release tag like ``v2.40.3``, a metrics namespace CloudWatch would
-                reject, or a container named ``docker-events`` (that log group is the host's).
+            ValueError: a role name IAM would reject, ``role`` with ``role_name``, a root volume size outside
+                8-16384 GiB, a compose version that is not a release tag like ``v2.40.3``, a metrics namespace
+                CloudWatch would reject, a public port outside 1-65535 or repeated, or a container named
+                ``docker-events`` (that log group is the host's).
         """
         # Validated before the construct joins the tree, so a refused one leaves nothing behind.
-        self._validate(
+        ports = self._validate(
             vpc=vpc,
             log_groups=log_groups,
             instance_type=instance_type,
             machine_image=machine_image,
+            role=role,
             role_name=role_name,
+            security_group=security_group,
+            public_ports=public_ports,
             instance_name=instance_name,
             vpc_subnets=vpc_subnets,
             root_volume_size_gib=root_volume_size_gib,
@@ -291,41 +401,15 @@ class ObservedEc2Host(Construct):
             metadata_hop_limit=metadata_hop_limit,
             elastic_ip=elastic_ip,
         )
-        super().__init__(scope, construct_id)
         instance_type = instance_type or ec2.InstanceType("t3.small")
-        self.log_groups = log_groups
+        machine_image = machine_image or al2023_at_launch(instance_type)
+        image = inspect_image(scope, machine_image, instance_type)
+        super().__init__(scope, construct_id)
 
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"EC2 host {self.node.path}: writes container logs to CloudWatch; Session Manager access",
-        )
-        log_groups.grant_write(self.role)
-        # Session Manager: the agent registers this instance (scoped to the account's instances), then opens
-        # its message channels (those actions have no resource-level permissions).
-        account_instances = Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["ssm:UpdateInstanceInformation"], resources=[account_instances])
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(SSM_CHANNEL_ACTIONS), resources=["*"])
-        )
-        acknowledge(self.role, SESSION_MANAGER_REGISTRATION, instances=nag_label(self, account_instances))
-        acknowledge(self.role, NO_RESOURCE_LEVEL_PERMISSIONS)
-        acknowledge(self.role, ROLE_POLICY)
-
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description="Docker host: HTTP and HTTPS in for nginx; all out",
-            allow_all_outbound=True,
-        )
-        for port, name in ((80, "HTTP"), (443, "HTTPS")):
-            self.security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"{name} to nginx")
-        acknowledge(self.security_group, PUBLIC_WEB_INGRESS)
+        self.role = _host_role(self, role, role_name)
+        log_groups_grant = log_groups.grant_write(self.role)
+        _allow_session_manager(self, self.role)
+        self.security_group = _security_group(self, vpc, security_group, ports)
 
         self.user_data = docker_user_data(compose_version)
         self.instance = ec2.Instance(
@@ -334,7 +418,7 @@ class ObservedEc2Host(Construct):
             vpc=vpc,
             vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             instance_type=instance_type,
-            machine_image=machine_image or al2023_at_launch(instance_type),
+            machine_image=machine_image,
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,
@@ -355,6 +439,7 @@ class ObservedEc2Host(Construct):
                 )
             ],
         )
+        self.connections = self.instance.connections
 
         if elastic_ip:
             # A fixed public address: DNS records keep pointing at the host across stop/start. An address
@@ -365,38 +450,88 @@ class ObservedEc2Host(Construct):
         else:
             self.elastic_ip = None
 
-        self.setup = HostSetup(self, "Setup", instance_id=self.instance.instance_id, role=self.role)
-        self.docker_events = DockerEventsLog(
-            self,
-            "DockerEvents",
-            instance=self.instance,
-            setup=self.setup,
-            log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
-            namespace=metrics_namespace,
-            retention=log_groups.retention,
-            removal_policy=log_groups.removal_policy,
-            encryption_key=log_groups.encryption_key,
+        grants = self._observe(
+            instance_id=self.instance.instance_id,
+            grantee=self.role,
+            setup_role=self.role,
+            log_groups=log_groups,
+            metrics_namespace=metrics_namespace or default_metrics_namespace(self),
+            declare_metrics_on=self.instance.instance,
         )
-        self.agent = CloudWatchAgent(
-            self,
-            "Agent",
-            instance=self.instance,
-            setup=self.setup,
-            namespace=metrics_namespace,
-            log_files=[self.docker_events.agent_log_file],
-        )
+        for grant in [log_groups_grant, *grants]:
+            grant.apply_before(self.setup.association)
+        self._acknowledge(image, detailed_monitoring)
 
-        if machine_image is None:
+    def _acknowledge(self, image: ImageFacts, detailed_monitoring: bool) -> None:
+        if image.resolved_at_launch and image.al2023:
             # EC2 accepts "resolve:ssm:<parameter>" image ids; the template validators' format check does not.
+            # Any Amazon Linux 2023 parameter, pinned to a version or not (al2023_at_launch(parameter_version=...)).
             acknowledge(self.instance, AMI_RESOLVED_AT_LAUNCH)
+        if image.minimal:
+            Annotations.of(self).add_warning_v2(
+                "constructs-obs:minimal-image",
+                "machine_image is an Amazon Linux 2023 minimal image: the host's setup arrives through the SSM "
+                "agent, which the minimal image may not include. Install amazon-ssm-agent in the user data, or "
+                "use the standard image (al2023_at_launch).",
+            )
         if not detailed_monitoring:
             acknowledge(self.instance, DETAILED_MONITORING)
         image_id = self.instance.instance.image_id
-        if image_id is not None and not Token.is_unresolved(image_id) and image_id.startswith("ami-"):
+        if image.literal_ami and image_id is not None and not Token.is_unresolved(image_id):
             acknowledge(self.instance, PINNED_AMI)
         zone = self.instance.instance.availability_zone
         if zone is not None and not Token.is_unresolved(zone):
             acknowledge(self.instance, SUBNET_AVAILABILITY_ZONE)
+
+    @staticmethod
+    def from_existing_instance(
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance_id: str,
+        role: iam.IRole,
+        log_groups: ContainerLogGroups,
+        metrics_namespace: str | None = None,
+    ) -> IObservedHost:
+        """Observe an Amazon Linux 2023 instance the library did not create, without a reboot or replacement.
+
+        The returned host works with :class:`~constructs_obs.alarms.BasicAlarms`,
+        :class:`~constructs_obs.queries.SavedQueries` and :class:`~constructs_obs.dashboard.HostDashboard` like a
+        created one. The library:
+
+        - grants ``role`` exactly the log writes (``logs:CreateLogStream``, ``logs:PutLogEvents`` on the container
+          groups and the docker-events group) and ``cloudwatch:PutMetricData`` limited to ``metrics_namespace``,
+          in one policy attached to ``role`` (so ``role`` must be mutable: the usual ``iam.Role.from_role_arn``
+          or ``from_role_name``);
+        - brings the CloudWatch agent and the docker-events service to the instance with an SSM State Manager
+          association (:class:`~constructs_obs.setup.HostSetup`), which CloudFormation waits for.
+
+        What the instance needs: the SSM agent running (preinstalled on Amazon Linux 2023) and registered with
+        Systems Manager, and a role that lets it talk to Systems Manager (the AWS-managed
+        ``AmazonSSMManagedInstanceCore`` policy, which includes the State Manager calls) and reach the SSM
+        endpoints (internet or VPC endpoints). Docker must be installed; the setup installs the agent with dnf.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            instance_id: the instance (``i-...``).
+            role: the instance's role (from its instance profile).
+            log_groups: the container log groups its Docker daemon writes to.
+            metrics_namespace: as for :class:`ObservedEc2Host`. Default ``ConstructsObs/{stack name}/{path}``.
+
+        Raises:
+            ValueError: an instance id that is not ``i-`` and 8 or 17 hex digits, a metrics namespace
+                CloudWatch would reject, or a container named ``docker-events``.
+            TypeError: ``role`` not an ``iam.IRole``, ``log_groups`` not a :class:`ContainerLogGroups`.
+        """
+        return ExistingEc2Host(
+            scope,
+            construct_id,
+            instance_id=instance_id,
+            role=role,
+            log_groups=log_groups,
+            metrics_namespace=metrics_namespace,
+        )
 
     @staticmethod
     def _validate(
@@ -405,7 +540,10 @@ class ObservedEc2Host(Construct):
         log_groups: object,
         instance_type: object,
         machine_image: object,
+        role: object,
         role_name: object,
+        security_group: object,
+        public_ports: object,
         instance_name: object,
         vpc_subnets: object,
         root_volume_size_gib: object,
@@ -415,25 +553,27 @@ class ObservedEc2Host(Construct):
         metrics_namespace: object,
         metadata_hop_limit: object = 1,
         elastic_ip: object = True,
-    ) -> None:
-        if log_groups is None:
-            raise TypeError(
-                "log_groups is required: the ContainerLogGroups this host's containers ship their output to "
-                "(its role may write to those groups and nowhere else), got None"
-            )
-        check.require_type(
-            "log_groups",
-            log_groups,
-            ContainerLogGroups,
-            "the ContainerLogGroups this host's containers ship to (wrap plain log groups in ContainerLogGroups)",
-        )
+    ) -> tuple[int, ...]:
+        _check_log_groups(log_groups)
         check.require_interface("vpc", vpc, "vpc_id", "an ec2.IVpc")
         if instance_type is not None:
             check.require_type("instance_type", instance_type, ec2.InstanceType, "an ec2.InstanceType")
         if machine_image is not None:
             check.require_interface("machine_image", machine_image, "get_image", "an ec2.IMachineImage")
+        if role is not None:
+            check.require_interface("role", role, "role_arn", "an iam.IRole")
+            if role_name is not None:
+                raise ValueError(
+                    f"role_name={role_name!r} names the role the host creates, but role= was given too: "
+                    "drop one of them"
+                )
         if role_name is not None:
             check.role_name("role_name", role_name)
+        if security_group is not None:
+            check.require_interface(
+                "security_group", security_group, "security_group_id", "an ec2.ISecurityGroup"
+            )
+        ports = _check_public_ports(public_ports)
         if instance_name is not None:
             check.tag_value("instance_name", instance_name)
         if vpc_subnets is not None:
@@ -445,32 +585,89 @@ class ObservedEc2Host(Construct):
             maximum=MAX_ROOT_VOLUME_GIB,
             unit=" GiB (the AMI's 8 GiB snapshot up to gp3's maximum)",
         )
-        check.require_type(
-            "compose_version", compose_version, str, "a Docker Compose release tag like 'v2.40.3'"
-        )
-        if not _COMPOSE_VERSION.fullmatch(str(compose_version)):
-            raise ValueError(
-                f"compose_version must be a Docker Compose release tag like 'v2.40.3' (it goes into the "
-                f"download URL and the user data script), got {compose_version!r}"
-            )
+        _check_compose_version(compose_version)
         check.require_bool("termination_protection", termination_protection)
         check.require_bool("detailed_monitoring", detailed_monitoring)
         check.require_bool("elastic_ip", elastic_ip)
         check.integer("metadata_hop_limit", metadata_hop_limit, minimum=1, maximum=64, unit="")
-        check.metrics_namespace("metrics_namespace", metrics_namespace)
-        if isinstance(log_groups, ContainerLogGroups) and DOCKER_EVENTS_LOG_NAME in log_groups.containers:
+        if metrics_namespace is not None:
+            check.metrics_namespace("metrics_namespace", metrics_namespace)
+        return ports
+
+
+def _check_log_groups(log_groups: object) -> None:
+    if log_groups is None:
+        raise TypeError(
+            "log_groups is required: the ContainerLogGroups this host's containers ship their output to "
+            "(its role may write to those groups and nowhere else), got None"
+        )
+    check.require_type(
+        "log_groups",
+        log_groups,
+        ContainerLogGroups,
+        "the ContainerLogGroups this host's containers ship to (wrap plain log groups in ContainerLogGroups)",
+    )
+    if isinstance(log_groups, ContainerLogGroups) and DOCKER_EVENTS_LOG_NAME in log_groups.containers:
+        raise ValueError(
+            f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
+            f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
+            "rename the container"
+        )
+
+
+@jsii.implements(iam.IGrantable)
+class ExistingEc2Host(ObservedHostBase):
+    """An instance created elsewhere, observed like an :class:`ObservedEc2Host`.
+
+    Create it with :meth:`ObservedEc2Host.from_existing_instance`, which documents what it does and needs.
+
+    Attributes:
+        role: the instance's role.
+        log_groups: the container log groups the host ships to.
+        setup: the association that sets up the agent and the docker-events service (add steps to it).
+        agent: the CloudWatch agent (memory and disk metrics).
+        docker_events: the container events log group, its service and the crash metric.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance_id: str,
+        role: iam.IRole,
+        log_groups: ContainerLogGroups,
+        metrics_namespace: str | None = None,
+    ) -> None:
+        """See :meth:`ObservedEc2Host.from_existing_instance`."""
+        check.require_type("instance_id", instance_id, str, "an EC2 instance id like 'i-0123456789abcdef0'")
+        if not check.unresolved(instance_id) and not _INSTANCE_ID.fullmatch(instance_id):
             raise ValueError(
-                f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
-                f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
-                "rename the container"
+                f"instance_id must be an EC2 instance id, 'i-' and 8 or 17 hex digits like "
+                f"'i-0123456789abcdef0', got {instance_id!r}"
             )
-
-    @property
-    def instance_id(self) -> str:
-        """The instance id (a token until deploy)."""
-        return self.instance.instance_id
-
-    @property
-    def region(self) -> str:
-        """The region the host and its log groups live in."""
-        return Stack.of(self).region
+        check.require_interface("role", role, "role_arn", "an iam.IRole (e.g. iam.Role.from_role_name(...))")
+        _check_log_groups(log_groups)
+        if metrics_namespace is not None:
+            check.metrics_namespace("metrics_namespace", metrics_namespace)
+        super().__init__(scope, construct_id)
+        self.role = role
+        grants = [log_groups.grant_write(role)]
+        grants += self._observe(
+            instance_id=instance_id,
+            grantee=role,
+            setup_role=None,
+            log_groups=log_groups,
+            metrics_namespace=metrics_namespace or default_metrics_namespace(self),
+        )
+        if not all(grant.success for grant in grants):
+            raise ValueError(
+                f"role {role.node.path} cannot be changed by this stack (imported with mutable=False?): the host "
+                "needs its log writes and cloudwatch:PutMetricData added to it; import it mutable "
+                "(iam.Role.from_role_arn(..., mutable=True), the default)"
+            )
+        # The setup starts the agent, which publishes at once: the role must allow it first.
+        for grant in grants:
+            grant.apply_before(self.setup.association)
+        acknowledge(role, EXISTING_HOST_PUT_METRIC_DATA)
+        acknowledge(role, EXISTING_HOST_POLICY)

@@ -55,10 +55,13 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_obs import _validation as check
-from constructs_obs.alarms import BasicAlarms
+from constructs_obs._registry import claim_series
+from constructs_obs.alarms import AlarmGraph, AlarmNotifier, BasicAlarms, allow_cloudwatch_to_publish
+from constructs_obs.observed_host import default_metrics_namespace
 
 #: Field names of nginx's default ``combined`` log format, in order.
 NGINX_COMBINED_FIELDS: tuple[str, ...] = (
@@ -130,22 +133,37 @@ DEFAULT_EVALUATION_PERIODS = 5
 
 
 class LogPatternAlarms(Construct):
-    """Metric filters on container log groups and their alarms, added to a :class:`BasicAlarms`.
+    """Metric filters on nginx's and the backend's log groups, and their alarms.
 
     - ``{name_prefix}-nginx-5xx``: at least ``nginx_5xx_threshold`` 5xx responses a minute in the nginx access
       log, in ``datapoints_to_alarm`` of the last ``evaluation_periods`` minutes (default 1 or more in 3 of 5).
     - ``{name_prefix}-backend-errors``: at least ``backend_errors_threshold`` error lines a minute in the
       backend's output, in the same window (default 1 or more in 3 of 5).
 
+    Two ways to use it:
+
+    - with a host's alarms: ``LogPatternAlarms(self, "LogAlarms", alarms=alarms, nginx_container="nginx",
+      backend_container="backend")``: the containers' groups come from the host's
+      :class:`~constructs_obs.log_groups.ContainerLogGroups`, the alarms share the :class:`BasicAlarms`' topic,
+      name prefix and metrics namespace, and appear in its ``alarms`` (so on its dashboard);
+    - on any log groups (ECS, Fargate, Lambda, anything that writes one event per line):
+      ``LogPatternAlarms(self, "LogAlarms", topic=topic, name_prefix="shop-prod",
+      nginx_log_group=nginx_group, backend_log_group=api_group)``. The topic's policy gets a statement letting
+      CloudWatch publish ``{name_prefix}-*`` alarms (as :class:`BasicAlarms` does for its own).
+
     Each filter publishes ``1`` per matching line to ``{namespace}/{metric}`` without dimensions and without a
     default value, so a quiet log publishes no data: missing data is *not breaching* (no error lines, no
-    errors) and the alarm returns to OK, notifying the topic, once a period passes without errors. The alarms
-    are created through ``alarms.add_alarm`` so they share its topic, naming and the dashboard's alarm list.
+    errors) and the alarm returns to OK, notifying the topic, once a period passes without errors. The namespace
+    is the host's (``alarms=`` form) or, by default, ``ConstructsObs/{stack name}/{path}``: unique, so no other
+    host's or service's lines feed these alarms (synth fails if two filters in the app would publish one series).
 
     Attributes:
-        nginx_5xx: the nginx alarm, or None without an nginx container.
-        backend_errors: the backend alarm, or None without a backend container.
+        nginx_5xx: the nginx alarm, or None without nginx.
+        backend_errors: the backend alarm, or None without a backend.
         metric_filters: the metric filters, by metric name.
+        graphs: the alarms with their dashboard graphs.
+        name_prefix: the alarm names' prefix.
+        topic: the topic the alarms notify.
     """
 
     def __init__(
@@ -153,9 +171,13 @@ class LogPatternAlarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        alarms: BasicAlarms,
-        nginx_container: str | None = "nginx",
-        backend_container: str | None = "backend",
+        alarms: BasicAlarms | None = None,
+        topic: sns.ITopic | None = None,
+        name_prefix: str | None = None,
+        nginx_container: str | None = None,
+        backend_container: str | None = None,
+        nginx_log_group: logs.ILogGroup | None = None,
+        backend_log_group: logs.ILogGroup | None = None,
         nginx_5xx_threshold: int = DEFAULT_NGINX_5XX_THRESHOLD,
         backend_errors_threshold: int = DEFAULT_BACKEND_ERRORS_THRESHOLD,
         period: Duration = DEFAULT_LOG_ALARM_PERIOD,
@@ -168,70 +190,187 @@ class LogPatternAlarms(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            alarms: the host's alarms; their host's ``log_groups`` hold the containers' groups.
-            nginx_container: the container writing nginx's access log; None for no nginx alarm.
-            backend_container: the uvicorn/FastAPI container; None for no backend alarm.
+            alarms: the host's alarms: topic, name prefix, the host's container log groups and metrics
+                namespace. Not with ``topic`` or ``name_prefix``.
+            topic: the topic to notify (without ``alarms``).
+            name_prefix: alarm names are ``{name_prefix}-nginx-5xx`` and ``{name_prefix}-backend-errors``
+                (without ``alarms``).
+            nginx_container: the container writing nginx's access log, one of the host's containers (with
+                ``alarms``).
+            backend_container: the uvicorn/FastAPI container, one of the host's containers (with ``alarms``).
+            nginx_log_group: the log group of nginx's access log, any ``logs.ILogGroup``. Not with
+                ``nginx_container``.
+            backend_log_group: the backend's log group, any ``logs.ILogGroup``. Not with ``backend_container``.
             nginx_5xx_threshold: 5xx responses per period that count as a bad period. Default 1.
             backend_errors_threshold: error lines per period that count as a bad period. Default 1.
             period: the alarm period. Default 1 minute.
             datapoints_to_alarm: how many bad periods fire the alarm. Default 3.
             evaluation_periods: out of how many recent periods. Default 5.
-            namespace: namespace of the filters' metrics. Default: the host's metrics namespace.
+            namespace: namespace of the filters' metrics. Default: the host's metrics namespace with
+                ``alarms``, else ``ConstructsObs/{stack name}/{path}``.
+
+        Raises:
+            ValueError: neither nginx nor backend given, a container the host has no log group for (naming the
+                prop), a container and a log group for the same thing, ``alarms`` with ``topic`` or
+                ``name_prefix`` (or neither), a threshold below 1, or a period or window CloudWatch would
+                reject.
+            TypeError: a prop of the wrong type.
         """
+        groups = self._validate(
+            alarms=alarms,
+            topic=topic,
+            name_prefix=name_prefix,
+            containers={"nginx_container": nginx_container, "backend_container": backend_container},
+            log_groups={"nginx_log_group": nginx_log_group, "backend_log_group": backend_log_group},
+            thresholds={
+                "nginx_5xx_threshold": nginx_5xx_threshold,
+                "backend_errors_threshold": backend_errors_threshold,
+            },
+            period=period,
+            datapoints_to_alarm=datapoints_to_alarm,
+            evaluation_periods=evaluation_periods,
+            namespace=namespace,
+        )
         super().__init__(scope, construct_id)
-        for name, threshold in (
-            ("nginx_5xx_threshold", nginx_5xx_threshold),
-            ("backend_errors_threshold", backend_errors_threshold),
-        ):
-            if threshold < 1:
-                raise ValueError(f"{name} must be at least 1, got {threshold}")
-        period_seconds = check.alarm_period("period", period)
-        check.evaluation_range("evaluation_periods", evaluation_periods, period_seconds)
-        check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation_periods)
-        self.alarms = alarms
         self._window = (datapoints_to_alarm, evaluation_periods)
-        log_groups = alarms.host.log_groups
-        namespace = namespace or alarms.host.agent.namespace
+        self.name_prefix = alarms.name_prefix if alarms is not None else str(name_prefix)
+        if alarms is None:
+            self.topic: sns.ITopic = topic  # type: ignore[assignment]
+            allow_cloudwatch_to_publish(
+                self, self.topic, self.name_prefix, sid=f"CloudWatchAlarmsPublish{self.node.addr[:8]}"
+            )
+            self._notifier: AlarmNotifier | BasicAlarms = AlarmNotifier(self.topic, self.name_prefix)
+        else:
+            self.topic = alarms.topic
+            self._notifier = alarms
+        self._own: list[cloudwatch.Alarm] = []
+        namespace = namespace or (alarms.host.metrics_namespace if alarms is not None else None)
+        namespace = namespace or default_metrics_namespace(self)
         self.metric_filters: dict[str, logs.MetricFilter] = {}
         self.nginx_5xx: cloudwatch.Alarm | None = None
         self.backend_errors: cloudwatch.Alarm | None = None
 
-        if nginx_container is not None:
+        nginx = groups.get("nginx")
+        if nginx is not None:
+            group, group_name = nginx
             self.nginx_5xx = self._count_alarm(
                 "Nginx5xx",
                 "nginx-5xx",
-                alarms,
-                log_groups.log_group(nginx_container),
+                "nginx 5xx responses",
+                group,
                 NGINX_5XX_PATTERN,
                 NGINX_5XX_METRIC,
                 namespace,
                 period,
                 nginx_5xx_threshold,
                 f"{nginx_5xx_threshold} or more 5xx responses {self._window_text(period)} in "
-                f"{log_groups.log_group_name(nginx_container)} (502/504: the backend is down or slow). "
-                "See the nginx-5xx-by-path saved query.",
+                f"{group_name} (502/504: the backend is down or slow). See the nginx-5xx-by-path saved query.",
             )
-        if backend_container is not None:
+        backend = groups.get("backend")
+        if backend is not None:
+            group, group_name = backend
             self.backend_errors = self._count_alarm(
                 "BackendErrors",
                 "backend-errors",
-                alarms,
-                log_groups.log_group(backend_container),
+                "Backend error lines",
+                group,
                 BACKEND_ERROR_PATTERN,
                 BACKEND_ERRORS_METRIC,
                 namespace,
                 period,
                 backend_errors_threshold,
                 f"{backend_errors_threshold} or more ERROR/CRITICAL lines {self._window_text(period)} in "
-                f"{log_groups.log_group_name(backend_container)}: errors keep coming. Sentry has each "
-                "exception; see the backend-errors saved query.",
+                f"{group_name}: errors keep coming. Sentry has each exception; see the backend-errors saved "
+                "query.",
             )
+
+    @staticmethod
+    def _validate(
+        *,
+        alarms: object,
+        topic: object,
+        name_prefix: object,
+        containers: dict[str, object],
+        log_groups: dict[str, object],
+        thresholds: dict[str, object],
+        period: object,
+        datapoints_to_alarm: object,
+        evaluation_periods: object,
+        namespace: object,
+    ) -> dict[str, tuple[logs.ILogGroup, str]]:
+        """Check the props; return the log group (and its name for descriptions) of nginx and the backend."""
+        if alarms is not None:
+            check.require_type("alarms", alarms, BasicAlarms, "the host's BasicAlarms")
+            for prop, value in (("topic", topic), ("name_prefix", name_prefix)):
+                if value is not None:
+                    raise ValueError(
+                        f"{prop} comes from alarms= (its topic and name prefix); give alarms= or "
+                        f"topic= and name_prefix=, not both (got {prop}={value!r})"
+                    )
+        else:
+            if topic is None or name_prefix is None:
+                raise ValueError(
+                    "LogPatternAlarms needs alarms= (a BasicAlarms) or both topic= and name_prefix=; got "
+                    f"topic={topic!r}, name_prefix={name_prefix!r}"
+                )
+            check.require_interface("topic", topic, "topic_arn", "an sns.ITopic")
+            check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix="backend-errors")
+        groups: dict[str, tuple[logs.ILogGroup, str]] = {}
+        for what in ("nginx", "backend"):
+            container = containers[f"{what}_container"]
+            group = log_groups[f"{what}_log_group"]
+            if container is not None and group is not None:
+                raise ValueError(
+                    f"{what}_container={container!r} and {what}_log_group were both given: name the host's "
+                    f"container or pass a log group, not both"
+                )
+            if group is not None:
+                check.require_interface(f"{what}_log_group", group, "log_group_arn", "a logs.ILogGroup")
+                groups[what] = (group, group.log_group_name)  # type: ignore[attr-defined, assignment]
+            elif container is not None:
+                check.require_type(f"{what}_container", container, str, "a container name")
+                if not isinstance(alarms, BasicAlarms):
+                    raise ValueError(
+                        f"{what}_container={container!r} names a container of a host, which needs alarms= "
+                        f"(a BasicAlarms of that host); without one pass {what}_log_group= instead"
+                    )
+                host_groups = alarms.host.log_groups
+                if container not in host_groups.containers:
+                    raise ValueError(
+                        f"{what}_container={container!r} has no log group on {alarms.host.node.path}; its "
+                        f"containers are {host_groups.containers}"
+                    )
+                groups[what] = (host_groups.log_group(container), host_groups.log_group_name(container))
+        if not groups:
+            raise ValueError(
+                "LogPatternAlarms has nothing to watch: give nginx_container/backend_container (with alarms=) "
+                "or nginx_log_group/backend_log_group"
+            )
+        for prop, threshold in thresholds.items():
+            check.integer(prop, threshold, minimum=1)
+        period_seconds = check.alarm_period("period", period)
+        evaluation = check.integer("evaluation_periods", evaluation_periods, minimum=1)
+        check.evaluation_range("evaluation_periods", evaluation, period_seconds)
+        check.datapoints("datapoints_to_alarm", datapoints_to_alarm, evaluation)
+        if namespace is not None:
+            check.metrics_namespace("namespace", namespace)
+        return groups
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """This construct's alarms."""
+        return list(self._own)
+
+    @property
+    def graphs(self) -> list[AlarmGraph]:
+        """This construct's alarms with their dashboard graphs."""
+        return [graph for graph in self._notifier.graphs if graph.alarm in self._own]
 
     def _count_alarm(
         self,
         construct_id: str,
         suffix: str,
-        alarms: BasicAlarms,
+        title: str,
         log_group: logs.ILogGroup,
         pattern: str,
         metric_name: str,
@@ -242,7 +381,7 @@ class LogPatternAlarms(Construct):
     ) -> cloudwatch.Alarm:
         """A metric filter counting ``pattern`` in ``log_group`` and ``{prefix}-{suffix}`` on its sum."""
         metric = self._filter(f"{construct_id}Filter", log_group, pattern, metric_name, namespace)
-        return alarms.add_alarm(
+        alarm = self._notifier.add_alarm(
             construct_id,
             suffix=suffix,
             metric=metric.metric(statistic=cloudwatch.Stats.SUM, period=period),
@@ -252,7 +391,11 @@ class LogPatternAlarms(Construct):
             datapoints_to_alarm=self._window[0],
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             description=description,
+            graph_title=title,
+            scope=self,
         )
+        self._own.append(alarm)
+        return alarm
 
     def _window_text(self, period: Duration) -> str:
         """``a minute, in 3 of the last 5 minutes,`` (or the same in periods of several minutes)."""
@@ -275,4 +418,5 @@ class LogPatternAlarms(Construct):
             metric_value="1",
         )
         self.metric_filters[metric_name] = metric_filter
+        claim_series(metric_filter, namespace=namespace, metric_name=metric_name)
         return metric_filter

@@ -13,10 +13,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_obs import _validation as check
+from constructs_obs._registry import claim_name
 from constructs_obs.compliance import acknowledge, declare
-
-#: The containers of the seed's application. Postgres is deliberately absent: its logs stay on the host.
-DEFAULT_CONTAINERS: tuple[str, ...] = ("backend", "frontend", "nginx")
 
 #: 30 days keeps 1-3 GB/month of container output well inside the 5 GB CloudWatch Logs free tier.
 DEFAULT_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -78,8 +76,8 @@ class ContainerLogGroups(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        prefix: str = "/ai-tutor",
-        containers: Sequence[str] = DEFAULT_CONTAINERS,
+        prefix: str,
+        containers: Sequence[str],
         retention: logs.RetentionDays = DEFAULT_RETENTION,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
@@ -92,8 +90,10 @@ class ContainerLogGroups(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            prefix: log group name prefix; each group is named ``{prefix}/{container}``.
-            containers: container (docker-compose service) names, one log group each.
+            prefix: log group name prefix; each group is named ``{prefix}/{container}`` (for example
+                ``/shop``). Required: one per application and environment, so two stacks never create the same
+                groups.
+            containers: container (docker-compose service) names, one log group each. Required.
             retention: how long CloudWatch keeps events. Default: one month, which keeps a small app's
                 1-3 GB/month inside the 5 GB free tier.
             removal_policy: what happens to the groups (and their logs) when they leave the stack.
@@ -149,6 +149,7 @@ class ContainerLogGroups(Construct):
                 encryption_key=encryption_key,
             )
             self._log_groups[container] = group
+            claim_name(group, kind="log group", name=self.log_group_name(container))
             if encryption_key is None:
                 acknowledge(group, LOG_GROUP_ENCRYPTION)
         if encryption_key is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_obs import _validation as check
+from constructs_obs._registry import claim_name
 from constructs_obs.docker_events import DELIBERATE_STOP_EXIT_CODES
-from constructs_obs.host import ObservedEc2Host
 from constructs_obs.log_alarms import BACKEND_ERROR_REGEX
+from constructs_obs.observed_host import IObservedHost
 
 #: The backend's error lines: the same regular expression the backend-errors metric filter counts with (level
 #: anchored at the start of the line, so client text in an access line is never listed).
@@ -53,17 +55,19 @@ class SavedQueries(Construct):
     """Logs Insights saved queries (``AWS::Logs::QueryDefinition``) in a ``{name_prefix}`` folder.
 
     - ``{name_prefix}/backend-errors``: the backend's error lines, newest first (the console search for ERROR
-      the seed did by hand, with the alarm's phrases).
+      the seed did by hand, with the alarm's expression).
     - ``{name_prefix}/nginx-5xx-by-path``: 5xx responses counted by status, method and path.
-    - ``{name_prefix}/container-crashes``: crashed containers (name, image, exit code), newest first.
+    - ``{name_prefix}/container-crashes``: crashed containers (name, image, exit code), newest first (hosts
+      only: it reads the host's docker-events group).
 
-    Saved queries cost nothing; running one is billed per GB scanned (the free tier's 5 GB of logs data covers
-    the seed's log volume).
+    Each reads a host's container (``host`` with ``backend_container`` / ``nginx_container``) or any log group
+    (``backend_log_group`` / ``nginx_log_group``: ECS, Fargate, ...). Saved queries cost nothing; running one is
+    billed per GB scanned (the free tier's 5 GB of logs data covers the seed's log volume).
 
     Attributes:
-        backend_errors: the backend query, or None without a backend container.
-        nginx_5xx_by_path: the nginx query, or None without an nginx container.
-        container_crashes: the container-crash query.
+        backend_errors: the backend query, or None without a backend.
+        nginx_5xx_by_path: the nginx query, or None without nginx.
+        container_crashes: the container-crash query, or None without a host.
     """
 
     def __init__(
@@ -71,44 +75,98 @@ class SavedQueries(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        host: ObservedEc2Host,
         name_prefix: str,
-        backend_container: str | None = "backend",
-        nginx_container: str | None = "nginx",
+        host: IObservedHost | None = None,
+        backend_container: str | None = None,
+        nginx_container: str | None = None,
+        backend_log_group: logs.ILogGroup | None = None,
+        nginx_log_group: logs.ILogGroup | None = None,
     ) -> None:
         """Create the saved queries.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            host: the host whose container log groups and docker-events log group the queries read.
             name_prefix: the queries' folder in the console.
-            backend_container: the uvicorn/FastAPI container; None for no backend query.
-            nginx_container: the nginx container; None for no nginx query.
+            host: the host whose container log groups and docker-events log group the queries read.
+            backend_container: the uvicorn/FastAPI container of ``host``; None for no backend query.
+            nginx_container: the nginx container of ``host``; None for no nginx query.
+            backend_log_group: the backend's log group, instead of ``backend_container``.
+            nginx_log_group: nginx's log group, instead of ``nginx_container``.
+
+        Raises:
+            ValueError: a container ``host`` has no log group for (naming the prop), a container without
+                ``host``, a container and a log group for the same thing, or nothing to query.
+            TypeError: a prop of the wrong type.
         """
+        check.require_type("name_prefix", name_prefix, str, "the queries' folder name")
+        if host is not None:
+            check.require_interface("host", host, "metric_container_crashes", "an IObservedHost")
+        groups = {
+            what: _log_group(what, host, container, group)
+            for what, container, group in (
+                ("backend", backend_container, backend_log_group),
+                ("nginx", nginx_container, nginx_log_group),
+            )
+        }
+        if host is None and not any(groups.values()):
+            raise ValueError(
+                "SavedQueries has nothing to query: give host= (with backend_container/nginx_container) or "
+                "backend_log_group/nginx_log_group"
+            )
         super().__init__(scope, construct_id)
         self.backend_errors: logs.QueryDefinition | None = None
         self.nginx_5xx_by_path: logs.QueryDefinition | None = None
-        if backend_container is not None:
-            self.backend_errors = logs.QueryDefinition(
-                self,
-                "BackendErrors",
-                query_definition_name=f"{name_prefix}/backend-errors",
-                query_string=BACKEND_ERRORS_QUERY,
-                log_groups=[host.log_groups.log_group(backend_container)],
+        self.container_crashes: logs.QueryDefinition | None = None
+        backend, nginx = groups["backend"], groups["nginx"]
+        if backend is not None:
+            self.backend_errors = self._query(
+                "BackendErrors", f"{name_prefix}/backend-errors", BACKEND_ERRORS_QUERY, backend
             )
-        if nginx_container is not None:
-            self.nginx_5xx_by_path = logs.QueryDefinition(
-                self,
-                "Nginx5xxByPath",
-                query_definition_name=f"{name_prefix}/nginx-5xx-by-path",
-                query_string=NGINX_5XX_BY_PATH_QUERY,
-                log_groups=[host.log_groups.log_group(nginx_container)],
+        if nginx is not None:
+            self.nginx_5xx_by_path = self._query(
+                "Nginx5xxByPath", f"{name_prefix}/nginx-5xx-by-path", NGINX_5XX_BY_PATH_QUERY, nginx
             )
-        self.container_crashes = logs.QueryDefinition(
-            self,
-            "ContainerCrashes",
-            query_definition_name=f"{name_prefix}/container-crashes",
-            query_string=CONTAINER_CRASHES_QUERY,
-            log_groups=[host.docker_events.log_group],
+        if host is not None:
+            self.container_crashes = self._query(
+                "ContainerCrashes",
+                f"{name_prefix}/container-crashes",
+                CONTAINER_CRASHES_QUERY,
+                host.docker_events.log_group,
+            )
+
+    def _query(
+        self, construct_id: str, name: str, query: logs.QueryString, log_group: logs.ILogGroup
+    ) -> logs.QueryDefinition:
+        definition = logs.QueryDefinition(
+            self, construct_id, query_definition_name=name, query_string=query, log_groups=[log_group]
         )
+        claim_name(definition, kind="saved query", name=name)
+        return definition
+
+
+def _log_group(
+    what: str, host: IObservedHost | None, container: object, group: object
+) -> logs.ILogGroup | None:
+    """The log group a query of ``what`` reads: ``group``, or ``container``'s group on ``host``."""
+    if container is not None and group is not None:
+        raise ValueError(
+            f"{what}_container={container!r} and {what}_log_group were both given: name the host's container or "
+            "pass a log group, not both"
+        )
+    if group is not None:
+        check.require_interface(f"{what}_log_group", group, "log_group_arn", "a logs.ILogGroup")
+        return group  # type: ignore[return-value]
+    if container is None:
+        return None
+    check.require_type(f"{what}_container", container, str, "a container name")
+    if host is None:
+        raise ValueError(
+            f"{what}_container={container!r} names a container of a host: give host= too, or {what}_log_group="
+        )
+    if container not in host.log_groups.containers:
+        raise ValueError(
+            f"{what}_container={container!r} has no log group on {host.node.path}; its containers are "
+            f"{host.log_groups.containers}"
+        )
+    return host.log_groups.log_group(container)

@@ -139,7 +139,7 @@ class HostSetup(Construct):
         construct_id: str,
         *,
         instance_id: str,
-        role: iam.IGrantable,
+        role: iam.IGrantable | None,
         timeout: Duration = DEFAULT_SETUP_TIMEOUT,
     ) -> None:
         """Create the association for ``instance_id``; grant ``role`` what its SSM agent needs to run it.
@@ -148,13 +148,15 @@ class HostSetup(Construct):
             scope: the parent construct.
             construct_id: the construct id.
             instance_id: the instance to set up.
-            role: the instance's role (its SSM agent receives and reports the association).
+            role: the instance's role: its SSM agent receives and reports the association, so it gets
+                :data:`STATE_MANAGER_ACTIONS` and may read ``AWS-RunShellScript``. None for a role that already
+                has them (an instance the library did not create: AmazonSSMManagedInstanceCore grants them).
             timeout: how long CloudFormation waits for the setup to succeed. Default 15 minutes; at most 12 hours.
         """
-        super().__init__(scope, construct_id)
         seconds = int(timeout.to_seconds())
         if not 60 <= seconds <= 43_200:
             raise ValueError(f"timeout must be between 1 minute and 12 hours, got {seconds} seconds")
+        super().__init__(scope, construct_id)
         self._steps: list[SetupStep] = []
         stack = Stack.of(self)
         self.association = ssm.CfnAssociation(
@@ -164,6 +166,8 @@ class HostSetup(Construct):
             targets=[ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=[instance_id])],
             wait_for_success_timeout_seconds=seconds,
         )
+        if role is None:
+            return
         iam.Grant.add_to_principal(grantee=role, actions=list(STATE_MANAGER_ACTIONS), resource_arns=["*"])
         iam.Grant.add_to_principal(
             grantee=role,

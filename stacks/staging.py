@@ -65,6 +65,24 @@ RESTRICT_DEFAULT_SG_DEPENDS_ON = declare(
 )
 
 
+#: The logical ids the two log-pattern alarms were deployed with while BasicAlarms owned them. A changed logical
+#: id makes CloudFormation create the "new" resource before deleting the old one (AWS CDK Developer Guide,
+#: "Identifiers", Logical ID stability); for an alarm with a fixed AlarmName that means PutMetricAlarm on the
+#: existing name, then DeleteAlarms of that same name in the cleanup, or a failed update
+#: (justeattakeaway/AwsWatchman#222). Pinning them keeps the deployed alarms.
+DEPLOYED_LOG_ALARM_IDS = {
+    "nginx_5xx": "AlarmsNginx5xx1C8EDC78",
+    "backend_errors": "AlarmsBackendErrorsFEF274AF",
+}
+
+
+def _keep_logical_ids(log_alarms: LogPatternAlarms) -> None:
+    for attribute, logical_id in DEPLOYED_LOG_ALARM_IDS.items():
+        alarm = getattr(log_alarms, attribute)
+        if alarm is not None:
+            alarm.node.default_child.override_logical_id(logical_id)
+
+
 class AiTutorStagingStack(Stack):
     """The staging host, its container log groups, alarms, saved queries and dashboard, named like the seed.
 
@@ -140,7 +158,15 @@ class AiTutorStagingStack(Stack):
         self.log_alarms = LogPatternAlarms(
             self, "LogAlarms", alarms=self.alarms, nginx_container="nginx", backend_container="backend"
         )
-        self.queries = SavedQueries(self, "Queries", host=self.host, name_prefix=self.alarms.name_prefix)
+        _keep_logical_ids(self.log_alarms)
+        self.queries = SavedQueries(
+            self,
+            "Queries",
+            host=self.host,
+            name_prefix=self.alarms.name_prefix,
+            backend_container="backend",
+            nginx_container="nginx",
+        )
         self.dashboard = HostDashboard(self, "Dashboard", alarms=self.alarms)
 
         CfnOutput(self, "InstanceId", value=self.host.instance.instance_id, description="The EC2 host")

@@ -65,11 +65,13 @@ def staging_with_emails(tmp_path_factory: pytest.TempPathFactory) -> assertions.
 
 @pytest.fixture(scope="session")
 def shop_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    """The reuse stack of tests/test_reuse.py (another team's names, region, topic and VPC), synthesized."""
-    from tests.test_reuse import ShopStack
+    """The reuse stacks of tests/test_reuse.py, synthesized: ``Shop`` (another team's names, region, topic and
+    VPC) and ``ShopLegacy`` (an instance created elsewhere, and a Fargate service's plain log groups)."""
+    from tests.test_reuse import ShopLegacyStack, ShopStack
 
     app = make_app(tmp_path_factory.mktemp("shop"))
     ShopStack(app, "Shop", env=cdk.Environment(region="eu-central-1"))
+    ShopLegacyStack(app, "ShopLegacy", env=cdk.Environment(region="eu-central-1"))
     app.synth()
     return app
 
@@ -77,6 +79,9 @@ def shop_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
 @pytest.fixture(scope="session")
 def consumer_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
     """Fresh consumer stacks (tests/consumer.py), synthesized together once.
+
+    Each variant has its own names (``/shop``, ``/shop-strict``, ...): the stacks share a region and no account,
+    so the constructs' app-wide check would refuse the same names twice.
 
     ``Consumer``: the defaults. ``ConsumerStrict``: every stricter opt-in. ``ConsumerTuned``: the defaults with
     another CPU threshold and another email address. ``ConsumerPinned``: a pinned AMI id.
@@ -86,15 +91,16 @@ def consumer_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
     app = make_app(tmp_path_factory.mktemp("consumer"))
     env = cdk.Environment(region=REGION)
     ConsumerStack(app, "Consumer", env=env)
-    ConsumerStack(app, "ConsumerStrict", strict=True, env=env)
+    ConsumerStack(app, "ConsumerStrict", strict=True, name="shop-strict", env=env)
     ConsumerStack(
         app,
         "ConsumerTuned",
         cpu_threshold_percent=65,
         emails=["oncall@example.com", "team@example.com"],
+        name="shop-tuned",
         env=env,
     )
-    ConsumerStack(app, "ConsumerPinned", machine_image=PINNED_AMI, env=env)
+    ConsumerStack(app, "ConsumerPinned", machine_image=PINNED_AMI, name="shop-pinned", env=env)
     app.synth()
     return app
 

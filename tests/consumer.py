@@ -38,6 +38,7 @@ class ConsumerStack(cdk.Stack):
         cpu_threshold_percent: float = DEFAULT_CPU_THRESHOLD_PERCENT,
         emails: Sequence[str] = ("oncall@example.com",),
         machine_image: ec2.IMachineImage | None = None,
+        name: str = "shop",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -51,7 +52,7 @@ class ConsumerStack(cdk.Stack):
         )
         self.key = kms.Key(self, "Key", enable_key_rotation=True) if strict else None
         self.logs = ContainerLogGroups(
-            self, "Logs", prefix="/shop", containers=["api", "worker"], encryption_key=self.key
+            self, "Logs", prefix=f"/{name}", containers=["api", "worker"], encryption_key=self.key
         )
         self.host = ObservedEc2Host(
             self,
@@ -65,7 +66,7 @@ class ConsumerStack(cdk.Stack):
             self,
             "Alarms",
             host=self.host,
-            name_prefix="shop-prod",
+            name_prefix=f"{name}-prod",
             emails=list(emails),
             cpu_threshold_percent=cpu_threshold_percent,
             period=cdk.Duration.minutes(1) if strict else BASIC_MONITORING_PERIOD,

@@ -18,7 +18,6 @@ from constructs_obs.agent import (
     AGENT_CONFIG_HEREDOC,
     AGENT_CONFIG_PATH,
     CUSTOM_METRICS_METADATA_KEY,
-    DEFAULT_METRICS_NAMESPACE,
     AgentLogFile,
     agent_config,
 )
@@ -295,16 +294,25 @@ def test_instance_declares_the_agent_metrics(staging_template_json: dict[str, An
 def _host(**props: Any) -> tuple[cdk.Stack, ObservedEc2Host]:
     stack = cdk.Stack(cdk.App(), "AgentTest", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"), **props)
+    host = ObservedEc2Host(
+        stack,
+        "Host",
+        vpc=vpc,
+        log_groups=ContainerLogGroups(
+            stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"]
+        ),
+        **props,
+    )
     return stack, host
 
 
 def test_default_namespace_and_metrics() -> None:
     stack, host = _host()
-    assert host.agent.namespace == DEFAULT_METRICS_NAMESPACE == "ConstructsObs/Host"
+    # One namespace per host by default: ConstructsObs/{stack name}/{host path in the stack}.
+    assert host.agent.namespace == host.metrics_namespace == "ConstructsObs/AgentTest/Host"
     metric = host.agent.metric_memory_used_percent(period=cdk.Duration.minutes(5))
     assert (metric.namespace, metric.metric_name, metric.statistic) == (
-        "ConstructsObs/Host",
+        "ConstructsObs/AgentTest/Host",
         "mem_used_percent",
         "Average",
     )

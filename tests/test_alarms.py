@@ -26,7 +26,14 @@ def _alarm(template: assertions.Template, name: str) -> dict[str, Any]:
 def _host_stack(**alarm_props: Any) -> tuple[cdk.Stack, BasicAlarms]:
     stack = cdk.Stack(cdk.App(), "AlarmsTest", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    host = ObservedEc2Host(
+        stack,
+        "Host",
+        vpc=vpc,
+        log_groups=ContainerLogGroups(
+            stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"]
+        ),
+    )
     alarms = BasicAlarms(stack, "Alarms", host=host, **{"name_prefix": "shop", **alarm_props})
     return stack, alarms
 
@@ -151,7 +158,7 @@ def test_memory_and_disk_thresholds_are_configurable() -> None:
     assert (memory["Threshold"], memory["EvaluationPeriods"], memory["Namespace"]) == (
         90,
         3,
-        "ConstructsObs/Host",
+        "ConstructsObs/AlarmsTest/Host",
     )
     assert _alarm(template, "shop-disk-high")["Threshold"] == 70
 
@@ -210,7 +217,14 @@ def test_threshold_and_duration_are_configurable() -> None:
 def test_existing_topic_is_used_and_none_is_created() -> None:
     stack = cdk.Stack(cdk.App(), "Existing", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    host = ObservedEc2Host(
+        stack,
+        "Host",
+        vpc=vpc,
+        log_groups=ContainerLogGroups(
+            stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"]
+        ),
+    )
     arn = "arn:aws:sns:eu-west-1:111111111111:ops"
     topic = sns.Topic.from_topic_arn(stack, "Ops", arn)
     alarms = BasicAlarms(

@@ -189,7 +189,7 @@ def test_strict_log_groups_use_the_key_and_only_cloudwatch_logs_for_them_may_use
     }
     statements = template.find_resources("AWS::KMS::Key")[key]["Properties"]["KeyPolicy"]["Statement"]
     assert {
-        "Sid": "CloudWatchLogsShop",
+        "Sid": "CloudWatchLogsShopStrict",
         "Effect": "Allow",
         "Principal": {"Service": {"Fn::Join": ["", ["logs.eu-west-1.", {"Ref": "AWS::URLSuffix"}]]}},
         "Action": sorted(KMS_LOGS_ACTIONS),
@@ -199,7 +199,7 @@ def test_strict_log_groups_use_the_key_and_only_cloudwatch_logs_for_them_may_use
                 "kms:EncryptionContext:aws:logs:arn": {
                     "Fn::Join": [
                         "",
-                        ["arn:aws:logs:eu-west-1:", {"Ref": "AWS::AccountId"}, ":log-group:/shop/*"],
+                        ["arn:aws:logs:eu-west-1:", {"Ref": "AWS::AccountId"}, ":log-group:/shop-strict/*"],
                     ]
                 }
             }
@@ -228,7 +228,7 @@ def test_strict_host_has_detailed_monitoring_and_one_minute_alarms(consumer_app:
     template.has_resource_properties("AWS::EC2::Instance", {"Monitoring": True})
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert {a["Properties"]["Period"] for a in alarms.values()} == {60}
-    cpu = next(a for a in alarms.values() if a["Properties"]["AlarmName"] == "shop-prod-cpu-high")
+    cpu = next(a for a in alarms.values() if a["Properties"]["AlarmName"] == "shop-strict-prod-cpu-high")
     assert cpu["Properties"]["EvaluationPeriods"] == 10
 
 
@@ -245,7 +245,7 @@ def test_cfn_lint_passes_the_reuse_and_consumer_templates(shop_app: cdk.App, con
     templates = [
         t for app in (shop_app, consumer_app) for t in sorted(Path(app.outdir).glob("*.template.json"))
     ]
-    assert len(templates) == 5
+    assert len(templates) == 6
     _assert_cfn_lint_clean(templates)
 
 

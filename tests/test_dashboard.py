@@ -88,7 +88,14 @@ def test_within_the_free_tiers_metrics(staging: assertions.Template) -> None:
 def _stack() -> tuple[cdk.Stack, BasicAlarms]:
     stack = cdk.Stack(cdk.App(), "DashboardTest", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"))
+    host = ObservedEc2Host(
+        stack,
+        "Host",
+        vpc=vpc,
+        log_groups=ContainerLogGroups(
+            stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"]
+        ),
+    )
     return stack, BasicAlarms(stack, "Alarms", host=host, name_prefix="shop", emails=["a@example.com"])
 
 
@@ -98,7 +105,13 @@ def test_an_alarm_added_after_the_dashboard_fails_synth() -> None:
     alarms.add_alarm(
         "Late",
         suffix="late",
-        metric=alarms.ec2_metric("NetworkIn", statistic="Sum", period=cdk.Duration.minutes(5)),
+        metric=cloudwatch.Metric(
+            namespace="AWS/EC2",
+            metric_name="NetworkIn",
+            dimensions_map={"InstanceId": alarms.host.instance_id},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        ),
         threshold=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluation_periods=1,

@@ -38,7 +38,7 @@ def test_ami_is_resolved_at_launch_so_a_new_ami_never_replaces_the_host(staging:
 def test_arm_instance_types_get_the_arm64_image() -> None:
     stack = cdk.Stack(cdk.App(), "Arm", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    logs = ContainerLogGroups(stack, "Logs")
+    logs = ContainerLogGroups(stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"])
     ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, instance_type=ec2.InstanceType("t4g.small"))
     props = _instance(assertions.Template.from_stack(stack))
     assert props["ImageId"] == f"resolve:ssm:{AL2023_PARAMETERS[ec2.InstanceArchitecture.ARM_64]}"
@@ -50,7 +50,15 @@ def test_pinned_parameter_version_is_explicit() -> None:
     from constructs_obs.host import al2023_at_launch
 
     image = al2023_at_launch(ec2.InstanceType("t3.small"), parameter_version="42")
-    ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=ContainerLogGroups(stack, "Logs"), machine_image=image)
+    ObservedEc2Host(
+        stack,
+        "Host",
+        vpc=vpc,
+        log_groups=ContainerLogGroups(
+            stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"]
+        ),
+        machine_image=image,
+    )
     assert _instance(assertions.Template.from_stack(stack))["ImageId"].endswith("x86_64:42")
 
 
@@ -181,8 +189,9 @@ def test_elastic_ip_by_default_and_opt_out() -> None:
     stack = cdk.Stack(cdk.App(), "Eip", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
     logs = ContainerLogGroups(stack, "Logs", prefix="/x", containers=["app"])
+    other_logs = ContainerLogGroups(stack, "OtherLogs", prefix="/y", containers=["app"])
     with_eip = ObservedEc2Host(stack, "WithEip", vpc=vpc, log_groups=logs)
-    ObservedEc2Host(stack, "Behind", vpc=vpc, log_groups=logs, elastic_ip=False, metadata_hop_limit=2)
+    ObservedEc2Host(stack, "Behind", vpc=vpc, log_groups=other_logs, elastic_ip=False, metadata_hop_limit=2)
     template = assertions.Template.from_stack(stack)
     instance = stack.get_logical_id(with_eip.instance.node.default_child)  # type: ignore[arg-type]
     eips = template.find_resources("AWS::EC2::EIP")
@@ -222,7 +231,7 @@ def test_public_subnet_by_default(staging: assertions.Template) -> None:
 def test_attributes_exposed() -> None:
     stack = cdk.Stack(cdk.App(), "Attrs", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    logs = ContainerLogGroups(stack, "Logs")
+    logs = ContainerLogGroups(stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"])
     host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, termination_protection=False)
     assert isinstance(host.instance, ec2.Instance)
     assert host.security_group.security_group_id

@@ -285,9 +285,10 @@ def test_a_container_can_be_left_out() -> None:
 
 def test_unknown_container_names_the_known_ones() -> None:
     with pytest.raises(
-        KeyError, match=r"container 'nginx' has no log group; known containers: \['api', 'proxy'\]"
+        ValueError,
+        match=r"nginx_container='nginx' has no log group on LogAlarmsTest/Host; its containers are \['api', 'proxy'\]",
     ):
-        _shop(backend_container="api")
+        _shop(nginx_container="nginx", backend_container="api")
 
 
 @pytest.mark.parametrize("prop", ["nginx_5xx_threshold", "backend_errors_threshold"])

@@ -41,11 +41,11 @@ def test_groups_are_retained_when_the_stack_goes(staging: assertions.Template) -
     }
 
 
-def test_defaults_reproduce_the_seed() -> None:
-    stack = _stack()
-    groups = ContainerLogGroups(stack, "Logs")
-    assert groups.containers == ["backend", "frontend", "nginx"]
-    assert groups.log_group_name("nginx") == "/ai-tutor/nginx"
+def test_prefix_and_containers_have_no_default_from_one_application() -> None:
+    with pytest.raises(
+        TypeError, match="missing 2 required keyword-only arguments: 'prefix' and 'containers'"
+    ):
+        ContainerLogGroups(_stack(), "Logs")  # type: ignore[call-arg]
 
 
 def test_retention_and_removal_policy_are_configurable() -> None:
@@ -133,30 +133,32 @@ def test_compose_logging_blocking_opt_out_has_no_buffer_size() -> None:
 
 @pytest.mark.parametrize("size", ["1m", "512k", "1g", "4MB", "4 MiB", "1.5m", "1048576"])
 def test_max_buffer_size_accepts_dockers_size_format(size: str) -> None:
-    groups = ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=size)
+    groups = ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api"], max_buffer_size=size)
     assert groups.compose_logging("api")["options"]["max-buffer-size"] == size
 
 
 @pytest.mark.parametrize("size", ["", "0", "0m", "4 m b", "m", "-1m", "4x", "4mbb", "1,5m"])
 def test_max_buffer_size_refuses_what_docker_cannot_parse(size: str) -> None:
     with pytest.raises(ValueError, match=r"max_buffer_size must be a positive size in Docker's format"):
-        ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=size)
+        ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api"], max_buffer_size=size)
 
 
 def test_max_buffer_size_with_blocking_is_refused() -> None:
     with pytest.raises(ValueError, match=r"max_buffer_size applies to non-blocking mode only"):
-        ContainerLogGroups(_stack(), "Logs", containers=["api"], blocking=True, max_buffer_size="4m")
+        ContainerLogGroups(
+            _stack(), "Logs", prefix="/shop", containers=["api"], blocking=True, max_buffer_size="4m"
+        )
 
 
 def test_mode_props_are_type_checked() -> None:
     with pytest.raises(TypeError, match=r"blocking must be True or False, got 'yes'"):
-        ContainerLogGroups(_stack(), "Logs", containers=["api"], blocking="yes")  # type: ignore[arg-type]
+        ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api"], blocking="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"max_buffer_size must be a size string"):
-        ContainerLogGroups(_stack(), "Logs", containers=["api"], max_buffer_size=4096)  # type: ignore[arg-type]
+        ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api"], max_buffer_size=4096)  # type: ignore[arg-type]
 
 
 def test_unknown_container_names_the_known_ones() -> None:
-    groups = ContainerLogGroups(_stack(), "Logs", containers=["api", "worker"])
+    groups = ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api", "worker"])
     with pytest.raises(
         KeyError, match=r"container 'web' has no log group; known containers: \['api', 'worker'\]"
     ):
@@ -164,6 +166,6 @@ def test_unknown_container_names_the_known_ones() -> None:
 
 
 def test_log_groups_mapping() -> None:
-    groups = ContainerLogGroups(_stack(), "Logs", containers=["api", "worker"])
+    groups = ContainerLogGroups(_stack(), "Logs", prefix="/shop", containers=["api", "worker"])
     assert list(groups.log_groups) == ["api", "worker"]
     assert groups.log_groups["api"] is groups.log_group("api")

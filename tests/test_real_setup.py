@@ -19,10 +19,15 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_iam as iam
 
 from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN
 from constructs_obs.filter_pattern import matches
 from constructs_obs.host import ObservedEc2Host
+from constructs_obs.log_groups import ContainerLogGroups
+from constructs_obs.observed_host import ObservedHostBase
+from constructs_obs.setup import HostSetup
 from stacks.staging import STACK_NAME
 from tests.realenv import SystemdHost, boot_systemd_host
 from tests.realenv.docker import DockerDaemon
@@ -68,21 +73,25 @@ def fresh_host(bookworm_systemd: str) -> Iterator[SystemdHost]:
         yield host
 
 
-@pytest.fixture(scope="module")
-def set_up(
-    fresh_host: SystemdHost, staging_app: cdk.App, staging_template_json: dict[str, Any]
-) -> SystemdHost:
-    portable = _host(staging_app).setup.script(portable_only=True)
-    delivered = setup_script(staging_template_json)
+def _run_portable_steps(host: SystemdHost, setup: HostSetup, template: dict[str, Any]) -> None:
+    """Run the setup's portable steps on ``host``, after checking they are the delivered script's own lines."""
+    portable = setup.script(portable_only=True)
+    delivered_lines = setup_script(template).splitlines()
     # The portable steps are the delivered script's own lines, in the same order.
-    delivered_lines = delivered.splitlines()
     positions = [
         delivered_lines.index(line) for line in portable.splitlines() if line.startswith("systemctl")
     ]
     assert positions == sorted(positions)
     assert all(line in delivered_lines for line in portable.splitlines())
-    result = fresh_host.run(portable, timeout=120)
+    result = host.run(portable, timeout=120)
     assert "docker-events.service is not active" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def set_up(
+    fresh_host: SystemdHost, staging_app: cdk.App, staging_template_json: dict[str, Any]
+) -> SystemdHost:
+    _run_portable_steps(fresh_host, _host(staging_app).setup, staging_template_json)
     return fresh_host
 
 
@@ -144,6 +153,31 @@ def test_running_the_setup_again_changes_nothing_and_stays_active(
     """The association runs again on every change: it must be idempotent."""
     set_up.run(_host(staging_app).setup.script(portable_only=True), timeout=120)
     assert set_up.unit_state("docker-events.service") == "active"
+
+
+def test_an_existing_instance_gets_the_same_setup_without_reboot(bookworm_systemd: str) -> None:
+    """``from_existing_instance``: the association alone brings the service and the agent's configuration."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Team", env=cdk.Environment(region="eu-west-1"))
+    logs = ContainerLogGroups(stack, "Logs", prefix="/team", containers=["api"])
+    role = iam.Role.from_role_name(stack, "InstanceRole", "team-ec2-role")
+    existing = ObservedEc2Host.from_existing_instance(
+        stack, "Host", instance_id="i-0123456789abcdef0", role=role, log_groups=logs
+    )
+    template = assertions.Template.from_stack(stack).to_json()
+    assert isinstance(existing, ObservedHostBase)
+    with boot_systemd_host(bookworm_systemd) as host:
+        uptime = host.run("cat /proc/1/stat").stdout.split()[21]
+        _run_portable_steps(host, existing.setup, template)
+        assert host.unit_state("docker-events.service") == "active"
+        assert json.loads(host.read_file(EVENTS_FILE).splitlines()[0])["Action"] == "start"
+        config = json.loads(host.read_file(AGENT_CONFIG))
+        assert config["metrics"]["namespace"] == "ConstructsObs/Team/Host"
+        assert config["logs"]["logs_collected"]["files"]["collect_list"][0]["log_group_name"] == (
+            "/team/docker-events"
+        )
+        # Same PID 1, same start time: nothing was rebooted to set the instance up.
+        assert host.run("cat /proc/1/stat").stdout.split()[21] == uptime
 
 
 def test_the_first_release_unit_fails_with_209_stdout(bookworm_systemd: str) -> None:

@@ -8,11 +8,19 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
+from constructs_obs import (
+    BasicAlarms,
+    ContainerLogGroups,
+    HostDashboard,
+    LogPatternAlarms,
+    ObservedEc2Host,
+    SavedQueries,
+)
 from tests.conftest import logical_id, synth_template
 
 TOPIC_ARN = "arn:aws:sns:eu-central-1:123456789012:shop-oncall"
@@ -44,6 +52,50 @@ class ShopStack(cdk.Stack):
             topic=sns.Topic.from_topic_arn(self, "Oncall", TOPIC_ARN),
             cpu_threshold_percent=70,
         )
+
+
+LEGACY_INSTANCE = "i-0fedcba9876543210"
+
+
+class ShopLegacyStack(cdk.Stack):
+    """A host the library did not create, and an ECS service's plain log groups, watched by the constructs."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.logs = ContainerLogGroups(self, "Logs", prefix="/shop-legacy", containers=["web", "api"])
+        self.host = ObservedEc2Host.from_existing_instance(
+            self,
+            "Host",
+            instance_id=LEGACY_INSTANCE,
+            role=iam.Role.from_role_name(self, "InstanceRole", "shop-legacy-ec2"),
+            log_groups=self.logs,
+        )
+        self.alarms = BasicAlarms(
+            self, "Alarms", host=self.host, name_prefix="shop-legacy", emails=["ops@example.com"]
+        )
+        self.log_alarms = LogPatternAlarms(
+            self, "LogAlarms", alarms=self.alarms, nginx_container="web", backend_container="api"
+        )
+        # A Fargate service's groups (made by its own stack): alarms on plain log groups with the same topic.
+        self.fargate_proxy = logs.LogGroup.from_log_group_name(self, "FargateProxy", "/ecs/shop-proxy")
+        self.fargate_api = logs.LogGroup.from_log_group_name(self, "FargateApi", "/ecs/shop-api")
+        self.fargate_alarms = LogPatternAlarms(
+            self,
+            "FargateAlarms",
+            topic=self.alarms.topic,
+            name_prefix="shop-fargate",
+            nginx_log_group=self.fargate_proxy,
+            backend_log_group=self.fargate_api,
+        )
+        self.queries = SavedQueries(
+            self,
+            "Queries",
+            name_prefix="shop-legacy",
+            host=self.host,
+            nginx_container="web",
+            backend_container="api",
+        )
+        self.dashboard = HostDashboard(self, "Dashboard", alarms=[self.alarms, self.fargate_alarms])
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +176,66 @@ def test_compose_logging_points_at_the_stacks_region() -> None:
         "mode": "non-blocking",
         "max-buffer-size": "4m",
     }
+
+
+@pytest.fixture(scope="session")
+def legacy(shop_app: cdk.App) -> assertions.Template:
+    return assertions.Template.from_json(synth_template(shop_app, "ShopLegacy"))
+
+
+def test_existing_instance_alarms_watch_that_instance(legacy: assertions.Template) -> None:
+    legacy.resource_count_is("AWS::EC2::Instance", 0)
+    alarms = legacy.find_resources("AWS::CloudWatch::Alarm")
+    by_name = {a["Properties"]["AlarmName"]: a["Properties"] for a in alarms.values()}
+    for name in ("shop-legacy-cpu-high", "shop-legacy-status-check", "shop-legacy-memory-high"):
+        assert by_name[name]["Dimensions"] == [{"Name": "InstanceId", "Value": LEGACY_INSTANCE}]
+    assert by_name["shop-legacy-container-crash"]["Namespace"] == "ConstructsObs/ShopLegacy/Host"
+
+
+def test_existing_instance_role_gets_exactly_log_writes_and_metrics(legacy: assertions.Template) -> None:
+    (policy,) = legacy.find_resources("AWS::IAM::Policy").values()
+    assert policy["Properties"]["Roles"] == ["shop-legacy-ec2"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = sorted(
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+    assert actions == ["cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents"]
+    metrics = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ConstructsObs/ShopLegacy/Host"}}
+    groups = next(s for s in statements if s["Action"] != "cloudwatch:PutMetricData")["Resource"]
+    names = {
+        logical_id(legacy, "AWS::Logs::LogGroup", LogGroupName=n)
+        for n in ("/shop-legacy/web", "/shop-legacy/api", "/shop-legacy/docker-events")
+    }
+    assert {g["Fn::GetAtt"][0] for g in groups} == names
+
+
+def test_existing_instance_gets_its_setup_after_the_grant(legacy: assertions.Template) -> None:
+    (association,) = legacy.find_resources("AWS::SSM::Association").values()
+    assert association["Properties"]["Targets"] == [{"Key": "InstanceIds", "Values": [LEGACY_INSTANCE]}]
+    policy_id = next(iter(legacy.find_resources("AWS::IAM::Policy")))
+    assert policy_id in association["DependsOn"]
+    # The agent's metrics are declared on the association, for the free-tier count (one host, two metrics).
+    declared = association["Metadata"]["ConstructsObs::CustomMetrics"]
+    assert [m["MetricName"] for m in declared] == ["mem_used_percent", "disk_used_percent"]
+
+
+def test_alarms_on_plain_log_groups(legacy: assertions.Template) -> None:
+    filters = legacy.find_resources(
+        "AWS::Logs::MetricFilter", {"Properties": {"LogGroupName": "/ecs/shop-proxy"}}
+    )
+    (nginx_filter,) = filters.values()
+    transformation = nginx_filter["Properties"]["MetricTransformations"][0]
+    assert transformation["MetricNamespace"] == "ConstructsObs/ShopLegacy/FargateAlarms"
+    names = sorted(
+        a["Properties"]["AlarmName"] for a in legacy.find_resources("AWS::CloudWatch::Alarm").values()
+    )
+    assert "shop-fargate-nginx-5xx" in names and "shop-fargate-backend-errors" in names
+    # The topic lets CloudWatch publish both prefixes' alarms.
+    (topic_policy,) = legacy.find_resources("AWS::SNS::TopicPolicy").values()
+    patterns = [
+        s["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1]
+        for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert patterns == [":alarm:shop-legacy-*", ":alarm:shop-fargate-*"]

@@ -184,7 +184,7 @@ def test_container_log_groups_refuses(
 ) -> None:
     construct_id = parts.new_id()
     with _raises(error, message):
-        ContainerLogGroups(parts.stack, construct_id, **props)
+        ContainerLogGroups(parts.stack, construct_id, **{"prefix": "/app", "containers": ["api"], **props})
     assert parts.stack.node.try_find_child(construct_id) is None, "a refused construct leaves nothing behind"
 
 
@@ -341,7 +341,11 @@ THRESHOLD_MESSAGE = (
 )
 
 ALARM_CASES: dict[str, Case] = {
-    "host-none": ({"host": None}, TypeError, "host must be the ObservedEc2Host to watch, got None"),
+    "host-none": (
+        {"host": None},
+        TypeError,
+        "host must be an IObservedHost (ObservedEc2Host, or ObservedEc2Host.from_existing_instance(...)), got None",
+    ),
     "empty-name-prefix": ({"name_prefix": ""}, ValueError, "name_prefix must not be empty, got ''"),
     "name-prefix-with-a-newline": (
         {"name_prefix": "shop\nprod"},
@@ -541,7 +545,7 @@ def test_add_alarm_refuses(parts: Parts, props: dict[str, Any], error: type[Exce
     alarms = BasicAlarms(parts.stack, parts.new_id(), host=parts.host, name_prefix="shop")
     arguments: dict[str, Any] = {
         "suffix": "memory-high",
-        "metric": alarms.ec2_metric("CPUUtilization", statistic="Average", period=cdk.Duration.minutes(5)),
+        "metric": alarms.host.metric_cpu_utilization(period=cdk.Duration.minutes(5)),
         "threshold": 90,
         "comparison_operator": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         "evaluation_periods": 1,
