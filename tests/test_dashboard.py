@@ -131,3 +131,70 @@ def test_dashboard_name_and_metric_count() -> None:
     assertions.Template.from_stack(stack).has_resource_properties(
         "AWS::CloudWatch::Dashboard", {"DashboardName": "shop-ops"}
     )
+
+
+def _leave_out_stack(leave_out: list[str], *, host_graphs: bool) -> assertions.Template:
+    stack = cdk.Stack(cdk.App(), "LeaveOut", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/lo", containers=["web"])
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs)
+    alarms = BasicAlarms(
+        stack, "Alarms", host=host, name_prefix="lo", emails=["a@example.com"], leave_out=leave_out
+    )
+    alarms.add_alarm(
+        "NetworkOut",
+        suffix="network-out-high",
+        metric=cloudwatch.Metric(
+            namespace="AWS/EC2",
+            metric_name="NetworkOut",
+            dimensions_map={"InstanceId": host.instance_id},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        ),
+        threshold=5e9,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=3,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        description="More than 5 GB out in 5 minutes for 15 minutes.",
+        graph_title="Network out (bytes)",
+    )
+    HostDashboard(stack, "Dashboard", alarms=alarms, host=host if host_graphs else None)
+    return assertions.Template.from_stack(stack)
+
+
+def test_left_out_alarms_leave_the_dashboard_and_added_ones_join_it_with_their_title() -> None:
+    template = _leave_out_stack(["cpu-high", "container-crash"], host_graphs=False)
+    names = sorted(
+        a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    )
+    assert names == ["lo-disk-high", "lo-memory-high", "lo-network-out-high", "lo-status-check"]
+    titles = [w["properties"].get("title") for w in dashboard_body(template)["widgets"]]
+    assert titles == [
+        "Status check failed",
+        "Memory used (%)",
+        "Root disk used (%)",
+        "Network out (bytes)",
+        "Alarms",
+    ]
+
+
+def test_with_the_host_the_left_out_alarms_metrics_are_still_graphed() -> None:
+    template = _leave_out_stack(["cpu-high", "container-crash"], host_graphs=True)
+    widgets = dashboard_body(template)["widgets"]
+    plain = {
+        w["properties"]["title"]: w["properties"]["metrics"]
+        for w in widgets
+        if "annotations" not in w["properties"] and w["type"] == "metric"
+    }
+    assert sorted(plain) == ["CPU utilization (%)", "Container crashes"]
+    assert plain["CPU utilization (%)"][0][:2] == ["AWS/EC2", "CPUUtilization"]
+    assert plain["Container crashes"][0][:2] == ["ConstructsObs/LeaveOut/Host", "ContainerCrashes"]
+
+
+def test_leave_out_names_the_known_alarms() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"leave_out names unknown alarms \['cpu'\]; the built-in alarms are \['cpu-high', 'status-check', "
+        r"'memory-high', 'disk-high', 'container-crash'\]",
+    ):
+        _leave_out_stack(["cpu"], host_graphs=False)

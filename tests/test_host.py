@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
 from constructs_obs.host import AL2023_PARAMETERS
@@ -240,3 +245,149 @@ def test_attributes_exposed() -> None:
     assert host.region == "eu-west-1"
     props = _instance(assertions.Template.from_stack(stack))
     assert props["DisableApiTermination"] is False
+
+
+def _citizen_stack(**props: Any) -> tuple[cdk.Stack, ObservedEc2Host, ec2.Vpc]:
+    stack = cdk.Stack(cdk.App(), "Citizen", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/citizen", containers=["web"])
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, **props)
+    return stack, host, vpc
+
+
+def test_no_public_ports_opens_nothing_to_the_internet() -> None:
+    stack, host, vpc = _citizen_stack(public_ports=(), elastic_ip=False)
+    # A load balancer in front may reach the host: the host is IConnectable.
+    balancer = ec2.SecurityGroup(stack, "Balancer", vpc=vpc)
+    host.connections.allow_from(balancer, ec2.Port.tcp(80), "from the load balancer")
+    template = assertions.Template.from_stack(stack)
+    (group,) = [
+        g
+        for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
+        if k.startswith("HostSecurityGroup")
+    ]
+    assert "SecurityGroupIngress" not in group["Properties"]
+    assert group["Properties"]["GroupDescription"] == "Docker host: nothing in from the internet; all out"
+    ingress = template.find_resources("AWS::EC2::SecurityGroupIngress")
+    assert [
+        (i["Properties"]["FromPort"], "SourceSecurityGroupId" in i["Properties"]) for i in ingress.values()
+    ] == [(80, True)]
+    resources = template.to_json()["Resources"].values()
+    inline = [
+        r
+        for g in resources
+        if g["Type"] == "AWS::EC2::SecurityGroup"
+        for r in g["Properties"].get("SecurityGroupIngress", [])
+    ]
+    standalone = [g["Properties"] for g in resources if g["Type"] == "AWS::EC2::SecurityGroupIngress"]
+    assert [
+        r for r in inline + standalone if r.get("CidrIp") == "0.0.0.0/0" or r.get("CidrIpv6") == "::/0"
+    ] == []
+
+
+def test_other_public_ports_are_opened_and_not_acknowledged_as_web() -> None:
+    stack, _, _ = _citizen_stack(public_ports=(8443,))
+    template = assertions.Template.from_stack(stack)
+    (group,) = [
+        g
+        for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
+        if k.startswith("HostSecurityGroup")
+    ]
+    assert [(r["FromPort"], r["CidrIp"]) for r in group["Properties"]["SecurityGroupIngress"]] == [
+        (8443, "0.0.0.0/0")
+    ]
+    assert "AwsSolutions-EC23" not in json.dumps(
+        stack.node.find_child("Host").node.find_child("SecurityGroup").node.metadata
+    )
+
+
+@pytest.mark.parametrize(
+    ("ports", "error", "message"),
+    [
+        (
+            "80",
+            TypeError,
+            "public_ports must be a sequence of TCP port numbers like (80, 443), or () for none, got '80'",
+        ),
+        ((80, 80), ValueError, r"public_ports repeats \[80\]; give each port once, got \[80, 80\]"),
+        ((0,), ValueError, "public_ports must be between 1 and 65535, got 0"),
+    ],
+)
+def test_public_ports_are_checked(ports: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(message) if error is TypeError else message):
+        _citizen_stack(public_ports=ports)
+
+
+def test_own_role_and_security_group_are_used() -> None:
+    stack = cdk.Stack(cdk.App(), "Own", env=cdk.Environment(region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
+    role = iam.Role(stack, "TeamRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    group = ec2.SecurityGroup(stack, "TeamGroup", vpc=vpc)
+    logs = ContainerLogGroups(stack, "Logs", prefix="/own", containers=["web"])
+    host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, role=role, security_group=group)
+    assert host.role is role and host.security_group is group
+    assert host.grant_principal is role.grant_principal
+    template = assertions.Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Role", 1)
+    template.resource_count_is("AWS::EC2::SecurityGroup", 1)
+    props = _instance(template)
+    assert props["SecurityGroupIds"] == [
+        {"Fn::GetAtt": [stack.get_logical_id(group.node.default_child), "GroupId"]}
+    ]  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match="role_name='x' names the role the host creates, but role= was given too"
+    ):
+        ObservedEc2Host(stack, "Other", vpc=vpc, log_groups=logs, role=role, role_name="x")
+
+
+def test_the_host_is_grantable_and_has_metric_methods() -> None:
+    stack, host, _ = _citizen_stack()
+    bucket = s3.Bucket(stack, "Bucket")
+    bucket.grant_read(host)
+    template = assertions.Template.from_stack(stack)
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any("s3:GetObject*" in s["Action"] for s in statements)
+    cpu = host.metric_cpu_utilization()
+    assert (cpu.namespace, cpu.metric_name, cpu.statistic, cpu.period.to_minutes()) == (
+        "AWS/EC2",
+        "CPUUtilization",
+        "Average",
+        5,
+    )
+    status = host.metric_status_check_failed(period=cdk.Duration.minutes(1))
+    assert (status.metric_name, status.statistic, status.period.to_minutes()) == (
+        "StatusCheckFailed",
+        "Maximum",
+        1,
+    )
+    memory = host.metric_memory_used_percent(statistic="p90")
+    assert (memory.namespace, memory.metric_name, memory.statistic) == (
+        "ConstructsObs/Citizen/Host",
+        "mem_used_percent",
+        "p90",
+    )
+    assert host.metric_disk_used_percent().statistic == "Maximum"
+    crashes = host.metric_container_crashes()
+    assert (crashes.namespace, crashes.metric_name, crashes.statistic) == (
+        "ConstructsObs/Citizen/Host",
+        "ContainerCrashes",
+        "Sum",
+    )
+    for metric in (cpu, status, memory):
+        assert stack.resolve(metric.dimensions) == {
+            "InstanceId": {"Ref": stack.get_logical_id(host.instance.node.default_child)}
+        }  # type: ignore[arg-type]
+
+
+def test_an_existing_instance_id_is_checked() -> None:
+    stack = cdk.Stack(cdk.App(), "Existing", env=cdk.Environment(region="eu-west-1"))
+    logs = ContainerLogGroups(stack, "Logs", prefix="/e", containers=["web"])
+    role = iam.Role.from_role_name(stack, "Role", "team-ec2")
+    with pytest.raises(
+        ValueError, match="instance_id must be an EC2 instance id, 'i-' and 8 or 17 hex digits"
+    ):
+        ObservedEc2Host.from_existing_instance(stack, "Host", instance_id="web-1", role=role, log_groups=logs)
