@@ -42,6 +42,11 @@ from constructs_obs.setup import HostSetup
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
 DOCKER_EVENTS_LOG_NAME = "docker-events"
 
+#: Resource metadata key under which each host's setup association describes the host for ``obs-doctor``:
+#: ``{"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "ContainerLogGroups": {container: group},
+#: "DockerEventsLogGroup"}`` (values that are deploy-time tokens appear as ``Ref``/``Fn::GetAtt`` in the template).
+HOST_METADATA_KEY = "ConstructsObs::Host"
+
 #: The period of ``metric_*`` when none is given (aws-cdk-lib's default for L2 metrics).
 DEFAULT_METRIC_PERIOD = Duration.minutes(5)
 
@@ -191,6 +196,17 @@ class ObservedHostBase(Construct):
             namespace=metrics_namespace,
             log_files=[self.docker_events.agent_log_file],
             declare_metrics_on=declare_metrics_on,
+        )
+        self.setup.association.add_metadata(
+            HOST_METADATA_KEY,
+            {
+                "HostPath": self.node.path,
+                "InstanceId": instance_id,
+                "MetricsNamespace": metrics_namespace,
+                "RoleName": getattr(grantee, "role_name", None),
+                "ContainerLogGroups": {c: log_groups.log_group_name(c) for c in log_groups.containers},
+                "DockerEventsLogGroup": log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+            },
         )
         return [self.docker_events.write_grant, self.agent.put_metric_data_grant]
 
