@@ -288,7 +288,7 @@ class BasicAlarms(Construct):
 
     The topic's policy lets CloudWatch publish these alarms (and only them) to it: see
     :func:`allow_cloudwatch_to_publish`. Each alarm can be left out (``leave_out``): a team with its own alarm
-    for it, or one saving free-tier slots (10 alarm metrics per account and Region); the dashboard follows.
+    for it, or one saving free-tier slots (10 alarm metrics per account); the dashboard follows.
 
     - ``{name_prefix}-cpu-high``: ``AWS/EC2 CPUUtilization`` average above ``cpu_threshold_percent`` for
       ``cpu_duration`` (default 80% for 10 minutes: two 5-minute basic-monitoring periods). Missing data is
