@@ -208,7 +208,8 @@ def allow_cloudwatch_to_publish(scope: Construct, topic: sns.ITopic, name_prefix
             "constructs-obs:imported-topic-policy",
             "topic is imported, so its policy cannot be changed here. If it has a topic policy, that policy "
             f"must allow the service principal {CLOUDWATCH_PRINCIPAL} sns:Publish on the topic (with "
-            f"aws:SourceAccount = this account and aws:SourceArn like {pattern!r}), or every "
+            f"aws:SourceAccount = this account and aws:SourceArn like {_readable_pattern(stack, name_prefix)!r}), "
+            "or every "
             "alarm notification is refused; a topic with SNS's default policy needs nothing. See "
             "docs/usage.md, 'Your own topic'.",
         )
@@ -592,6 +593,14 @@ class BasicAlarms(Construct):
             graph_title=graph_title,
             left_y_axis=left_y_axis,
         )
+
+
+def _readable_pattern(stack: Stack, name_prefix: str) -> str:
+    """The alarm ARN pattern for a message: ``<this account>`` / ``<this Region>`` where they are tokens."""
+    account = "<this account>" if check.unresolved(stack.account) else stack.account
+    region = "<this Region>" if check.unresolved(stack.region) else stack.region
+    partition = "aws" if check.unresolved(stack.partition) else stack.partition
+    return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name_prefix}-*"
 
 
 def _leave_out(value: object) -> frozenset[str]:
