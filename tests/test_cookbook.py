@@ -572,3 +572,45 @@ def test_the_normal_test_run_does_not_collect_the_docs_example() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert options["testpaths"] == ["tests"]
+
+
+# --- no compliance finding on what the library creates ------------------------------------------------------------
+
+EXAMPLES = (
+    "other_region",
+    "staging_and_prod",
+    "two_hosts",
+    "existing_instance",
+    "images",
+    "existing_topic",
+    "ecs_fargate",
+    "my_stack",
+)
+
+
+def _library_paths(app: cdk.App) -> list[str]:
+    """Construct paths of everything the library's constructs created (their whole subtrees)."""
+    return [
+        c.node.path + "/" for c in app.node.find_all() if type(c).__module__.startswith("constructs_obs.")
+    ]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_compliance_packs_find_nothing_in_what_the_constructs_create(
+    tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
+    """A consumer needs no suppression of its own for the constructs: what a pack finds is the consumer's own
+    resources (its VPC, its own log groups or task definition), never inside a construct of the library."""
+    from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+
+    app, _ = synthesized(tmp_path_factory, name)
+    library = _library_paths(app)
+    assert library, "the example uses no construct of the library"
+    inside = [
+        f"{violation.rule_name} on {resource.construct_path}"
+        for pack in (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks)
+        for violation in pack().validate_scope(app).violations
+        for resource in violation.violating_resources
+        if any(f"{resource.construct_path}/".startswith(path) for path in library)
+    ]
+    assert inside == []
