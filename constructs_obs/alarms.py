@@ -412,32 +412,13 @@ class BasicAlarms(Construct):
         self.topic = self._topic(topic, topic_encryption_key, emails)
         self._notifier = AlarmNotifier(self.topic, name_prefix)
 
-        def periods(duration: Duration, whole: int | None) -> int:
-            return whole or int(duration.to_seconds() // period.to_seconds())
-
-        # name -> (metric, threshold, evaluation periods, minutes for the description)
-        settings: dict[str, Callable[[], tuple[cloudwatch.Metric, float, int, float]]] = {
-            CPU_HIGH: lambda: (
-                host.metric_cpu_utilization(period=period),
-                cpu_threshold_percent,
-                periods(cpu_duration, cpu_periods),
-                cpu_duration.to_minutes(),
-            ),
-            STATUS_CHECK: lambda: (
-                host.metric_status_check_failed(period=FAST_PERIOD),
-                1,
-                STATUS_CHECK_PERIODS,
-                STATUS_CHECK_PERIODS,
-            ),
-            MEMORY_HIGH: lambda: (
-                host.metric_memory_used_percent(period=period),
-                memory_threshold_percent,
-                periods(memory_duration, memory_periods),
-                memory_duration.to_minutes(),
-            ),
-            DISK_HIGH: lambda: (host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
-            CONTAINER_CRASH: lambda: (host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
-        }
+        settings = self._settings(
+            host=host,
+            period=period,
+            cpu=(cpu_threshold_percent, cpu_duration, cpu_periods),
+            memory=(memory_threshold_percent, memory_duration, memory_periods),
+            disk_threshold_percent=disk_threshold_percent,
+        )
         built: dict[str, cloudwatch.Alarm | None] = {}
         for spec in BUILT_IN_ALARMS:
             if spec.name in left_out:
@@ -463,6 +444,43 @@ class BasicAlarms(Construct):
         self.memory_high = built[MEMORY_HIGH]
         self.disk_high = built[DISK_HIGH]
         self.container_crash = built[CONTAINER_CRASH]
+
+    @staticmethod
+    def _settings(
+        *,
+        host: IObservedHost,
+        period: Duration,
+        cpu: tuple[float, Duration, int | None],
+        memory: tuple[float, Duration, int | None],
+        disk_threshold_percent: float,
+    ) -> dict[str, Callable[[], tuple[cloudwatch.Metric, float, int, float]]]:
+        """Alarm name -> (metric, threshold, evaluation periods, minutes for the description), made on demand."""
+
+        def periods(duration: Duration, whole: int | None) -> int:
+            return whole or int(duration.to_seconds() // period.to_seconds())
+
+        return {
+            CPU_HIGH: lambda: (
+                host.metric_cpu_utilization(period=period),
+                cpu[0],
+                periods(cpu[1], cpu[2]),
+                cpu[1].to_minutes(),
+            ),
+            STATUS_CHECK: lambda: (
+                host.metric_status_check_failed(period=FAST_PERIOD),
+                1,
+                STATUS_CHECK_PERIODS,
+                STATUS_CHECK_PERIODS,
+            ),
+            MEMORY_HIGH: lambda: (
+                host.metric_memory_used_percent(period=period),
+                memory[0],
+                periods(memory[1], memory[2]),
+                memory[1].to_minutes(),
+            ),
+            DISK_HIGH: lambda: (host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
+            CONTAINER_CRASH: lambda: (host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
+        }
 
     def _topic(self, topic: sns.ITopic | None, key: kms.IKey | None, emails: Sequence[str]) -> sns.ITopic:
         """The caller's topic or a new one, CloudWatch allowed to publish, ``emails`` subscribed."""

@@ -257,6 +257,52 @@ def _security_group(
     return security_group
 
 
+def _instance(
+    scope: Construct,
+    *,
+    vpc: ec2.IVpc,
+    vpc_subnets: ec2.SubnetSelection | None,
+    instance_type: ec2.InstanceType,
+    machine_image: ec2.IMachineImage,
+    role: iam.IRole,
+    security_group: ec2.ISecurityGroup,
+    user_data: ec2.UserData,
+    instance_name: str | None,
+    metadata_hop_limit: int,
+    detailed_monitoring: bool,
+    termination_protection: bool,
+    root_volume_size_gib: int,
+) -> ec2.Instance:
+    """The instance: IMDSv2 only, an encrypted gp3 root volume, public subnets unless told otherwise."""
+    return ec2.Instance(
+        scope,
+        "Instance",
+        vpc=vpc,
+        vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        instance_type=instance_type,
+        machine_image=machine_image,
+        role=role,
+        security_group=security_group,
+        user_data=user_data,
+        instance_name=instance_name,
+        http_tokens=ec2.HttpTokens.REQUIRED,
+        http_put_response_hop_limit=metadata_hop_limit,
+        detailed_monitoring=detailed_monitoring,
+        disable_api_termination=termination_protection,
+        block_devices=[
+            ec2.BlockDevice(
+                device_name="/dev/xvda",
+                volume=ec2.BlockDeviceVolume.ebs(
+                    root_volume_size_gib,
+                    encrypted=True,
+                    volume_type=ec2.EbsDeviceVolumeType.GP3,
+                    delete_on_termination=True,
+                ),
+            )
+        ],
+    )
+
+
 def _security_group_description(public_ports: Sequence[int]) -> str:
     if tuple(public_ports) == DEFAULT_PUBLIC_PORTS:
         return "Docker host: HTTP and HTTPS in for nginx; all out"
@@ -412,32 +458,20 @@ class ObservedEc2Host(ObservedHostBase):
         self.security_group = _security_group(self, vpc, security_group, ports)
 
         self.user_data = docker_user_data(compose_version)
-        self.instance = ec2.Instance(
+        self.instance = _instance(
             self,
-            "Instance",
             vpc=vpc,
-            vpc_subnets=vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            vpc_subnets=vpc_subnets,
             instance_type=instance_type,
             machine_image=machine_image,
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,
             instance_name=instance_name,
-            http_tokens=ec2.HttpTokens.REQUIRED,
-            http_put_response_hop_limit=metadata_hop_limit,
+            metadata_hop_limit=metadata_hop_limit,
             detailed_monitoring=detailed_monitoring,
-            disable_api_termination=termination_protection,
-            block_devices=[
-                ec2.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=ec2.BlockDeviceVolume.ebs(
-                        root_volume_size_gib,
-                        encrypted=True,
-                        volume_type=ec2.EbsDeviceVolumeType.GP3,
-                        delete_on_termination=True,
-                    ),
-                )
-            ],
+            termination_protection=termination_protection,
+            root_volume_size_gib=root_volume_size_gib,
         )
         self.connections = self.instance.connections
 
