@@ -9,6 +9,8 @@
 - :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
 - :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters, on a host's containers
   or any log groups (ECS, Fargate, ...).
+- :class:`PrometheusScrape`, :class:`PrometheusMetrics`, :class:`CachePerformance`: the host's CloudWatch agent
+  scrapes a Prometheus endpoint of an app (selected metrics only, at $0), with a cache hit-rate view.
 - :class:`SavedQueries`: Logs Insights saved queries for backend errors, nginx 5xx by path, container crashes.
 - :class:`HostDashboard`: one dashboard with a graph per alarm and every alarm's state.
 - :class:`FreeTierCheck` and :func:`count_billables`: what a stack bills in CloudWatch, checked at synth.
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from constructs_obs.log_alarms import LogPatternAlarms
     from constructs_obs.log_groups import ContainerLogGroups
     from constructs_obs.observed_host import IObservedHost
+    from constructs_obs.prometheus import CachePerformance, PrometheusMetrics, PrometheusScrape
     from constructs_obs.queries import SavedQueries
     from constructs_obs.setup import HostSetup
 
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "AlarmGraph": "constructs_obs.alarms",
     "BasicAlarms": "constructs_obs.alarms",
+    "CachePerformance": "constructs_obs.prometheus",
     "CloudWatchAgent": "constructs_obs.agent",
     "ContainerLogGroups": "constructs_obs.log_groups",
     "DockerEventsLog": "constructs_obs.docker_events",
@@ -53,6 +57,8 @@ _EXPORTS = {
     "IObservedHost": "constructs_obs.observed_host",
     "LogPatternAlarms": "constructs_obs.log_alarms",
     "ObservedEc2Host": "constructs_obs.host",
+    "PrometheusMetrics": "constructs_obs.prometheus",
+    "PrometheusScrape": "constructs_obs.prometheus",
     "SavedQueries": "constructs_obs.queries",
     "al2023_at_launch": "constructs_obs.images",
     "count_billables": "constructs_obs.free_tier",
@@ -61,6 +67,7 @@ _EXPORTS = {
 __all__ = [
     "AlarmGraph",
     "BasicAlarms",
+    "CachePerformance",
     "CloudWatchAgent",
     "ContainerLogGroups",
     "DockerEventsLog",
@@ -70,6 +77,8 @@ __all__ = [
     "IObservedHost",
     "LogPatternAlarms",
     "ObservedEc2Host",
+    "PrometheusMetrics",
+    "PrometheusScrape",
     "SavedQueries",
     "al2023_at_launch",
     "count_billables",

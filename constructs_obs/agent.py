@@ -1,11 +1,16 @@
-"""The CloudWatch agent on an Amazon Linux 2023 host: memory and root-disk metrics, log files, least privilege."""
+"""The CloudWatch agent on an Amazon Linux 2023 host: memory and root-disk metrics, log files, least privilege.
+
+The agent can also scrape Prometheus endpoints on the host (see :mod:`constructs_obs.prometheus`): its
+``logs.metrics_collected.prometheus`` section and the scrape configuration file come in an
+:class:`AgentPrometheus`, and the setup writes both.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import CfnResource, Duration
@@ -25,6 +30,11 @@ AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agen
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 #: The heredoc delimiter around the configuration in the setup script (tests extract the file by it).
 AGENT_CONFIG_HEREDOC = "CLOUDWATCH_AGENT_CONFIG"
+#: Where the setup writes the Prometheus scrape configuration the agent reads (``prometheus_config_path``). The
+#: agent runs as ``cwagent``: the file is world-readable (0644) in a world-searchable folder.
+PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"
+#: The heredoc delimiter around the scrape configuration in the setup script.
+PROMETHEUS_CONFIG_HEREDOC = "PROMETHEUS_SCRAPE_CONFIG"
 
 #: The two metrics the agent publishes, each with the single dimension ``InstanceId``.
 MEMORY_USED_PERCENT = "mem_used_percent"
@@ -44,11 +54,30 @@ class AgentLogFile:
     log_stream_name: str = "{instance_id}"
 
 
+@dataclass(frozen=True)
+class AgentPrometheus:
+    """What the agent needs to scrape Prometheus endpoints (built by :class:`constructs_obs.prometheus.PrometheusMetrics`).
+
+    Attributes:
+        section: the agent's ``logs.metrics_collected.prometheus`` section (``log_group_name``,
+            ``prometheus_config_path``, ``emf_processor``).
+        scrape_config: the text of the Prometheus scrape configuration written to ``prometheus_config_path``.
+        metrics: the custom metrics it publishes, as declared under :data:`CUSTOM_METRICS_METADATA_KEY`
+            (``Namespace``, ``MetricName``, ``Dimensions`` and, for dimensions taken from labels,
+            ``PerDimensionValue``).
+    """
+
+    section: Mapping[str, Any]
+    scrape_config: str
+    metrics: tuple[Mapping[str, Any], ...] = field(default=())
+
+
 def agent_config(
     *,
     namespace: str,
     log_files: Sequence[AgentLogFile] = (),
     collection_interval: Duration | None = None,
+    prometheus: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The agent's JSON configuration: memory and root-disk used percent, plus ``log_files``.
 
@@ -59,6 +88,9 @@ def agent_config(
     vs ``ext4`` never change the metric an alarm watches. Memory keeps its original series: its only dimension
     is already ``InstanceId``, and the agent publishes no roll-up identical to the original, so dropping the
     original would publish nothing. The agent runs as the unprivileged ``cwagent`` user its package creates.
+
+    ``prometheus``: the ``logs.metrics_collected.prometheus`` section (see :class:`AgentPrometheus`), for the
+    agent to scrape Prometheus endpoints and write what it selects as embedded metric format to a log group.
     """
     interval = int((collection_interval or Duration.minutes(1)).to_seconds())
     config: dict[str, Any] = {
@@ -94,25 +126,51 @@ def agent_config(
                 }
             }
         }
+    if prometheus is not None:
+        config.setdefault("logs", {})["metrics_collected"] = {"prometheus": dict(prometheus)}
     return config
 
 
-def agent_setup_steps(config: dict[str, Any]) -> list[SetupStep]:
+def agent_setup_steps(config: dict[str, Any], prometheus_scrape_config: str | None = None) -> list[SetupStep]:
     """The setup: the agent from the Amazon Linux 2023 repositories, its configuration file, then (re)start it.
 
-    The configuration file step is portable (a file only). ``fetch-config -s`` validates the configuration,
-    translates it and (re)starts the agent; ``systemctl enable`` makes systemd start it again after every reboot;
-    the step fails unless the agent then reports ``running``. The configuration's SHA-256 is printed, so the
-    association's output tells which configuration the host has.
+    The configuration file steps are portable (files only). With ``prometheus_scrape_config``, a step before the
+    agent's configuration writes it to :data:`PROMETHEUS_CONFIG_PATH` (mode 0644: the agent runs as ``cwagent``).
+    ``fetch-config -s`` validates the configuration, translates it and (re)starts the agent, which then reads the
+    scrape configuration afresh; ``systemctl enable`` makes systemd start it again after every reboot; the step
+    fails unless the agent then reports ``running``. The SHA-256 of each file is printed, so the association's
+    output tells which configuration the host has.
+
+    The agent does not check the scrape configuration when it starts: a scrape configuration the Prometheus
+    library refuses only stops the scraping (plugins/inputs/prometheus/start.go logs the error) while the agent
+    keeps ``running``, so the library validates what it writes (:mod:`constructs_obs.prometheus`).
     """
     text = json.dumps(config, indent=2, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return [
+    steps = [
         SetupStep(
             name="cloudwatch-agent package",
             commands=("dnf install -y amazon-cloudwatch-agent",),
             portable=False,
         ),
+    ]
+    if prometheus_scrape_config is not None:
+        scrape = prometheus_scrape_config.rstrip("\n")
+        scrape_digest = hashlib.sha256((scrape + "\n").encode()).hexdigest()
+        steps.append(
+            SetupStep(
+                name="cloudwatch-agent prometheus scrape configuration",
+                commands=(
+                    f"install -d -m 755 {PROMETHEUS_CONFIG_PATH.rsplit('/', 1)[0]}",
+                    f"cat > {PROMETHEUS_CONFIG_PATH} <<'{PROMETHEUS_CONFIG_HEREDOC}'\n{scrape}\n"
+                    f"{PROMETHEUS_CONFIG_HEREDOC}",
+                    f"chmod 0644 {PROMETHEUS_CONFIG_PATH}",
+                    f"echo 'prometheus scrape configuration sha256 {scrape_digest}'",
+                ),
+            )
+        )
+    return [
+        *steps,
         SetupStep(
             name="cloudwatch-agent configuration",
             commands=(
@@ -145,10 +203,15 @@ class CloudWatchAgent(Construct):
       the owning log groups' grants.
     - ``declare_metrics_on`` (default: the setup's association) declares the two metrics under the resource
       metadata key :data:`CUSTOM_METRICS_METADATA_KEY`, so the free-tier check counts them, once per host.
+    - With ``prometheus`` (:class:`AgentPrometheus`), the agent also scrapes the Prometheus endpoints of the scrape
+      configuration and writes the selected metrics to a log group in embedded metric format; their metrics are
+      declared with the agent's. CloudWatch Logs, not the agent, turns those events into metrics, so they need no
+      ``cloudwatch:PutMetricData``: the log group's own write grant covers them.
 
     Attributes:
         namespace: the metrics namespace.
         config: the agent's JSON configuration, as written to the host.
+        prometheus: the Prometheus scraping it was given, or None.
         instance_id: the instance the agent runs on.
         put_metric_data_grant: the grant of ``cloudwatch:PutMetricData`` to ``grantee``.
     """
@@ -165,6 +228,7 @@ class CloudWatchAgent(Construct):
         log_files: Sequence[AgentLogFile] = (),
         collection_interval: Duration | None = None,
         declare_metrics_on: CfnResource | None = None,
+        prometheus: AgentPrometheus | None = None,
     ) -> None:
         """Add the agent to the host's setup and ``grantee``'s policy.
 
@@ -179,22 +243,34 @@ class CloudWatchAgent(Construct):
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
             declare_metrics_on: the resource whose metadata declares the agent's metrics for the free-tier
                 check. Default: the setup's association.
+            prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.prometheus`). Default: none.
         """
         check.metrics_namespace("namespace", namespace)
+        if prometheus is not None:
+            check.require_type("prometheus", prometheus, AgentPrometheus, "an AgentPrometheus")
         super().__init__(scope, construct_id)
         self.namespace = namespace
         self.instance_id = instance_id
+        self.prometheus = prometheus
         self.config = agent_config(
-            namespace=namespace, log_files=log_files, collection_interval=collection_interval
+            namespace=namespace,
+            log_files=log_files,
+            collection_interval=collection_interval,
+            prometheus=prometheus.section if prometheus is not None else None,
         )
         self.put_metric_data_grant = self.grant_put_metric_data(grantee)
-        for step in agent_setup_steps(self.config):
+        for step in agent_setup_steps(
+            self.config, prometheus.scrape_config if prometheus is not None else None
+        ):
             setup.add_step(step)
         (declare_metrics_on or setup.association).add_metadata(
             CUSTOM_METRICS_METADATA_KEY,
             [
-                {"Namespace": namespace, "MetricName": name, "Dimensions": ["InstanceId"]}
-                for name in (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
+                *(
+                    {"Namespace": namespace, "MetricName": name, "Dimensions": ["InstanceId"]}
+                    for name in (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
+                ),
+                *(dict(metric) for metric in (prometheus.metrics if prometheus is not None else ())),
             ],
         )
 

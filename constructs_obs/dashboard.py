@@ -14,6 +14,7 @@ from constructs_obs import _validation as check
 from constructs_obs._registry import claim_name
 from constructs_obs.alarms import AlarmGraph
 from constructs_obs.observed_host import IObservedHost
+from constructs_obs.prometheus import CachePerformance
 
 #: The free tier covers 3 dashboards of up to 50 metrics each.
 FREE_TIER_METRICS_PER_DASHBOARD = 50
@@ -61,7 +62,8 @@ class HostDashboard(Construct):
     alarm's threshold line; then an alarm-status widget with every alarm's state. For the staging stack: CPU,
     status checks, memory, disk, container crashes, nginx 5xx and backend errors. With ``host``, the host's
     metrics that no alarm watches (a built-in alarm left out) get a plain graph, so the dashboard still shows
-    them. Each graph shows one metric, so the dashboard stays far below the free tier's 50 metrics.
+    them. Each graph shows one metric, so the dashboard stays far below the free tier's 50 metrics. With ``cache``,
+    a row shows a cache's hit rate and estimated savings (metric math) and a note saying what they mean.
 
     Create it after every alarm: synth fails, naming them, if alarms were added to ``alarms`` later.
 
@@ -79,6 +81,7 @@ class HostDashboard(Construct):
         host: IObservedHost | None = None,
         dashboard_name: str | None = None,
         default_interval: Duration | None = None,
+        cache: CachePerformance | None = None,
     ) -> None:
         """Create the dashboard.
 
@@ -91,6 +94,9 @@ class HostDashboard(Construct):
             host: the host whose metrics to graph when no alarm watches them. Default: none.
             dashboard_name: default the first alarms' ``name_prefix``.
             default_interval: time range shown when the dashboard opens. Default one day.
+            cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.prometheus.CachePerformance`),
+                shown as one row of graphs, figures over the time range and a note, before the alarms' states.
+                Default: none.
 
         Raises:
             TypeError: ``alarms`` is not an alarm source (or a list of them), or ``host`` not an IObservedHost.
@@ -105,14 +111,17 @@ class HostDashboard(Construct):
                 if all(graph.alarm is not other.alarm for other in shown):
                     shown.append(graph)
         extra = self._host_graphs(host, shown) if host is not None else []
-        total = len(shown) + len(extra)
+        if cache is not None:
+            check.require_type("cache", cache, CachePerformance, "a CachePerformance")
+        cache_lines = CachePerformance.METRIC_LINES if cache is not None else 0
+        total = len(shown) + len(extra) + cache_lines
         if total > FREE_TIER_METRICS_PER_DASHBOARD:
             raise ValueError(
                 f"alarms has {total} alarms and metrics; one graph each would exceed the "
                 f"{FREE_TIER_METRICS_PER_DASHBOARD} metrics a free-tier dashboard may show"
             )
-        if not sources and not extra:
-            raise ValueError("HostDashboard has nothing to show: give alarms= (or host=)")
+        if not sources and not extra and cache is None:
+            raise ValueError("HostDashboard has nothing to show: give alarms= (or host=, or cache=)")
         super().__init__(scope, construct_id)
         graphs: list[cloudwatch.IWidget] = [
             cloudwatch.AlarmWidget(alarm=g.alarm, title=g.title, left_y_axis=g.left_y_axis, width=GRAPH_WIDTH)
@@ -122,6 +131,10 @@ class HostDashboard(Construct):
         rows: list[list[cloudwatch.IWidget]] = [
             graphs[i : i + GRAPHS_PER_ROW] for i in range(0, len(graphs), GRAPHS_PER_ROW)
         ]
+        if cache is not None:
+            cache_widgets = cache.widgets()
+            rows.append(cache_widgets[:GRAPHS_PER_ROW])
+            rows.append(cache_widgets[GRAPHS_PER_ROW:])
         if shown:
             rows.append(
                 [
@@ -141,7 +154,7 @@ class HostDashboard(Construct):
             default_interval=default_interval or Duration.days(1),
             widgets=rows,
         )
-        self.metric_count = len(graphs)
+        self.metric_count = len(graphs) + cache_lines
         name = dashboard_name or (sources[0].name_prefix if sources else None)
         if name is not None:
             claim_name(self.dashboard, kind="dashboard", name=name, level="account")

@@ -43,14 +43,21 @@ What is counted in each template:
   7 metrics per instance (``AWS::EC2::Instance`` ``Monitoring: true``, a launch template with monitoring enabled,
   or an Auto Scaling launch configuration, where it is on unless turned off).
 - ``AWS::CloudWatch::Dashboard`` and the metrics on each (a metric line, or an alarm graph, counts one).
+- Log data a resource declares under the metadata key :data:`LOG_INGESTION_METADATA_KEY` (``BytesPerMonth``, the
+  estimate of what its log group ingests a month: the CloudWatch agent's Prometheus EMF events, see
+  :mod:`constructs_obs.prometheus`), against the free tier's 5 GB of log data a month (ingestion, archive storage
+  and Logs Insights scans together, "5GB Data (ingestion, archive storage, and data scanned by Logs Insights
+  queries)" on the pricing page). Only declared estimates count: the volume of container output is not in a
+  template (the seed's is 1-3 GB a month), so the check warns only when the declared estimates alone are over.
 
-Metrics that applications publish themselves (``PutMetricData`` from code, embedded metric format) are not in a
-template and not counted.
+Metrics that applications publish themselves (``PutMetricData`` from code, embedded metric format written by the
+application) are not in a template and not counted; the agent's Prometheus metrics are declared and counted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -59,6 +66,13 @@ import aws_cdk as cdk
 import jsii
 
 from constructs_obs.agent import CUSTOM_METRICS_METADATA_KEY
+
+#: Resource metadata key under which a log group declares what it is expected to ingest a month:
+#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.prometheus`).
+LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
+
+#: Bytes in the GB of CloudWatch pricing (AWS bills data in binary gigabytes, 2^30 bytes).
+BYTES_PER_GB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class FreeTierLimits:
     custom_metrics: int = 10
     dashboards: int = 3
     metrics_per_dashboard: int = 50
+    log_data_gb: float = 5.0
 
 
 #: The always-free tier (AWS pricing, as published).
@@ -80,6 +95,8 @@ PRICE_PER_HIGH_RESOLUTION_ALARM_METRIC = 0.30
 PRICE_PER_COMPOSITE_ALARM = 0.50
 PRICE_PER_CUSTOM_METRIC = 0.30
 PRICE_PER_DASHBOARD = 3.00
+#: Standard log class ingestion, per GB.
+PRICE_PER_LOG_GB_INGESTED = 0.50
 
 #: EC2 detailed monitoring is billed like custom metrics; AWS's pricing examples count 7 metrics per instance.
 DETAILED_MONITORING_METRICS_PER_INSTANCE = 7
@@ -93,6 +110,7 @@ RULES: tuple[str, ...] = (
     "custom-metrics",
     "dashboards",
     "dashboard-metrics",
+    "log-ingestion",
 )
 
 
@@ -100,8 +118,9 @@ RULES: tuple[str, ...] = (
 class CustomMetric:
     """One custom metric a stack publishes: namespace, name, dimension keys, and the resource behind it.
 
-    ``per_dimension_value``: a metric filter with dimensions, which publishes one metric per distinct value (counted
-    as one). ``per_resource``: declared by the resource that publishes it (metadata key
+    ``per_dimension_value``: a metric filter with dimensions, or a declared metric with ``PerDimensionValue`` (the
+    agent's Prometheus metrics with labels kept as dimensions), which publishes one metric per distinct value
+    (counted as one). ``per_resource``: declared by the resource that publishes it (metadata key
     :data:`CUSTOM_METRICS_METADATA_KEY`, e.g. a host's CloudWatch agent): one metric per declaring resource, never
     merged with another resource's metric of the same name, since each host publishes its own.
     """
@@ -112,6 +131,16 @@ class CustomMetric:
     source: str
     per_dimension_value: bool = False
     per_resource: bool = False
+
+
+@dataclass(frozen=True)
+class LogIngestion:
+    """A log group's declared monthly ingestion estimate (metadata key :data:`LOG_INGESTION_METADATA_KEY`)."""
+
+    logical_id: str
+    log_group_name: str
+    bytes_per_month: int
+    basis: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +185,12 @@ class BillableUsage:
     custom_metrics: tuple[CustomMetric, ...] = ()
     detailed_monitoring: tuple[str, ...] = ()
     dashboards: tuple[DashboardUsage, ...] = ()
+    log_ingestion: tuple[LogIngestion, ...] = ()
+
+    @property
+    def log_ingestion_bytes(self) -> int:
+        """The declared log ingestion a month, in bytes."""
+        return sum(item.bytes_per_month for item in self.log_ingestion)
 
     @property
     def custom_metric_count(self) -> int:
@@ -258,6 +293,25 @@ class BillableUsage:
                         (board.logical_id,),
                     )
                 )
+        ingested_gb = self.log_ingestion_bytes / BYTES_PER_GB
+        if ingested_gb > limits.log_data_gb:
+            over_gb = ingested_gb - limits.log_data_gb
+            out.append(
+                Overage(
+                    "log-ingestion",
+                    f"{ingested_gb:.2f} GB of log data a month declared ("
+                    + ", ".join(
+                        f"{i.log_group_name}: {i.bytes_per_month / BYTES_PER_GB:.2f} GB"
+                        for i in self.log_ingestion
+                    )
+                    + f"), the free tier covers {limits.log_data_gb:g} GB with everything else the account logs: "
+                    f"{over_gb:.2f} GB over, about ${over_gb * PRICE_PER_LOG_GB_INGESTED:.2f}/month",
+                    math.ceil(ingested_gb),
+                    math.floor(limits.log_data_gb),
+                    over_gb * PRICE_PER_LOG_GB_INGESTED,
+                    tuple(i.logical_id for i in self.log_ingestion),
+                )
+            )
         return out
 
     def monthly_cost_usd(self, limits: FreeTierLimits = FREE_TIER) -> float:
@@ -328,6 +382,7 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
     custom: dict[tuple[str, ...], CustomMetric] = {}
     detailed: list[str] = []
     dashboards: list[DashboardUsage] = []
+    ingestion: list[LogIngestion] = []
 
     def add_custom(metric: CustomMetric) -> None:
         custom.setdefault(_metric_key(metric), metric)
@@ -385,7 +440,18 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
                     _as_text(declared["MetricName"]),
                     tuple(sorted(declared.get("Dimensions", []))),
                     logical_id,
+                    per_dimension_value=bool(declared.get("PerDimensionValue")),
                     per_resource=True,
+                )
+            )
+        declared_logs = (resource.get("Metadata") or {}).get(LOG_INGESTION_METADATA_KEY)
+        if isinstance(declared_logs, dict) and isinstance(declared_logs.get("BytesPerMonth"), int):
+            ingestion.append(
+                LogIngestion(
+                    logical_id,
+                    _as_text(props.get("LogGroupName", logical_id)),
+                    declared_logs["BytesPerMonth"],
+                    str(declared_logs.get("Basis", "")),
                 )
             )
     return BillableUsage(
@@ -397,6 +463,7 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
         custom_metrics=tuple(custom.values()),
         detailed_monitoring=tuple(detailed),
         dashboards=tuple(dashboards),
+        log_ingestion=tuple(ingestion),
     )
 
 
@@ -484,6 +551,9 @@ def _combine(stacks: Sequence[StackUsage]) -> tuple[BillableUsage, dict[str, str
         detailed_monitoring=tuple(name(s, r) for s in stacks for r in s.usage.detailed_monitoring),
         dashboards=tuple(
             replace(d, logical_id=name(s, d.logical_id)) for s in stacks for d in s.usage.dashboards
+        ),
+        log_ingestion=tuple(
+            replace(i, logical_id=name(s, i.logical_id)) for s in stacks for i in s.usage.log_ingestion
         ),
     )
     return usage, owners

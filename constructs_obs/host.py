@@ -24,6 +24,7 @@ from constructs_obs.observed_host import (
     ObservedHostBase,
     default_metrics_namespace,
 )
+from constructs_obs.prometheus import PrometheusScrape, validate_scrapes
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -353,6 +354,7 @@ class ObservedEc2Host(ObservedHostBase):
         elastic_ip: the host's Elastic IP, or None with ``elastic_ip=False``.
         agent: the CloudWatch agent (memory and disk metrics).
         docker_events: the container events log group, its service and the crash metric.
+        prometheus: the Prometheus endpoints the agent scrapes (``prometheus_scrapes``), or None.
     """
 
     def __init__(
@@ -377,6 +379,7 @@ class ObservedEc2Host(ObservedHostBase):
         detailed_monitoring: bool = False,
         metadata_hop_limit: int = 1,
         elastic_ip: bool = True,
+        prometheus_scrapes: Sequence[PrometheusScrape] = (),
     ) -> None:
         """Create the host.
 
@@ -418,6 +421,9 @@ class ObservedEc2Host(ObservedHostBase):
             elastic_ip: give the host an Elastic IP, so its public address survives stop/start (DNS keeps
                 working). Default on; it costs nothing beyond the public IPv4 address the host pays for
                 anyway. Turn off for a host behind a load balancer.
+            prometheus_scrapes: Prometheus endpoints on the host for the CloudWatch agent to scrape
+                (:class:`~constructs_obs.prometheus.PrometheusScrape`): their selected metrics are published to
+                ``metrics_namespace`` through the log group ``{prefix}/prometheus``. Default: none.
 
         Raises:
             TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
@@ -447,6 +453,7 @@ class ObservedEc2Host(ObservedHostBase):
             metadata_hop_limit=metadata_hop_limit,
             elastic_ip=elastic_ip,
         )
+        scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
         instance_type = instance_type or ec2.InstanceType("t3.small")
         machine_image = machine_image or al2023_at_launch(instance_type)
         image = inspect_image(scope, machine_image, instance_type)
@@ -491,6 +498,7 @@ class ObservedEc2Host(ObservedHostBase):
             log_groups=log_groups,
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
             declare_metrics_on=self.instance.instance,
+            prometheus_scrapes=scrapes,
         )
         for grant in [log_groups_grant, *grants]:
             grant.apply_before(self.setup.association)
@@ -526,6 +534,7 @@ class ObservedEc2Host(ObservedHostBase):
         role: iam.IRole,
         log_groups: ContainerLogGroups,
         metrics_namespace: str | None = None,
+        prometheus_scrapes: Sequence[PrometheusScrape] = (),
     ) -> IObservedHost:
         """Observe an Amazon Linux 2023 instance the library did not create, without a reboot or replacement.
 
@@ -552,6 +561,7 @@ class ObservedEc2Host(ObservedHostBase):
             role: the instance's role (from its instance profile).
             log_groups: the container log groups its Docker daemon writes to.
             metrics_namespace: as for :class:`ObservedEc2Host`. Default ``ConstructsObs/{stack name}/{path}``.
+            prometheus_scrapes: as for :class:`ObservedEc2Host`. Default: none.
 
         Raises:
             ValueError: an instance id that is not ``i-`` and 8 or 17 hex digits, a metrics namespace
@@ -565,6 +575,7 @@ class ObservedEc2Host(ObservedHostBase):
             role=role,
             log_groups=log_groups,
             metrics_namespace=metrics_namespace,
+            prometheus_scrapes=prometheus_scrapes,
         )
 
     @staticmethod
@@ -661,6 +672,7 @@ class ExistingEc2Host(ObservedHostBase):
         setup: the association that sets up the agent and the docker-events service (add steps to it).
         agent: the CloudWatch agent (memory and disk metrics).
         docker_events: the container events log group, its service and the crash metric.
+        prometheus: the Prometheus endpoints the agent scrapes (``prometheus_scrapes``), or None.
     """
 
     def __init__(
@@ -672,6 +684,7 @@ class ExistingEc2Host(ObservedHostBase):
         role: iam.IRole,
         log_groups: ContainerLogGroups,
         metrics_namespace: str | None = None,
+        prometheus_scrapes: Sequence[PrometheusScrape] = (),
     ) -> None:
         """See :meth:`ObservedEc2Host.from_existing_instance`."""
         check.require_type("instance_id", instance_id, str, "an EC2 instance id like 'i-0123456789abcdef0'")
@@ -684,6 +697,7 @@ class ExistingEc2Host(ObservedHostBase):
         _check_log_groups(log_groups)
         if metrics_namespace is not None:
             check.metrics_namespace("metrics_namespace", metrics_namespace)
+        scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
         super().__init__(scope, construct_id)
         self.role = role
         grants = [log_groups.grant_write(role)]
@@ -693,6 +707,7 @@ class ExistingEc2Host(ObservedHostBase):
             setup_role=None,
             log_groups=log_groups,
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
+            prometheus_scrapes=scrapes,
         )
         if not all(grant.success for grant in grants):
             raise ValueError(

@@ -244,13 +244,55 @@ class ContainerLogGroups(Construct):
             options["max-buffer-size"] = self.max_buffer_size or DEFAULT_MAX_BUFFER_SIZE
         return {"driver": "awslogs", "options": options}
 
-    def compose_override(self) -> dict[str, Any]:
+    def compose_override(
+        self, *, loopback_ports: Mapping[str, Sequence[int]] | None = None
+    ) -> dict[str, Any]:
         """A docker-compose override file that sets ``logging:`` for every container.
 
         Use it beside the app's own compose file: ``docker compose -f docker-compose.yml -f logging.json up -d``
         (JSON is valid YAML).
+
+        ``loopback_ports`` (container -> ports, e.g. ``host.prometheus.loopback_ports``) also publishes those
+        container ports on the host's loopback only: ``ports: ["127.0.0.1:9898:9898"]``, the same port on the
+        host. Processes on the host (the CloudWatch agent scraping a metrics endpoint) reach them, the internet
+        does not: "Publishing container ports is insecure by default ... If you include the localhost IP address
+        (127.0.0.1) with the publish flag, only the Docker host can access the published container port" (Docker
+        documentation, networking, port publishing), and Docker's own iptables rules bypass host firewalls for
+        ports published on every interface. The host's security group does not open these ports either; the one
+        known gap of a loopback binding is a machine on the same layer-2 segment sending packets to the container's
+        own address (moby/moby#45610), which EC2's source/destination check stops: "the instance must be the source
+        or destination of any traffic it sends or receives" (Amazon EC2 User Guide). Compose adds these to the app file's own ``ports``: a port
+        the app file already publishes on all interfaces stays published there.
         """
-        return {"services": {name: {"logging": self.compose_logging(name)} for name in self._log_groups}}
+        ports = _loopback_ports(loopback_ports or {}, self._log_groups)
+        services: dict[str, Any] = {}
+        for name in self._log_groups:
+            services[name] = {"logging": self.compose_logging(name)}
+            if name in ports:
+                services[name]["ports"] = [f"127.0.0.1:{port}:{port}" for port in ports[name]]
+        return {"services": services}
+
+
+def _loopback_ports(value: Any, containers: Mapping[str, Any]) -> dict[str, list[int]]:
+    """``loopback_ports`` checked: known containers, TCP ports given once."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"loopback_ports must map container names to lists of ports, got {value!r}")
+    out: dict[str, list[int]] = {}
+    for container, ports in value.items():
+        if container not in containers:
+            raise ValueError(
+                f"loopback_ports names container {container!r}, which has no log group here; containers: "
+                f"{sorted(containers)}"
+            )
+        if isinstance(ports, (str, bytes)) or not isinstance(ports, Sequence):
+            raise TypeError(f"loopback_ports[{container!r}] must be a list of ports, got {ports!r}")
+        checked = [
+            check.integer(f"loopback_ports[{container!r}]", p, minimum=1, maximum=65_535) for p in ports
+        ]
+        if len(set(checked)) != len(checked):
+            raise ValueError(f"loopback_ports[{container!r}] repeats a port: {checked}")
+        out[container] = checked
+    return out
 
 
 def _max_buffer_size(value: Any, *, blocking: bool) -> str | None:

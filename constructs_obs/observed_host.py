@@ -27,6 +27,7 @@ the whole app (:func:`constructs_obs._registry.claim_series`), so two hosts' fil
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from aws_cdk import CfnResource, Duration, Stack, Token
@@ -37,14 +38,20 @@ from constructs import Construct, Node
 from constructs_obs.agent import CloudWatchAgent
 from constructs_obs.docker_events import DockerEventsLog
 from constructs_obs.log_groups import ContainerLogGroups
+from constructs_obs.prometheus import PROMETHEUS_LOG_NAME, PrometheusMetrics, PrometheusScrape
 from constructs_obs.setup import HostSetup
 
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
 DOCKER_EVENTS_LOG_NAME = "docker-events"
 
 #: Resource metadata key under which each host's setup association describes the host for ``obs-doctor``:
-#: ``{"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "ContainerLogGroups": {container: group},
-#: "DockerEventsLogGroup"}`` (values that are deploy-time tokens appear as ``Ref``/``Fn::GetAtt`` in the template).
+#: ``{"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "RoleLogicalId", "ContainerLogGroups":
+#: {container: group}, "DockerEventsLogGroup"}``, and with Prometheus scrapes ``"Prometheus": {"LogGroup", "Jobs":
+#: [{"JobName", "Url", "IntervalSeconds", "Metrics", "Dimensions"}]}``. ``InstanceId`` is a ``Ref`` when the stack
+#: creates the instance (the association targets it anyway). The role is named by its literal name (an imported
+#: role, ``RoleName``) or by its logical id in the stack (a created role, ``RoleLogicalId``; its physical name is
+#: the stack resource's): a ``Ref`` would duplicate the association's explicit dependency on the role (cfn-lint
+#: W3005).
 HOST_METADATA_KEY = "ConstructsObs::Host"
 
 #: The period of ``metric_*`` when none is given (aws-cdk-lib's default for L2 metrics).
@@ -69,6 +76,18 @@ def default_metrics_namespace(host: Construct) -> str:
     if len(namespace) > MAX_NAMESPACE_LENGTH:
         namespace = f"ConstructsObs/{host.node.addr}"
     return namespace
+
+
+def _role_reference(grantee: iam.IGrantable) -> dict[str, str | None]:
+    """``RoleName`` (literal names only) and ``RoleLogicalId`` (a role created in the stack) of ``grantee``."""
+    name = getattr(grantee, "role_name", None)
+    cfn_role = grantee.node.default_child if isinstance(grantee, iam.Role) else None
+    return {
+        "RoleName": name if isinstance(name, str) and not Token.is_unresolved(name) else None,
+        "RoleLogicalId": Stack.of(cfn_role).get_logical_id(cfn_role)
+        if isinstance(cfn_role, CfnResource)
+        else None,
+    }
 
 
 @runtime_checkable
@@ -148,12 +167,14 @@ class ObservedHostBase(Construct):
         setup: the association that sets up the agent and the docker-events service (add steps to it).
         docker_events: the container events log group, its service and the crash metric.
         agent: the CloudWatch agent (memory and disk metrics).
+        prometheus: the Prometheus endpoints the agent scrapes (log group, metrics), or None without scrapes.
     """
 
     log_groups: ContainerLogGroups
     setup: HostSetup
     docker_events: DockerEventsLog
     agent: CloudWatchAgent
+    prometheus: PrometheusMetrics | None
     _instance_id: str
     _principal: iam.IPrincipal
 
@@ -166,11 +187,13 @@ class ObservedHostBase(Construct):
         log_groups: ContainerLogGroups,
         metrics_namespace: str,
         declare_metrics_on: CfnResource | None = None,
+        prometheus_scrapes: Sequence[PrometheusScrape] = (),
     ) -> list[iam.Grant]:
         """Create the setup, docker-events and agent for ``instance_id``; return the grants made to ``grantee``.
 
         ``setup_role`` gets the SSM agent's State Manager permissions (None: the instance's role already has
-        them, as for an instance the library did not create).
+        them, as for an instance the library did not create). With ``prometheus_scrapes`` the agent also scrapes
+        them into ``{log group prefix}/prometheus`` (:class:`~constructs_obs.prometheus.PrometheusMetrics`).
         """
         self._instance_id = instance_id
         self._principal = grantee.grant_principal
@@ -187,6 +210,25 @@ class ObservedHostBase(Construct):
             removal_policy=log_groups.removal_policy,
             encryption_key=log_groups.encryption_key,
         )
+        self.prometheus = None
+        if prometheus_scrapes:
+            if PROMETHEUS_LOG_NAME in log_groups.containers:
+                raise ValueError(
+                    f"log_groups has a container named {PROMETHEUS_LOG_NAME!r}, whose log group "
+                    f"{log_groups.log_group_name(PROMETHEUS_LOG_NAME)!r} the host needs for its Prometheus metrics; "
+                    "rename the container"
+                )
+            self.prometheus = PrometheusMetrics(
+                self,
+                "Prometheus",
+                scrapes=prometheus_scrapes,
+                namespace=metrics_namespace,
+                grantee=grantee,
+                log_group_name=log_groups.log_group_name(PROMETHEUS_LOG_NAME),
+                retention=log_groups.retention,
+                removal_policy=log_groups.removal_policy,
+                encryption_key=log_groups.encryption_key,
+            )
         self.agent = CloudWatchAgent(
             self,
             "Agent",
@@ -196,6 +238,7 @@ class ObservedHostBase(Construct):
             namespace=metrics_namespace,
             log_files=[self.docker_events.agent_log_file],
             declare_metrics_on=declare_metrics_on,
+            prometheus=self.prometheus.agent_prometheus if self.prometheus is not None else None,
         )
         self.setup.association.add_metadata(
             HOST_METADATA_KEY,
@@ -203,12 +246,16 @@ class ObservedHostBase(Construct):
                 "HostPath": self.node.path,
                 "InstanceId": instance_id,
                 "MetricsNamespace": metrics_namespace,
-                "RoleName": getattr(grantee, "role_name", None),
+                **_role_reference(grantee),
                 "ContainerLogGroups": {c: log_groups.log_group_name(c) for c in log_groups.containers},
                 "DockerEventsLogGroup": log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+                **({"Prometheus": self.prometheus.describe()} if self.prometheus is not None else {}),
             },
         )
-        return [self.docker_events.write_grant, self.agent.put_metric_data_grant]
+        grants = [self.docker_events.write_grant, self.agent.put_metric_data_grant]
+        if self.prometheus is not None:
+            grants.append(self.prometheus.write_grant)
+        return grants
 
     @property
     def instance_id(self) -> str:

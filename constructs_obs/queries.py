@@ -10,6 +10,7 @@ from constructs_obs._registry import claim_name
 from constructs_obs.docker_events import DELIBERATE_STOP_EXIT_CODES
 from constructs_obs.log_alarms import BACKEND_ERROR_REGEX
 from constructs_obs.observed_host import IObservedHost
+from constructs_obs.prometheus import CachePerformance
 
 #: The backend's error lines: the same regular expression the backend-errors metric filter counts with (level
 #: anchored at the start of the line, so client text in an access line is never listed).
@@ -59,6 +60,9 @@ class SavedQueries(Construct):
     - ``{name_prefix}/nginx-5xx-by-path``: 5xx responses counted by status, method and path.
     - ``{name_prefix}/container-crashes``: crashed containers (name, image, exit code), newest first (hosts
       only: it reads the host's docker-events group).
+    - ``{name_prefix}/{cache title}-hit-rate-by-{label}`` with ``cache``: a cache's hits, misses, hit rate and
+      estimated savings per value of its breakdown label (:meth:`CachePerformance.breakdown_query
+      <constructs_obs.prometheus.CachePerformance.breakdown_query>`), over the agent's Prometheus log group.
 
     Each reads a host's container (``host`` with ``backend_container`` / ``nginx_container``) or any log group
     (``backend_log_group`` / ``nginx_log_group``: ECS, Fargate, ...). Saved queries cost nothing; running one is
@@ -68,6 +72,7 @@ class SavedQueries(Construct):
         backend_errors: the backend query, or None without a backend.
         nginx_5xx_by_path: the nginx query, or None without nginx.
         container_crashes: the container-crash query, or None without a host.
+        cache_breakdown: the cache's per-label query, or None without ``cache``.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class SavedQueries(Construct):
         nginx_container: str | None = None,
         backend_log_group: logs.ILogGroup | None = None,
         nginx_log_group: logs.ILogGroup | None = None,
+        cache: CachePerformance | None = None,
     ) -> None:
         """Create the saved queries.
 
@@ -93,6 +99,8 @@ class SavedQueries(Construct):
             nginx_container: the nginx container of ``host``; None for no nginx query.
             backend_log_group: the backend's log group, instead of ``backend_container``.
             nginx_log_group: nginx's log group, instead of ``nginx_container``.
+            cache: a cache with a ``breakdown_label`` (:class:`~constructs_obs.prometheus.CachePerformance`):
+                save its per-label breakdown query too. Default: none.
 
         Raises:
             ValueError: a container ``host`` has no log group for (naming the prop), a container without
@@ -109,7 +117,13 @@ class SavedQueries(Construct):
                 ("nginx", nginx_container, nginx_log_group),
             )
         }
-        if host is None and not any(groups.values()):
+        if cache is not None:
+            check.require_type("cache", cache, CachePerformance, "a CachePerformance")
+            if cache.breakdown_label is None:
+                raise ValueError(
+                    "cache has no breakdown_label: there is nothing to break its hit rate down by"
+                )
+        if host is None and not any(groups.values()) and cache is None:
             raise ValueError(
                 "SavedQueries has nothing to query: give host= (with backend_container/nginx_container) or "
                 "backend_log_group/nginx_log_group"
@@ -118,6 +132,7 @@ class SavedQueries(Construct):
         self.backend_errors: logs.QueryDefinition | None = None
         self.nginx_5xx_by_path: logs.QueryDefinition | None = None
         self.container_crashes: logs.QueryDefinition | None = None
+        self.cache_breakdown: logs.QueryDefinition | None = None
         backend, nginx = groups["backend"], groups["nginx"]
         if backend is not None:
             self.backend_errors = self._query(
@@ -133,6 +148,13 @@ class SavedQueries(Construct):
                 f"{name_prefix}/container-crashes",
                 CONTAINER_CRASHES_QUERY,
                 host.docker_events.log_group,
+            )
+        if cache is not None:
+            self.cache_breakdown = self._query(
+                "CacheBreakdown",
+                f"{name_prefix}/{cache.query_slug}",
+                cache.breakdown_query(),
+                cache.source.log_group,
             )
 
     def _query(

@@ -60,7 +60,40 @@ def _has_log_group(container: str) -> Callable[[Template], list[str]]:
 
 
 def _all_container_groups(t: Template) -> list[str]:
-    return [n for n in log_group_names(t) if not n.endswith("/docker-events")]
+    prometheus = _prometheus_log_groups(agent_configs(t))
+    return [n for n in log_group_names(t) if not n.endswith("/docker-events") and n not in prometheus]
+
+
+def _prometheus_sections(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``logs.metrics_collected.prometheus`` sections of the agent configurations."""
+    sections = []
+    for config in configs:
+        logs = config.get("logs") if isinstance(config.get("logs"), dict) else {}
+        collected = logs.get("metrics_collected") if isinstance(logs.get("metrics_collected"), dict) else {}
+        if isinstance(collected.get("prometheus"), dict):
+            sections.append(collected["prometheus"])
+    return sections
+
+
+def _prometheus_log_groups(configs: list[dict[str, Any]]) -> set[str]:
+    """The log groups the agent writes its Prometheus EMF events to."""
+    return {str(s["log_group_name"]) for s in _prometheus_sections(configs) if s.get("log_group_name")}
+
+
+def _scraped_metrics(word: str) -> Callable[[Template], list[str]]:
+    """The Prometheus metrics the agent publishes (its EMF metric selectors) whose names contain ``word``."""
+
+    def found(t: Template) -> list[str]:
+        names = []
+        for section in _prometheus_sections(agent_configs(t)):
+            for declaration in section.get("emf_processor", {}).get("metric_declaration", []):
+                for selector in declaration.get("metric_selectors", []):
+                    name = str(selector).removeprefix("^").removesuffix("$")
+                    if word in name and name not in names:
+                        names.append(name)
+        return names
+
+    return found
 
 
 @dataclass(frozen=True)
@@ -135,6 +168,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "CloudWatch agent + alarm",
         _has_alarm("disk-high"),
         ("Not configured", "Not yet"),
+    ),
+    Scenario(
+        "LLM cache performance",
+        "CloudWatch agent (Prometheus scrape)",
+        _scraped_metrics("cache"),
+        ("SQL against Postgres, by hand", "Not yet"),
     ),
 )
 
@@ -220,10 +259,12 @@ def alarms_page(template: Template) -> str:
 def cost_page(template: Template) -> str:
     """What the stack bills per month against the free tier: the synth-time check's own counting."""
     from constructs_obs.free_tier import (
+        BYTES_PER_GB,
         FREE_TIER,
         PRICE_PER_ALARM_METRIC,
         PRICE_PER_CUSTOM_METRIC,
         PRICE_PER_DASHBOARD,
+        PRICE_PER_LOG_GB_INGESTED,
         count_billables,
     )
 
@@ -251,6 +292,9 @@ def cost_page(template: Template) -> str:
         f"${_over_cost(overages, 'dashboards'):.2f} |",
         f"| Metrics on the largest dashboard | {dashboard_metrics} | {FREE_TIER.metrics_per_dashboard} | "
         f"the dashboard is billed | ${_over_cost(overages, 'dashboard-metrics'):.2f} |",
+        f"| Log data declared in the template (estimate, GB a month) | "
+        f"{usage.log_ingestion_bytes / BYTES_PER_GB:.2f} | {FREE_TIER.log_data_gb:g} | "
+        f"${PRICE_PER_LOG_GB_INGESTED:.2f} per GB | ${_over_cost(overages, 'log-ingestion'):.2f} |",
         f"| **Total** | | | | **${total:.2f}/month** |",
         "",
         "The custom metrics:",
@@ -261,11 +305,31 @@ def cost_page(template: Template) -> str:
     for metric in usage.custom_metrics:
         dims = ", ".join(metric.dimensions) or "none"
         lines.append(f"| `{metric.namespace}` | `{metric.metric_name}` | {dims} | `{metric.source}` |")
+    if usage.log_ingestion:
+        lines += [
+            "",
+            "The log data declared in the template (each log group's own estimate; container output is not in the",
+            "template):",
+            "",
+            "| Log group | GB a month | How the estimate is made |",
+            "|---|---|---|",
+        ]
+        for item in usage.log_ingestion:
+            lines.append(
+                f"| `{item.log_group_name}` | {item.bytes_per_month / BYTES_PER_GB:.2f} | {_cell(item.basis)} |"
+            )
+        lines += [
+            "",
+            "Each event's size is estimated from the event the CloudWatch agent's EMF exporter writes (every label,",
+            "36-character label values, a 48-character host name, 8-digit values) plus the 26 bytes CloudWatch Logs",
+            "counts per event; one event per label set (content item) and scrape (`constructs_obs.prometheus`).",
+        ]
     lines += [
         "",
-        "Outside CloudWatch's metrics, observability also stays in the free tier: log ingestion and storage (5 GB a",
-        "month; the seed's 1-3 GB with 30-day retention), SNS email (1,000 deliveries a month), and the host's",
-        "setup through SSM State Manager (associations on EC2 instances are free).",
+        "Outside CloudWatch's metrics, observability also stays in the free tier: log data (5 GB a month of",
+        "ingestion, storage and Logs Insights scans together: the seed's 1-3 GB of container output with 30-day",
+        "retention, plus the estimate above), SNS email (1,000 deliveries a month), and the host's setup through SSM",
+        "State Manager (associations on EC2 instances are free).",
         "",
         *host_cost_section(template),
     ]
@@ -899,8 +963,11 @@ def alert_path_dot(template: Template, title: str = "AiTutorStaging: from a fail
     configs = agent_configs(template)
     agent_files = _agent_log_files(configs)
     groups = [g for g in log_group_names(template) if isinstance(g, str)]
+    prometheus_groups = _prometheus_log_groups(configs)
     container_groups = [
-        g for g in groups if not (g in agent_files if configs else g.endswith("/docker-events"))
+        g
+        for g in groups
+        if not (g in agent_files if configs else g.endswith("/docker-events")) and g not in prometheus_groups
     ]
     alerted_groups = {p.route.log_group for p in paths if p.route.kind == "container-log"}
     if container_groups or alerted_groups:

@@ -20,7 +20,8 @@ fi
 # Debian packages the tests run, each installed only when missing (one `apt-get update` at most):
 # systemd-analyze (systemd) verifies the docker-events unit file; the real-environment tests (tests/realenv) start
 # Debian's dockerd (docker.io), build a busybox image (busybox-static) and a systemd image (debootstrap), and run
-# Debian's nginx on loopback (nginx-light). Without root they are skipped (CI=true: they fail).
+# Debian's nginx on loopback (nginx-light); promtool and the Prometheus server (prometheus) check the agent's scrape
+# configuration. Without root they are skipped (CI=true: they fail).
 has_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -28,6 +29,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 has_package busybox-static || missing+=(busybox-static)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

@@ -122,6 +122,59 @@ AGENT_SCHEMA: dict[str, Any] = {
             "required": ["logs_collected"],
             "properties": {
                 "force_flush_interval": _INTERVAL,
+                # logsDefinition.metrics_collected.prometheus and emfProcessorDefinition of the agent's schema.json.
+                "metrics_collected": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "prometheus": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "cluster_name": {"type": "string"},
+                                "log_group_name": {"type": "string", "minLength": 1, "maxLength": 512},
+                                "prometheus_config_path": {"type": "string", "pattern": "^/"},
+                                "disable_metric_extraction": {"type": "boolean"},
+                                "emf_processor": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "metric_declaration_dedup": {"type": "boolean"},
+                                        "metric_namespace": {"type": "string"},
+                                        "metric_unit": {
+                                            "type": "object",
+                                            "additionalProperties": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": 256,
+                                            },
+                                        },
+                                        "metric_declaration": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "additionalProperties": False,
+                                                "properties": {
+                                                    "source_labels": _STRINGS,
+                                                    "label_matcher": {"type": "string"},
+                                                    "label_separator": {"type": "string"},
+                                                    "metric_selectors": _STRINGS,
+                                                    "dimensions": {
+                                                        "type": "array",
+                                                        "items": {
+                                                            "type": "array",
+                                                            "items": {"type": "string"},
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    },
+                },
                 "logs_collected": {
                     "type": "object",
                     "additionalProperties": False,
@@ -180,6 +233,8 @@ def config_file(staging_template_json: dict[str, Any], tmp_path_factory: pytest.
 def test_config_file_is_valid_json_with_the_agents_keys(config_file: Path) -> None:
     config = json.loads(config_file.read_text())
     jsonschema.validate(config, AGENT_SCHEMA)
+    # The Prometheus section is checked against literal values in tests/test_prometheus.py.
+    del config["logs"]["metrics_collected"]
     assert config == agent_config(
         namespace="AiTutor/Staging",
         log_files=[AgentLogFile("/var/log/docker-events/events.log", "/ai-tutor/docker-events")],
@@ -288,6 +343,9 @@ def test_instance_declares_the_agent_metrics(staging_template_json: dict[str, An
     assert instance["Metadata"][CUSTOM_METRICS_METADATA_KEY] == [
         {"Namespace": "AiTutor/Staging", "MetricName": "mem_used_percent", "Dimensions": ["InstanceId"]},
         {"Namespace": "AiTutor/Staging", "MetricName": "disk_used_percent", "Dimensions": ["InstanceId"]},
+        # The backend's LLM cache counters, scraped by the agent (tests/test_prometheus.py): no dimension.
+        {"Namespace": "AiTutor/Staging", "MetricName": "llm_cache_hits_total", "Dimensions": []},
+        {"Namespace": "AiTutor/Staging", "MetricName": "llm_cache_misses_total", "Dimensions": []},
     ]
 
 

@@ -33,10 +33,13 @@ def test_staging_stays_at_zero_dollars_a_month(staging_template_json: dict[str, 
         ("AiTutor/Staging", "ContainerCrashes", ()),
         ("AiTutor/Staging", "Nginx5xxResponses", ()),
         ("AiTutor/Staging", "disk_used_percent", ("InstanceId",)),
+        ("AiTutor/Staging", "llm_cache_hits_total", ()),
+        ("AiTutor/Staging", "llm_cache_misses_total", ()),
         ("AiTutor/Staging", "mem_used_percent", ("InstanceId",)),
     ]
-    assert usage.custom_metric_count == 5
-    assert [d.metrics for d in usage.dashboards] == [7]
+    assert usage.custom_metric_count == 7
+    # 7 alarm graphs and the LLM cache row's 5 metric lines (tests/test_prometheus.py).
+    assert [d.metrics for d in usage.dashboards] == [12]
     assert usage.detailed_monitoring == usage.high_resolution_alarms == usage.composite_alarms == ()
     assert usage.overages() == []
     assert usage.monthly_cost_usd() == 0.0
@@ -400,10 +403,14 @@ def test_staging_and_a_copy_of_it_in_one_account(staging_template_json: dict[str
     (group,) = free_tier_groups(stacks)
     total: BillableUsage = group.usage
     assert total.alarm_metrics == 14
-    assert total.custom_metric_count == 2 * 2 + 3  # each host's mem/disk, the three log metrics once
+    # Each host's mem/disk and LLM cache counters, the three log metrics once.
+    assert total.custom_metric_count == 2 * 4 + 3
     assert [d.logical_id.split("/")[0] for d in total.dashboards] == ["Prod", "Staging"]
+    # Two copies of staging in one account: 14 alarm metrics, and 11 custom metrics since each host publishes
+    # its own LLM cache counters.
     assert [(o.rule, o.used, o.stacks) for o in group.overages()] == [
-        ("alarm-metrics", 14, ("Prod", "Staging"))
+        ("alarm-metrics", 14, ("Prod", "Staging")),
+        ("custom-metrics", 11, ("Prod", "Staging")),
     ]
 
 

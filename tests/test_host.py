@@ -133,10 +133,11 @@ def test_role_policy_is_log_writes_session_manager_and_own_metrics_and_nothing_e
     policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
     assert len(policies) == 1
     statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
-    # The docker-events group (written by the CloudWatch agent) merges into the container groups' statement.
+    # The docker-events and Prometheus groups (written by the CloudWatch agent) merge into the container groups'
+    # statement.
     groups = [
         logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=f"/ai-tutor/{c}")
-        for c in ("docker-events", "backend", "frontend", "nginx")
+        for c in ("docker-events", "prometheus", "backend", "frontend", "nginx")
     ]
     assert statements[0] == {
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -19,8 +19,9 @@ def _stack(region: str = "eu-west-1") -> cdk.Stack:
 
 
 def test_staging_has_one_group_per_container_named_like_the_seed(staging: assertions.Template) -> None:
-    # Plus the host's /ai-tutor/docker-events (tests/test_docker_events.py).
-    staging.resource_count_is("AWS::Logs::LogGroup", 4)
+    # Plus the host's /ai-tutor/docker-events (tests/test_docker_events.py) and /ai-tutor/prometheus
+    # (tests/test_prometheus.py).
+    staging.resource_count_is("AWS::Logs::LogGroup", 5)
     for name in ("/ai-tutor/backend", "/ai-tutor/frontend", "/ai-tutor/nginx"):
         staging.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": name, "RetentionInDays": 30})
 

@@ -22,6 +22,7 @@ PINNED_STAGING_IDS: dict[str, tuple[str, dict[str, Any]]] = {
     "Logsfrontend98A8DBA6": ("AWS::Logs::LogGroup", {"LogGroupName": "/ai-tutor/frontend"}),
     "Logsnginx3C5523AF": ("AWS::Logs::LogGroup", {"LogGroupName": "/ai-tutor/nginx"}),
     "HostDockerEventsLogGroup46554761": ("AWS::Logs::LogGroup", {"LogGroupName": "/ai-tutor/docker-events"}),
+    "HostPrometheusLogGroup29A125BD": ("AWS::Logs::LogGroup", {"LogGroupName": "/ai-tutor/prometheus"}),
     "HostInstance2C59A3BE": ("AWS::EC2::Instance", {"InstanceType": "t3.small"}),
     "HostRoleE4EC059A": ("AWS::IAM::Role", {"RoleName": "ai-tutor-staging-ec2-role"}),
     "HostInstanceInstanceProfile65A03AB8": ("AWS::IAM::InstanceProfile", {}),

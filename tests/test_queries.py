@@ -37,11 +37,13 @@ def _python_regex(insights: str) -> re.Pattern[str]:
 
 
 def test_three_saved_queries_in_the_prefix_folder(staging: assertions.Template) -> None:
-    staging.resource_count_is("AWS::Logs::QueryDefinition", 3)
+    # And the LLM cache breakdown over the agent's Prometheus log group (tests/test_prometheus.py).
+    staging.resource_count_is("AWS::Logs::QueryDefinition", 4)
     for name, group in (
         ("ai-tutor-staging/backend-errors", "/ai-tutor/backend"),
         ("ai-tutor-staging/nginx-5xx-by-path", "/ai-tutor/nginx"),
         ("ai-tutor-staging/container-crashes", "/ai-tutor/docker-events"),
+        ("ai-tutor-staging/llm-cache-hit-rate-by-content_item_id", "/ai-tutor/prometheus"),
     ):
         assert _query(staging, name)["LogGroupNames"] == [
             {"Ref": logical_id(staging, "AWS::Logs::LogGroup", LogGroupName=group)}
