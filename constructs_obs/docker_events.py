@@ -35,10 +35,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_obs._registry import claim_name, claim_series
+from constructs_obs._registry import claim_series
 from constructs_obs.agent import AgentLogFile
-from constructs_obs.compliance import acknowledge
-from constructs_obs.log_groups import LOG_GROUP_ENCRYPTION
+from constructs_obs.log_groups import claimed_log_group
 from constructs_obs.setup import HostSetup, SetupStep
 
 #: The service's name and where its unit file goes on the host.
@@ -227,22 +226,15 @@ class DockerEventsLog(Construct):
                 none, acknowledged like the container log groups.
         """
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        self.log_group = claimed_log_group(
             self,
             "LogGroup",
-            log_group_name=log_group_name,
+            name=log_group_name,
             retention=retention,
             removal_policy=removal_policy,
             encryption_key=encryption_key,
-        )
-        claim_name(
-            self.log_group,
-            kind="log group",
-            name=log_group_name,
             hint="each host needs its own docker-events group: give each host its own ContainerLogGroups prefix",
         )
-        if encryption_key is None:
-            acknowledge(self.log_group, LOG_GROUP_ENCRYPTION)
         self.crash_filter = logs.MetricFilter(
             self,
             "CrashFilter",

@@ -51,6 +51,32 @@ LOG_GROUP_ENCRYPTION = declare(
 )
 
 
+def claimed_log_group(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey | None,
+    hint: str | None = None,
+) -> logs.LogGroup:
+    """A log group the library creates: named, claimed app-wide (``hint``: how to fix a repeat), and, without a
+    customer-managed key, acknowledged for CloudWatch Logs' own encryption (:data:`LOG_GROUP_ENCRYPTION`)."""
+    group = logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=retention,
+        removal_policy=removal_policy,
+        encryption_key=encryption_key,
+    )
+    claim_name(group, kind="log group", name=name, hint=hint)
+    if encryption_key is None:
+        acknowledge(group, LOG_GROUP_ENCRYPTION)
+    return group
+
+
 class ContainerLogGroups(Construct):
     """CloudWatch log groups named ``{prefix}/{container}``, one per container.
 
@@ -140,18 +166,15 @@ class ContainerLogGroups(Construct):
         self._log_groups: dict[str, logs.LogGroup] = {}
         for container in names:
             # The construct id is the container name: it is public API, renaming replaces the group.
-            group = logs.LogGroup(
+            group = claimed_log_group(
                 self,
                 container,
-                log_group_name=self.log_group_name(container),
+                name=self.log_group_name(container),
                 retention=retention,
                 removal_policy=removal_policy,
                 encryption_key=encryption_key,
             )
             self._log_groups[container] = group
-            claim_name(group, kind="log group", name=self.log_group_name(container))
-            if encryption_key is None:
-                acknowledge(group, LOG_GROUP_ENCRYPTION)
         if encryption_key is not None:
             self._allow_logs_to_use(encryption_key)
 

@@ -71,17 +71,16 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_obs import _validation as check
-from constructs_obs._registry import claim_name, claim_series
+from constructs_obs._registry import claim_series
 from constructs_obs.agent import (
     DISK_USED_PERCENT,
     MEMORY_USED_PERCENT,
     PROMETHEUS_CONFIG_PATH,
     AgentPrometheus,
 )
-from constructs_obs.compliance import acknowledge
 from constructs_obs.docker_events import CONTAINER_CRASHES_METRIC
 from constructs_obs.free_tier import LOG_INGESTION_METADATA_KEY
-from constructs_obs.log_groups import LOG_GROUP_ENCRYPTION
+from constructs_obs.log_groups import claimed_log_group
 
 #: The host's EMF log group is ``{log group prefix}/prometheus``.
 PROMETHEUS_LOG_NAME = "prometheus"
@@ -560,22 +559,15 @@ class PrometheusMetrics(Construct):
         self.scrapes = validated
         self.namespace = namespace
         self.log_group_name = log_group_name
-        self.log_group = logs.LogGroup(
+        self.log_group = claimed_log_group(
             self,
             "LogGroup",
-            log_group_name=log_group_name,
+            name=log_group_name,
             retention=retention,
             removal_policy=removal_policy,
             encryption_key=encryption_key,
+            hint="each host needs its own Prometheus group: give each host its own ContainerLogGroups prefix",
         )
-        claim_name(
-            self.log_group,
-            kind="log group",
-            name=log_group_name,
-            hint="each host needs its own Prometheus log group: give each host its own ContainerLogGroups prefix",
-        )
-        if encryption_key is None:
-            acknowledge(self.log_group, LOG_GROUP_ENCRYPTION)
         self.write_grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(EMF_WRITE_ACTIONS), resource_arns=[self.log_group.log_group_arn]
         )
