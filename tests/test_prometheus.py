@@ -183,6 +183,11 @@ def test_counters_arrive_as_per_scrape_increases_and_give_the_hit_rate(
 ) -> None:
     metrics, port = backend
     calc = DeltaCalculator()
+    # Every series this test counts exists before the baseline scrape (prometheus-client exports a labelled
+    # child from its first .labels() call): a series first seen in a scrape is only that series' baseline.
+    for item in ("intro-to-limits", "chain-rule", "derivatives-101"):
+        metrics.hits.labels(item)
+        metrics.misses.labels(item)
     _scrape_once(metrics, port, delivered, calc)  # baseline
     metrics.hits.labels("intro-to-limits").inc(4)
     metrics.hits.labels("chain-rule").inc(2)
