@@ -47,8 +47,9 @@ diff: setup
 	$(CDK) diff $(ARGS)
 
 ## Benchmark synth and the test suite (figures and target ratios); see bench/synth.py.
+## BASELINE=REF (e.g. HEAD) also measures the suite and the doctor's tests at that commit: before and after.
 bench: setup
-	python bench/synth.py $(ARGS)
+	python bench/synth.py $(if $(BASELINE),--baseline-ref $(BASELINE)) $(ARGS)
 
 print-synth-env:
 	@echo $(SYNTH_ENV)

@@ -9,12 +9,21 @@ Cases (each run several times, interleaved, after one warm-up run of every case)
 - ``stock``: the staging app synthesized the way a user gets it without our care: the system Node, aws-cdk-lib's
   default validation (the built-in template validator on), and the CDK CLI as npm serves it today.
 - ``suite``: the full test suite (``python -m pytest``).
+- ``doctor``: the doctor's tests alone (``python -m pytest tests/doctor``), the part of the suite that deploys
+  stacks into moto.
+
+Before and after: with ``--baseline-ref REF`` (for instance ``HEAD``, the last commit, against the working tree)
+the bench clones this checkout at ``REF`` into a temporary directory, or with ``--baseline DIR`` it uses a
+checkout you made, and measures ``suite`` and ``doctor`` there too (``suite@before``, ``doctor@before``): same
+Python, venv and Node (the baseline gets symlinks to this checkout's ``.venv`` and ``node_modules`` when it has
+none), its own code first on ``PYTHONPATH``. It then prints each one's wall time before and after.
 
 Targets (ratios of medians, measured side by side in this run):
 staging/floor <= 1.3 (wall) and <= 1.2 (peak memory); readme-synth/stock <= 0.5 (wall); suite/staging <= 12 (wall).
 
-Run ``make bench`` (or ``python bench/synth.py --runs 5``). Needs the project set up (``make setup``); the
-stock case installs the latest ``aws-cdk`` CLI from npm once into ``bench/.stock/`` with the system's npm.
+Run ``make bench`` (or ``python bench/synth.py --runs 5``; ``make bench BASELINE=HEAD`` for before and after;
+``--cases doctor`` to measure only some cases). Needs the project set up (``make setup``); the stock case installs
+the latest ``aws-cdk`` CLI from npm once into ``bench/.stock/`` with the system's npm.
 """
 
 from __future__ import annotations
@@ -64,6 +73,9 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("suite / one staging synth, wall", "suite", "wall", 12.0),
 ]
 DENOMINATORS = {"staging": "floor", "readme-synth": "stock", "suite": "staging"}
+
+#: Cases measured ``--suite-runs`` times (the others ``--runs`` times).
+TEST_CASES = ("suite", "doctor")
 
 
 @dataclass
@@ -168,7 +180,42 @@ def system_node() -> str:
     return node
 
 
-def make_cases(tmp: Path, with_suite: bool) -> list[Case]:
+def test_cases(env: dict[str, str], python: str, root: Path, suffix: str = "") -> list[Case]:
+    """The suite and the doctor's tests, run in ``root`` (this checkout, or a baseline with ``suffix``)."""
+    # As `make test` runs it: Node 24 and the venv first on PATH (no CDK_OUTDIR or context: tests set their own).
+    test_env = {k: v for k, v in env.items() if k not in ("CDK_OUTDIR", "CDK_CONTEXT_JSON", "CDK_VALIDATION")}
+    if root != ROOT:
+        test_env["PYTHONPATH"] = str(root)  # its own constructs_obs, stacks and tests, not this checkout's
+    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return [
+        Case(f"suite{suffix}", pytest, test_env, cwd=root),
+        Case(f"doctor{suffix}", [*pytest, "tests/doctor"], test_env, cwd=root),
+    ]
+
+
+def prepare_baseline(path: Path) -> Path:
+    """A baseline checkout: its ``.venv`` and ``node_modules`` are this checkout's when it has none."""
+    if not (path / "constructs_obs").is_dir():
+        raise SystemExit(f"--baseline {path} is not a checkout of this project (no constructs_obs/)")
+    for name in (".venv", "node_modules"):
+        if not (path / name).exists():
+            (path / name).symlink_to(ROOT / name)
+    return path
+
+
+def clone_baseline(ref: str, tmp: Path) -> Path:
+    """This checkout's commit ``ref``, cloned into ``tmp`` (the checkout itself is left as it is)."""
+    target = tmp / "baseline"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "checkout", "-q", ref], check=True)
+    return prepare_baseline(target)
+
+
+def make_cases(
+    tmp: Path, with_suite: bool, baseline: Path | None = None, wanted: set[str] | None = None
+) -> list[Case]:
+    """The cases to measure (only those named in ``wanted``, when given: the stock CLI is installed only if its
+    case is)."""
     env = project_env(tmp)
     floor_dir = tmp / "floor"
     floor_dir.mkdir()
@@ -180,25 +227,24 @@ def make_cases(tmp: Path, with_suite: bool) -> list[Case]:
         Case("staging", [python, "app.py"], env),
         Case("readme-synth", ["make", "-s", "synth"], {**base_env()}),
     ]
-    stock_env = base_env()
-    # The system's node first: jsii and the CLI run on whatever `node` a user has.
-    stock_env["PATH"] = os.pathsep.join(
-        [str(Path(system_node()).parent), str(VENV_BIN), stock_env.get("PATH", "")]
-    )
-    cases.append(
-        Case(
-            "stock",
-            [system_node(), str(stock_cli()), "synth", "--quiet", "-o", str(tmp / "stock-out")],
-            stock_env,
+    if wanted is None or "stock" in wanted:
+        stock_env = base_env()
+        # The system's node first: jsii and the CLI run on whatever `node` a user has.
+        stock_env["PATH"] = os.pathsep.join(
+            [str(Path(system_node()).parent), str(VENV_BIN), stock_env.get("PATH", "")]
         )
-    )
+        cases.append(
+            Case(
+                "stock",
+                [system_node(), str(stock_cli()), "synth", "--quiet", "-o", str(tmp / "stock-out")],
+                stock_env,
+            )
+        )
     if with_suite:
-        # As `make test` runs it: Node 24 and the venv first on PATH (no CDK_OUTDIR or context: tests set their own).
-        suite_env = {
-            k: v for k, v in env.items() if k not in ("CDK_OUTDIR", "CDK_CONTEXT_JSON", "CDK_VALIDATION")
-        }
-        cases.append(Case("suite", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], suite_env))
-    return cases
+        cases += test_cases(env, python, ROOT)
+        if baseline is not None:
+            cases += test_cases(env, python, baseline, "@before")
+    return [c for c in cases if wanted is None or c.name.split("@")[0] in wanted]
 
 
 def spread(values: list[float]) -> str:
@@ -213,14 +259,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--suite-runs", type=int, default=2, help="measured runs of the test suite (default 2)"
     )
-    parser.add_argument("--no-suite", action="store_true", help="skip the test-suite case")
+    parser.add_argument("--no-suite", action="store_true", help="skip the test-suite cases (suite, doctor)")
+    parser.add_argument(
+        "--cases", help="measure only these cases, comma-separated (e.g. doctor,suite); default: all"
+    )
+    before = parser.add_mutually_exclusive_group()
+    before.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier version: also measure its suite and doctor tests",
+    )
+    before.add_argument(
+        "--baseline-ref",
+        help="clone this checkout at REF (e.g. HEAD) as the baseline, into a temporary directory",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.suite_runs < 1:
         parser.error(f"--runs and --suite-runs must be at least 1, got {args.runs} and {args.suite_runs}")
 
     with tempfile.TemporaryDirectory(prefix="obs-bench-") as tmpdir:
-        cases = make_cases(Path(tmpdir), with_suite=not args.no_suite)
+        baseline = None
+        if args.baseline is not None:
+            baseline = prepare_baseline(args.baseline.resolve())
+        elif args.baseline_ref:
+            baseline = clone_baseline(args.baseline_ref, Path(tmpdir))
+        wanted = {c.strip() for c in args.cases.split(",") if c.strip()} if args.cases else None
+        cases = make_cases(Path(tmpdir), with_suite=not args.no_suite, baseline=baseline, wanted=wanted)
+        if not cases:
+            parser.error(f"--cases {args.cases}: no such case")
         print(
             f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
             f"Python {sys.version.split()[0]}, Node 24 {node_version(str(NODE24_BIN / 'node'))}, "
@@ -232,9 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         rounds = max(args.runs, 0 if args.no_suite else args.suite_runs)
         for i in range(rounds):
             for case in cases:
-                if case.name == "suite" and i >= args.suite_runs:
+                is_test = case.name.split("@")[0] in TEST_CASES
+                if is_test and i >= args.suite_runs:
                     continue
-                if case.name != "suite" and i >= args.runs:
+                if not is_test and i >= args.runs:
                     continue
                 wall, rss = run_measured(case)
                 case.walls.append(wall)
@@ -244,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {c.name: c for c in cases}
     print()
     print(
-        f"{'case':<14}{'runs':>5}{'wall median s':>15}{'wall spread':>14}{'peak MiB median':>17}{'MiB spread':>16}"
+        f"{'case':<16}{'runs':>5}{'wall median s':>15}{'wall spread':>14}{'peak MiB median':>17}{'MiB spread':>16}"
     )
     for c in cases:
         print(
-            f"{c.name:<14}{len(c.walls):>5}{statistics.median(c.walls):>15.2f}{spread(c.walls):>14}"
+            f"{c.name:<16}{len(c.walls):>5}{statistics.median(c.walls):>15.2f}{spread(c.walls):>14}"
             f"{statistics.median(c.rsss):>17.0f}{f'{min(c.rsss):.0f}-{max(c.rsss):.0f}':>16}"
         )
     print()
@@ -267,6 +335,21 @@ def main(argv: list[str] | None = None) -> int:
         ok &= met
         print(f"{label:<48} {ratio:6.2f}  target <= {bound:<4}  {'met' if met else 'MISSED'}")
         results["ratios"][label] = {"ratio": ratio, "bound": bound, "met": met}  # type: ignore[index]
+    comparisons: dict[str, object] = {}
+    for name in TEST_CASES:
+        if name in by_name and f"{name}@before" in by_name:
+            after = statistics.median(by_name[name].walls)
+            before_wall = statistics.median(by_name[f"{name}@before"].walls)
+            comparisons[name] = {
+                "before_s": before_wall,
+                "after_s": after,
+                "after_over_before": after / before_wall,
+            }
+            print(
+                f"{name + ': before / after, wall':<48} {before_wall:6.2f} s / {after:6.2f} s  "
+                f"(after = {after / before_wall:.2f} x before)"
+            )
+    results["before_after"] = comparisons
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0 if ok else 1

@@ -2,8 +2,16 @@
 one command.
 
 Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
-constructs_obs.doctor`` works too), or call :func:`run_doctor` with a ``boto3.Session``. It only reads; ``--deep``
-adds one SSM Run Command that runs a read-only ``docker inspect`` on the host.
+constructs_obs.doctor`` works too), or call :func:`run_doctor` with a ``boto3.Session``. It checks the alert path
+as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the docker-events
+service started, whether the logs have the format the metric filters read, whether the host's setup succeeded
+and whether its role may write. It only reads; ``--deep`` adds one SSM Run Command per host that runs a read-only
+``systemctl is-active`` and ``docker inspect`` there.
+
+Modules: :mod:`~constructs_obs.doctor.cli` (the command), :mod:`~constructs_obs.doctor.runner` (runs the checks),
+:mod:`~constructs_obs.doctor.stack` and :mod:`~constructs_obs.doctor.discovery` (what the stack holds),
+:mod:`~constructs_obs.doctor.facts` (shared facts and errors), :mod:`~constructs_obs.doctor.checks` (one module
+per check family), :mod:`~constructs_obs.doctor.report` and :mod:`~constructs_obs.doctor.guide`.
 
 boto3 is the package's ``doctor`` extra: ``pip install "constructs-obs[doctor]"``. The names below are imported
 on first use, so the command can say so in one line when boto3 is missing instead of failing on import.
@@ -15,19 +23,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from constructs_obs.doctor.checks import DoctorOptions, run_doctor
+    from constructs_obs.doctor.facts import DoctorOptions
     from constructs_obs.doctor.report import SCHEMA_VERSION, CheckResult, Report, Status
+    from constructs_obs.doctor.runner import run_doctor
     from constructs_obs.doctor.stack import StackNotFoundError
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "SCHEMA_VERSION": "constructs_obs.doctor.report",
     "CheckResult": "constructs_obs.doctor.report",
-    "DoctorOptions": "constructs_obs.doctor.checks",
+    "DoctorOptions": "constructs_obs.doctor.facts",
     "Report": "constructs_obs.doctor.report",
     "StackNotFoundError": "constructs_obs.doctor.stack",
     "Status": "constructs_obs.doctor.report",
-    "run_doctor": "constructs_obs.doctor.checks",
+    "run_doctor": "constructs_obs.doctor.runner",
 }
 
 __all__ = [

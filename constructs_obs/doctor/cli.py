@@ -1,8 +1,8 @@
-"""``obs-doctor``: check that a deployed constructs_obs stack actually observes its host.
+"""``obs-doctor``: check that deployed constructs_obs stacks actually observe their hosts and alert.
 
 Exit codes: 0 when every check passes (warnings allowed), 1 when any check fails, 2 when the doctor cannot run
-(boto3 not installed, no credentials, no region, no such stack, AWS unreachable); then it prints one line, never a
-traceback.
+(boto3 not installed, no credentials, no region, no such stack, AWS unreachable); then it prints one line per
+stack it could not check, never a traceback. With several ``--stack``, the worst of them: 2, else 1, else 0.
 
 boto3 comes with the package's ``doctor`` extra (``pip install "constructs-obs[doctor]"``), not with the
 constructs: this module imports it, and the checks that need it, only once :func:`main` has found it installed.
@@ -46,17 +46,34 @@ def missing_boto3() -> str | None:
     return None
 
 
+def parse_stack(value: str, default_region: str | None) -> tuple[str, str | None]:
+    """``NAME``, ``NAME@REGION`` or a stack ARN -> (name or ARN, region)."""
+    if value.startswith("arn:"):
+        parts = value.split(":")
+        return value, (parts[3] if len(parts) > 3 and parts[3] else default_region)
+    name, sep, region = value.partition("@")
+    return name, (region if sep and region else default_region)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (needs boto3: see :func:`missing_boto3`)."""
-    from constructs_obs.doctor.checks import DEFAULT_RECENT_MINUTES
+    from constructs_obs.doctor.facts import DEFAULT_RECENT_MINUTES
 
     parser = argparse.ArgumentParser(
         prog="obs-doctor",
-        description="Check that a deployed constructs_obs stack actually works: instance and its IAM role, "
-        "container log groups, alarms and their email subscriptions. It only reads.",
+        description="Check that a deployed constructs_obs stack actually works and that its alerts would arrive: "
+        "instances, roles and setup, log groups and their format, the agent's metrics, docker-events, alarms, "
+        "who may publish to their topics, and their email subscriptions. It only reads.",
         epilog="Exit codes: 0 all checks pass (warnings allowed), 1 a check failed, 2 the checks could not run.",
     )
-    parser.add_argument("--stack", required=True, help="the CloudFormation stack name, e.g. AiTutorStaging")
+    parser.add_argument(
+        "--stack",
+        required=True,
+        action="append",
+        metavar="NAME[@REGION]",
+        help="a CloudFormation stack name, e.g. AiTutorStaging; repeat it to check several stacks; NAME@REGION "
+        "(or the stack's ARN) for a stack in another region than --region",
+    )
     parser.add_argument("--region", help="the stack's region (default: the profile's or AWS_REGION)")
     parser.add_argument("--profile", help="an AWS CLI profile (default: the standard credential chain)")
     parser.add_argument("--json", action="store_true", help="print a JSON document instead of the table")
@@ -70,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--deep",
         action="store_true",
-        help="also check each container's Docker log driver on the host, with a read-only docker inspect run "
-        "through SSM Run Command (ssm:SendCommand)",
+        help="also check, on each host, each container's Docker log driver and that systemd runs docker-events, "
+        "with a read-only systemctl is-active and docker inspect run through SSM Run Command (ssm:SendCommand)",
     )
     return parser
 
@@ -90,7 +107,7 @@ def cannot_run_reason(error: BaseException, stack: str, region: str | None, prof
         ProfileNotFound,
     )
 
-    from constructs_obs.doctor.checks import error_text
+    from constructs_obs.doctor.facts import error_text
     from constructs_obs.doctor.stack import StackNotFoundError
 
     if isinstance(error, StackNotFoundError):
@@ -135,24 +152,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import boto3
 
-    from constructs_obs.doctor.checks import DoctorOptions, run_doctor
-    from constructs_obs.doctor.report import error_document
+    from constructs_obs.doctor import runner
+    from constructs_obs.doctor.facts import DoctorOptions
+    from constructs_obs.doctor.report import Report, combined_document, error_document
 
     args = build_parser().parse_args(argv)
-    region: str | None = args.region
-    try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        region = session.region_name
-        report = run_doctor(
-            session, args.stack, options=DoctorOptions(recent_minutes=args.recent_minutes, deep=args.deep)
-        )
-        output = json.dumps(report.to_json(), indent=2) if args.json else report.render_table()
-    except (Exception, KeyboardInterrupt) as error:  # every way of not running is one line and exit code 2
-        reason = cannot_run_reason(error, args.stack, region, args.profile)
-        print(f"obs-doctor: cannot check {args.stack}: {reason}", file=sys.stderr)
-        if args.json:
-            print(json.dumps(error_document(args.stack, region, reason), indent=2))
-        return 2
+    options = DoctorOptions(recent_minutes=args.recent_minutes, deep=args.deep)
+    outputs: list[str] = []
+    documents: list[dict[str, object]] = []
+    codes: list[int] = []
+    session: boto3.Session | None = None
+    for value in args.stack:
+        stack, region = parse_stack(value, args.region)
+        try:
+            session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
+            region = region or session.region_name
+            report: Report = runner.run_doctor(session, stack, options=options, region=region)
+            outputs.append(report.render_table())
+            documents.append(report.to_json())
+            codes.append(report.exit_code)
+        # Every way of not running is one line and exit code 2 for that stack; the other stacks are still checked.
+        except (Exception, KeyboardInterrupt) as error:
+            reason = cannot_run_reason(error, stack, region, args.profile)
+            print(f"obs-doctor: cannot check {stack}: {reason}", file=sys.stderr)
+            documents.append(error_document(stack, region, reason))
+            codes.append(2)
+            if isinstance(error, KeyboardInterrupt):
+                break
+    code = 2 if 2 in codes else max(codes, default=2)
+    if args.json:
+        document = documents[0] if len(documents) == 1 else combined_document(documents, code)
+        output = json.dumps(document, indent=2)
+    elif not outputs:
+        return code
+    else:
+        output = "\n\n".join(outputs)
+        if len(args.stack) > 1:
+            output += f"\n\n{len(args.stack)} stacks: exit code {code}"
     with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
         print(output)
-    return report.exit_code
+    return code

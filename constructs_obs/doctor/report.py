@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -35,6 +36,7 @@ class CheckResult:
         resource: the resource the row is about (stack name, instance id, log group or alarm name, ...).
         detail: what was found.
         next_step: what to do about it; empty when there is nothing to do.
+        host: the path of the host the row is about (``AiTutorStaging/Host``), or None for the stack as a whole.
     """
 
     check: str
@@ -42,6 +44,7 @@ class CheckResult:
     resource: str
     detail: str
     next_step: str = ""
+    host: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         """The row as the ``--json`` document writes it."""
@@ -51,6 +54,7 @@ class CheckResult:
             "resource": self.resource,
             "detail": self.detail,
             "next_step": self.next_step or None,
+            "host": self.host,
         }
 
 
@@ -64,6 +68,8 @@ class Report:
         checked_at: when the checks ran (UTC).
         results: the rows, in the order the checks ran.
         stack_id: the stack's ARN.
+        hosts: the hosts found in the stack, each ``{"host": path, "instance_id": ..., "metrics_namespace":
+            ..., "role_name": ..., "log_groups": [...]}``, in template order.
     """
 
     stack_name: str
@@ -71,6 +77,7 @@ class Report:
     checked_at: datetime
     results: tuple[CheckResult, ...]
     stack_id: str | None = None
+    hosts: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def status(self) -> Status:
@@ -103,8 +110,26 @@ class Report:
             "exit_code": self.exit_code,
             "error": None,
             "summary": self.counts(),
+            "hosts": [dict(h) for h in self.hosts],
             "checks": [r.as_dict() for r in self.results],
         }
+
+    def groups(self) -> list[tuple[str | None, list[CheckResult]]]:
+        """The rows grouped by host: the stack-wide rows first (host None), then each host's, in the order of
+        :attr:`hosts` (then any other host named by a row)."""
+        order = list(
+            dict.fromkeys([None, *(str(h["host"]) for h in self.hosts), *(r.host for r in self.results)])
+        )
+        return [
+            (host, [r for r in self.results if r.host == host])
+            for host in order
+            if host is None or any(r.host == host for r in self.results)
+        ]
+
+    def host_label(self, host: str) -> str:
+        """``host AiTutorStaging/Host (i-0abc...)``: the heading of a host's rows."""
+        instance = next((h.get("instance_id") for h in self.hosts if h.get("host") == host), None)
+        return f"host {host}" + (f" ({instance})" if instance else "")
 
     def render_table(self, width: int | None = None) -> str:
         """A plain-text table: one row per check; under a problem, its next step wrapped to ``width`` columns
@@ -122,19 +147,24 @@ class Report:
 
         when = self.checked_at.strftime("%Y-%m-%d %H:%M UTC")
         out = [f"obs-doctor: stack {self.stack_name} in {self.region}, {when}", "", line(headers)]
-        for result, row in zip(self.results, rows, strict=True):
-            out.append(line(row).rstrip())
-            if result.next_step and result.status is not Status.PASS:
+        for host, results in self.groups():
+            if host is not None:
+                out += ["", self.host_label(host)]
+            for result in results:
                 out.append(
-                    textwrap.fill(
-                        result.next_step,
-                        width=width,
-                        initial_indent=f"{indent}next: ",
-                        subsequent_indent=f"{indent}      ",
-                        break_long_words=False,
-                        break_on_hyphens=False,
-                    )
+                    line((result.status.value.upper(), result.check, result.resource, result.detail)).rstrip()
                 )
+                if result.next_step and result.status is not Status.PASS:
+                    out.append(
+                        textwrap.fill(
+                            result.next_step,
+                            width=width,
+                            initial_indent=f"{indent}next: ",
+                            subsequent_indent=f"{indent}      ",
+                            break_long_words=False,
+                            break_on_hyphens=False,
+                        )
+                    )
         counts = self.counts()
         out += [
             "",
@@ -155,5 +185,13 @@ def error_document(stack_name: str, region: str | None, reason: str) -> dict[str
         "exit_code": 2,
         "error": reason,
         "summary": {status.value: 0 for status in Status},
+        "hosts": [],
         "checks": [],
     }
+
+
+def combined_document(documents: list[dict[str, Any]], exit_code: int) -> dict[str, Any]:
+    """The ``--json`` document for several stacks: each stack's document (or error document) under ``reports``."""
+    statuses = [str(d.get("status")) for d in documents]
+    status = next((s for s in ("error", "fail", "warn") if s in statuses), "pass")
+    return {"schema_version": SCHEMA_VERSION, "status": status, "exit_code": exit_code, "reports": documents}

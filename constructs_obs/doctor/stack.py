@@ -33,12 +33,14 @@ class StackResource:
         properties: its template properties (empty when the template could not be read).
         physical_id: what CloudFormation created (a name, id or ARN); ``None`` when the stack's resource
             list does not have it.
+        metadata: its template ``Metadata`` (the constructs describe hosts there).
     """
 
     logical_id: str
     resource_type: str
     properties: Mapping[str, Any] = field(default_factory=dict)
     physical_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def name(self, name_property: str) -> str | None:
         """The physical name: the physical id, else the template's literal ``name_property`` (if a string)."""
@@ -61,6 +63,7 @@ class StackInventory:
         outputs: output key -> value.
         resources: every resource, in template order, then any the template does not list.
         template_read: whether the template could be parsed (its properties give expected values).
+        parameters: the stack's parameter values (what ``Ref`` to a parameter resolves to).
     """
 
     name: str
@@ -71,6 +74,7 @@ class StackInventory:
     outputs: Mapping[str, str]
     resources: tuple[StackResource, ...]
     template_read: bool
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
     def of_type(self, resource_type: str) -> list[StackResource]:
         """The resources of ``resource_type``."""
@@ -118,6 +122,11 @@ def load_stack(cfn: CloudFormationClient, stack_name: str, region: str) -> Stack
         raise StackNotFoundError(stack_name)
     stack = stacks[0]
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", []) if "OutputKey" in o}
+    parameters = {
+        p["ParameterKey"]: p.get("ResolvedValue") or p.get("ParameterValue", "")
+        for p in stack.get("Parameters", [])
+        if "ParameterKey" in p
+    }
 
     listed: dict[str, tuple[str, str]] = {}
     for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
@@ -141,6 +150,7 @@ def load_stack(cfn: CloudFormationClient, stack_name: str, region: str) -> Stack
                 resource_type=str(definition.get("Type", resource_type)),
                 properties=dict(definition.get("Properties") or {}),
                 physical_id=physical_id or None,
+                metadata=dict(definition.get("Metadata") or {}),
             )
         )
     for logical_id, (resource_type, physical_id) in listed.items():
@@ -156,4 +166,5 @@ def load_stack(cfn: CloudFormationClient, stack_name: str, region: str) -> Stack
         outputs=outputs,
         resources=tuple(resources),
         template_read=template is not None,
+        parameters=parameters,
     )

@@ -1,4 +1,11 @@
-"""Fixtures for the doctor: an isolated moto account and the staging stack deployed into it."""
+"""Fixtures for the doctor: an isolated moto account and the staging stack deployed into it.
+
+Two kinds of deployment, for the suite's time: a test that changes a deployment gets its own (``aws``,
+``deploy_staging``, ``healthy``: one moto account per test); tests that only read one share it
+(``shared_aws``/``shared_staging``, one per test module: put such tests in a module of their own, since moto has
+one state per process and a module-wide account cannot coexist with per-test ones). ``staging`` gives each test
+its own boto3 session on the shared deployment, so event handlers a test registers do not leak.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import boto3
 import botocore.session
 import pytest
@@ -13,7 +21,9 @@ from aws_cdk import cx_api as cxapi
 from moto import mock_aws
 
 from stacks.staging import REGION, STACK_NAME
+from stacks.synth import make_app
 from tests.doctor.deployment import Deployment, deploy
+from tests.doctor.moto_gaps import GAPS
 
 
 def isolate_from_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, credentials: bool) -> None:
@@ -50,7 +60,32 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[boto3.Sessi
     """An empty moto account; the session's region is the staging region."""
     isolate_from_real_aws(monkeypatch, tmp_path, credentials=True)
     with mock_aws():
+        GAPS.reset()
         yield moto_session(REGION)
+    GAPS.reset()
+
+
+@pytest.fixture(scope="module")
+def shared_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[boto3.Session]:
+    """An empty moto account for the whole test module (for tests that only read what is deployed in it)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_from_real_aws(monkeypatch, tmp_path_factory.mktemp("aws"), credentials=True)
+        with mock_aws():
+            GAPS.reset()
+            yield moto_session(REGION)
+        GAPS.reset()
+
+
+@pytest.fixture(scope="module")
+def shared_staging(shared_aws: boto3.Session, assembly_dir: Path) -> Deployment:
+    """The healthy staging deployment, shared by a module's read-only tests."""
+    return deploy(shared_aws, assembly_dir, STACK_NAME)
+
+
+@pytest.fixture
+def staging(shared_staging: Deployment) -> Deployment:
+    """The shared healthy staging deployment, through a session of this test's own."""
+    return shared_staging.with_session(moto_session(shared_staging.region))
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +109,18 @@ def deploy_staging(aws: boto3.Session, assembly_dir: Path) -> Callable[..., Depl
 def healthy(deploy_staging: Callable[..., Deployment]) -> Deployment:
     """The staging stack deployed and working: alarms OK, fresh container logs, a confirmed email subscriber."""
     return deploy_staging()
+
+
+@pytest.fixture(scope="session")
+def doctor_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The discovery scenarios' stacks, synthesized together once: ``TwoHosts`` (tests/doctor/apps.py), and the
+    other team's ``Shop`` and ``ShopLegacy`` of tests/test_reuse.py (as the ``shop_app`` fixture builds them)."""
+    from tests.doctor.apps import TWO_HOSTS, TWO_HOSTS_REGION, TwoHostsStack
+    from tests.test_reuse import ShopLegacyStack, ShopStack
+
+    app = make_app(tmp_path_factory.mktemp("doctor-app"))
+    TwoHostsStack(app, TWO_HOSTS, env=cdk.Environment(region=TWO_HOSTS_REGION))
+    ShopStack(app, "Shop", env=cdk.Environment(region="eu-central-1"))
+    ShopLegacyStack(app, "ShopLegacy", env=cdk.Environment(region="eu-central-1"))
+    app.synth()
+    return app

@@ -11,6 +11,7 @@ handler would have sent (what the handler does, e.g. removing the default securi
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -18,7 +19,7 @@ import weakref
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from moto.core.common_models import CloudFormationModel
 
 from constructs_obs.doctor import DoctorOptions, Report, run_doctor
 from tests.cfn import Intrinsics
+from tests.doctor.moto_gaps import GAPS, MotoGaps
 
 #: moto's default account id.
 ACCOUNT = "123456789012"
@@ -39,14 +41,14 @@ ACCOUNT = "123456789012"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 
 #: Types moto's CloudFormation parses but does not create (a warning, and the stack still completes).
-#: (AWS::CloudWatch::Alarm is one too; :class:`AlarmThroughCloudFormation` below fills that gap.)
+#: (AWS::CloudWatch::Alarm and AWS::SSM::Association are two more: :class:`AlarmThroughCloudFormation` below and
+#: :class:`tests.doctor.moto_gaps.AssociationThroughCloudFormation` fill those gaps.)
 MOTO_CFN_SKIPS = frozenset(
     {
         "AWS::SNS::Subscription",
         "AWS::SNS::TopicPolicy",
         "AWS::Logs::MetricFilter",
         "AWS::Logs::QueryDefinition",
-        "AWS::SSM::Association",
     }
 )
 
@@ -297,10 +299,8 @@ def _metric_filter(session: boto3.Session, stack_name: str, logical_id: str, pro
 
 
 #: Skipped types the harness leaves uncreated: moto implements no Logs Insights query-definition API
-#: (PutQueryDefinition), and obs-doctor does not check saved queries; nor State Manager associations
-#: (CreateAssociation: "has not been implemented" in moto 5.2), which set up the host and which nothing in the
-#: template references.
-NOT_EMULATED = frozenset({"AWS::Logs::QueryDefinition", "AWS::SSM::Association"})
+#: (PutQueryDefinition), and obs-doctor does not check saved queries.
+NOT_EMULATED = frozenset({"AWS::Logs::QueryDefinition"})
 
 CREATORS: dict[str, Callable[[boto3.Session, str, str, dict[str, Any]], str]] = {
     "AWS::Logs::MetricFilter": _metric_filter,
@@ -332,6 +332,31 @@ def create_skipped_resources(
     return created
 
 
+#: An access-log line in the official nginx image's ``main`` format (what the nginx-5xx filter reads).
+NGINX_MAIN_LINE = (
+    '172.18.0.1 - - [27/Nov/2026:10:15:32 +0000] "GET /api/v1/lessons HTTP/1.1" 200 1532 "-" '
+    '"Mozilla/5.0 (X11; Linux x86_64)" "-"'
+)
+
+#: The line the docker-events service writes when it starts (constructs_obs.docker_events).
+START_LINE = '{"Type":"docker-events","Action":"start","time":%d}'
+
+#: The agent's metrics.
+AGENT_METRICS = ("mem_used_percent", "disk_used_percent")
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """A host of the deployed stack, from its setup association's ``ConstructsObs::Host`` metadata, resolved."""
+
+    path: str
+    instance_id: str
+    namespace: str
+    role_name: str
+    container_groups: dict[str, str]
+    docker_events_group: str
+
+
 @dataclass
 class Deployment:
     """A stack deployed into moto, with handles to break it the way scenarios need."""
@@ -341,10 +366,15 @@ class Deployment:
     stack_id: str
     template: dict[str, Any]
     deployed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    gaps: MotoGaps = field(default_factory=lambda: GAPS)
 
     @property
     def region(self) -> str:
         return self.session.region_name or ""
+
+    def with_session(self, session: boto3.Session) -> Deployment:
+        """The same deployment seen through another session (its own event handlers)."""
+        return dataclasses.replace(self, session=session)
 
     def client(self, service: str) -> Any:
         return client(self.session, service)
@@ -353,6 +383,32 @@ class Deployment:
         stack = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
         return next(o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key)
 
+    def resolver(self) -> Resolver:
+        physical = listed_resources(self.session, self.stack_name)
+        types = {logical_id: r["Type"] for logical_id, r in self.template["Resources"].items()}
+        return Resolver(self.stack_name, self.region, physical, types)
+
+    def hosts(self) -> list[HostInfo]:
+        """The stack's hosts (its setup associations' metadata, resolved against the deployment)."""
+        resolve = self.resolver()
+        found = []
+        for resource in self.template["Resources"].values():
+            meta = resource.get("Metadata", {}).get("ConstructsObs::Host")
+            if resource["Type"] == "AWS::SSM::Association" and meta:
+                found.append(
+                    HostInfo(
+                        path=meta["HostPath"],
+                        instance_id=resolve(meta["InstanceId"]),
+                        namespace=resolve(meta["MetricsNamespace"]),
+                        role_name=resolve(meta["RoleName"])
+                        if meta.get("RoleName")
+                        else resolve({"Ref": meta["RoleLogicalId"]}),
+                        container_groups=resolve(meta["ContainerLogGroups"]),
+                        docker_events_group=resolve(meta["DockerEventsLogGroup"]),
+                    )
+                )
+        return found
+
     @property
     def instance_id(self) -> str:
         return self.output("InstanceId")
@@ -360,6 +416,17 @@ class Deployment:
     @property
     def topic_arn(self) -> str:
         return self.output("AlarmTopicArn")
+
+    def alarm_topics(self) -> list[str]:
+        """The SNS topics the template's alarms notify (the stack's own or imported ones)."""
+        resolve = self.resolver()
+        topics: list[str] = []
+        for resource in self.template["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                for arn in resolve(resource["Properties"].get("AlarmActions", [])):
+                    if ":sns:" in arn and arn not in topics:
+                        topics.append(arn)
+        return topics
 
     def names(self, resource_type: str, name_property: str) -> list[str]:
         """The literal names the template gives resources of ``resource_type``."""
@@ -377,18 +444,59 @@ class Deployment:
     def alarm_names(self) -> list[str]:
         return self.names("AWS::CloudWatch::Alarm", "AlarmName")
 
-    def put_log_event(self, group: str, message: str = "GET /health 200", at: datetime | None = None) -> None:
-        """Ship one event to ``group`` as a container's awslogs driver would."""
+    def filter_patterns(self) -> dict[str, list[str]]:
+        """Log group name -> the patterns of the template's metric filters on it."""
+        resolve = self.resolver()
+        patterns: dict[str, list[str]] = {}
+        for resource in self.template["Resources"].values():
+            if resource["Type"] == "AWS::Logs::MetricFilter":
+                props = resource["Properties"]
+                patterns.setdefault(resolve(props["LogGroupName"]), []).append(props["FilterPattern"])
+        return patterns
+
+    def put_log_event(
+        self,
+        group: str,
+        message: str = "GET /health 200",
+        at: datetime | None = None,
+        stream: str = "obs-test/container",
+    ) -> None:
+        """Ship one event to ``group`` as a container's awslogs driver (or the host's agent) would."""
         logs = self.client("logs")
-        stream = "obs-test/container"
         existing = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
-        if not existing:
+        if not any(s["logStreamName"] == stream for s in existing):
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
         moment = at or datetime.now(timezone.utc)
         logs.put_log_events(
             logGroupName=group,
             logStreamName=stream,
             logEvents=[{"timestamp": int(moment.timestamp() * 1000), "message": message}],
+        )
+
+    def put_start_line(self, host: HostInfo, at: datetime | None = None) -> None:
+        """The docker-events service's start line, shipped by the agent to the host's stream."""
+        moment = at or datetime.now(timezone.utc)
+        self.put_log_event(
+            host.docker_events_group, START_LINE % int(moment.timestamp()), moment, stream=host.instance_id
+        )
+
+    def put_agent_metrics(
+        self, host: HostInfo, at: datetime | None = None, metrics: Sequence[str] = AGENT_METRICS
+    ) -> None:
+        """One datapoint of each agent metric, as the CloudWatch agent publishes them."""
+        moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
+        self.client("cloudwatch").put_metric_data(
+            Namespace=host.namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "InstanceId", "Value": host.instance_id}],
+                    "Value": 42.0,
+                    "Unit": "Percent",
+                    "Timestamp": moment,
+                }
+                for metric in metrics
+            ],
         )
 
     def describe_alarm(self, name: str) -> dict[str, Any]:
@@ -448,6 +556,7 @@ def deploy(
     stack_name: str,
     *,
     template: Mapping[str, Any] | None = None,
+    substitutions: Mapping[str, str] | None = None,
     answer_custom: bool = True,
     create_skipped: bool = True,
     emails: Sequence[str] = ("ops@example.com",),
@@ -455,11 +564,20 @@ def deploy(
 ) -> Deployment:
     """Deploy ``stack_name`` from the cloud assembly into moto and, by default, make it a healthy deployment.
 
-    Healthy means what a working host produces a few minutes after ``cdk deploy``: every alarm has evaluated to
-    OK, every container log group has just received an event, and ``emails`` are confirmed subscribers of the
-    alarm topic (moto confirms email subscriptions at once).
+    ``substitutions`` replace text in the template first (a placeholder id such as an existing VPC's or
+    instance's, by the one moto created). Healthy means what a working host produces a few minutes after
+    ``cdk deploy``: every alarm has evaluated to OK, every log group has just received an event of the format its
+    metric filters read (an nginx access line where a space-delimited filter reads), each host's docker-events
+    service has written its start line and its agent its two metrics, and ``emails`` are confirmed subscribers of
+    every alarm topic (moto confirms email subscriptions at once). Each host's setup association succeeded
+    (:mod:`tests.doctor.moto_gaps`).
     """
     body = dict(template or json.loads((assembly_dir / f"{stack_name}.template.json").read_text()))
+    if substitutions:
+        text = json.dumps(body)
+        for old, new in substitutions.items():
+            text = text.replace(old, new)
+        body = json.loads(text)
     publish_assets(session, assembly_dir, stack_name)
     stack_id = create_stack(session, stack_name, body)
     if answer_custom:
@@ -468,10 +586,25 @@ def deploy(
         create_skipped_resources(session, stack_name, body)
     deployment = Deployment(session, stack_name, stack_id, body)
     if healthy:
-        for email in emails:
-            client(session, "sns").subscribe(TopicArn=deployment.topic_arn, Protocol="email", Endpoint=email)
-        for name in deployment.alarm_names:
-            deployment.set_alarm_state(name, "OK", "Threshold Crossed: no datapoint was breaching")
-        for group in deployment.log_groups:
-            deployment.put_log_event(group)
+        make_healthy(deployment, emails)
     return deployment
+
+
+def make_healthy(deployment: Deployment, emails: Sequence[str] = ("ops@example.com",)) -> None:
+    """What a working host produces a few minutes after deploy (see :func:`deploy`)."""
+    for topic in deployment.alarm_topics():
+        for email in emails:
+            deployment.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint=email)
+    for name in deployment.alarm_names:
+        deployment.set_alarm_state(name, "OK", "Threshold Crossed: no datapoint was breaching")
+    hosts = deployment.hosts()
+    events_groups = {h.docker_events_group for h in hosts}
+    patterns = deployment.filter_patterns()
+    for group in deployment.log_groups:
+        if group in events_groups:
+            continue
+        reads_fields = any(p.startswith("[") for p in patterns.get(group, []))
+        deployment.put_log_event(group, NGINX_MAIN_LINE if reads_fields else "GET /health 200")
+    for host in hosts:
+        deployment.put_start_line(host)
+        deployment.put_agent_metrics(host)

@@ -1,7 +1,8 @@
-"""``--deep``: the containers' Docker log driver, read on the host through SSM Run Command.
+"""``--deep``: the containers' Docker log driver and the docker-events unit, read on the host through SSM Run Command.
 
 moto accepts the command and reports it successful with empty output; each test plays the host by filling in
-what ``docker inspect`` would have printed (a botocore event on GetCommandInvocation).
+what the command would have printed (a botocore event on GetCommandInvocation, on the test's own session). The
+deployment is shared by the module's tests: none changes it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from constructs_obs.doctor import CheckResult, Report, Status
-from constructs_obs.doctor.deep import DOCKER_INSPECT_COMMANDS, parse_inspect_output
+from constructs_obs.doctor.checks.deep import HOST_COMMANDS, parse_host_output, parse_inspect_output
 from tests.doctor.deployment import Deployment
-from tests.doctor.test_checks import record_calls, runbook_permissions
+from tests.doctor.helpers import MOTO_CFN_WARNINGS, record_calls, runbook_permissions
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Tried to parse .* but it.s not supported by moto.s CloudFormation:UserWarning"
-)
+pytestmark = [pytest.mark.filterwarnings(MOTO_CFN_WARNINGS), pytest.mark.xdist_group("doctor-read-deep")]
+
+HOST = "AiTutorStaging/Host"
 
 
 def container(service: str, driver: str = "awslogs", **options: str) -> str:
@@ -40,7 +41,13 @@ def container(service: str, driver: str = "awslogs", **options: str) -> str:
     )
 
 
+def unit(state: str = "active") -> str:
+    """The first line of the command's output: the docker-events unit's state."""
+    return json.dumps({"unit": "docker-events.service", "state": state}, separators=(",", ":"))
+
+
 HEALTHY_HOST = [
+    unit(),
     container("backend"),
     container("frontend"),
     container("nginx"),
@@ -69,43 +76,99 @@ def deep_rows(report: Report) -> list[CheckResult]:
     return [r for r in report.results if r.check == "docker-logging"]
 
 
-def test_healthy_containers(healthy: Deployment) -> None:
-    sent = host_prints(healthy.session, HEALTHY_HOST)
+def test_healthy_containers(staging: Deployment) -> None:
+    sent = host_prints(staging.session, HEALTHY_HOST)
 
-    report = healthy.doctor(deep=True)
+    report = staging.doctor(deep=True)
 
     assert [r for r in report.results if r.status is not Status.PASS] == []
     assert deep_rows(report) == [
-        CheckResult("docker-logging", Status.PASS, f"ai-tutor-{s}-1", f"awslogs → /ai-tutor/{s} in us-east-2")
+        CheckResult(
+            "docker-logging",
+            Status.PASS,
+            f"ai-tutor-{s}-1",
+            f"awslogs → /ai-tutor/{s} in us-east-2",
+            host=HOST,
+        )
         for s in ("backend", "frontend", "nginx")
     ]
-    # One read-only command: docker ps and docker inspect, nothing else.
+    assert [r for r in report.results if r.check == "docker-events-service"] == [
+        CheckResult(
+            "docker-events-service",
+            Status.PASS,
+            staging.instance_id,
+            "systemd reports docker-events.service active",
+            host=HOST,
+        )
+    ]
+    # One read-only command: systemctl is-active, docker ps and docker inspect, nothing else.
     [command] = sent
-    assert command["InstanceIds"] == [healthy.instance_id]
+    assert command["InstanceIds"] == [staging.instance_id]
     assert command["DocumentName"] == "AWS-RunShellScript"
-    assert command["Parameters"] == {"commands": list(DOCKER_INSPECT_COMMANDS)}
-    script = "\n".join(DOCKER_INSPECT_COMMANDS)
+    assert command["Parameters"] == {"commands": list(HOST_COMMANDS)}
+    script = "\n".join(HOST_COMMANDS)
     assert script.count("docker ") == 2
+    assert script.count("systemctl ") == 1
+    assert "systemctl is-active docker-events.service" in script
     assert "ids=$(docker ps -q)" in script
     assert "docker inspect --format" in script
 
 
-def test_the_deep_check_adds_only_run_command(healthy: Deployment) -> None:
-    host_prints(healthy.session, HEALTHY_HOST)
-    calls = record_calls(healthy.session)
+def test_the_command_prints_the_unit_state_as_json() -> None:
+    # The script's printf line, run by a real shell with a state systemctl could print.
+    import subprocess
 
-    healthy.doctor(deep=True)
+    [printf] = [line for line in HOST_COMMANDS if line.startswith("printf")]
+    output = subprocess.run(
+        ["sh", "-c", f"state=failed; {printf}"], capture_output=True, text=True, check=True
+    ).stdout
+    assert output == unit("failed") + "\n"
+    assert parse_host_output(output).unit_state == "failed"
 
-    assert {c for c in calls if c.startswith("ssm:")} == {"ssm:SendCommand", "ssm:GetCommandInvocation"}
+
+def test_docker_events_service_not_active(staging: Deployment) -> None:
+    # What systemd 252 reports for the unit whose StandardOutput=append: fails with 209/STDOUT and keeps
+    # restarting (see the field notes): "activating" between restarts.
+    host_prints(staging.session, [unit("activating"), *HEALTHY_HOST[1:]])
+
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
+
+    assert (problem.check, problem.status, problem.resource, problem.host) == (
+        "docker-events-service",
+        Status.FAIL,
+        staging.instance_id,
+        HOST,
+    )
+    assert problem.detail == (
+        "systemd reports docker-events.service activating, not active: container crashes are not recorded"
+    )
+    assert problem.next_step.startswith(
+        f"On the host (aws ssm start-session --target {staging.instance_id} --region us-east-2): sudo systemctl "
+        "status docker-events.service; sudo journalctl -u docker-events.service -n 50."
+    )
+
+
+def test_the_deep_check_adds_only_run_command(staging: Deployment) -> None:
+    host_prints(staging.session, HEALTHY_HOST)
+    calls = record_calls(staging.session)
+
+    staging.doctor(deep=True)
+
+    assert {c for c in calls if c.startswith("ssm:")} == {
+        "ssm:DescribeInstanceAssociationsStatus",  # the setup check, deep or not
+        "ssm:SendCommand",
+        "ssm:GetCommandInvocation",
+    }
     assert calls <= runbook_permissions()
 
 
-def test_container_with_the_json_file_driver(healthy: Deployment) -> None:
+def test_container_with_the_json_file_driver(staging: Deployment) -> None:
     host_prints(
-        healthy.session, [container("backend", "json-file"), container("frontend"), container("nginx")]
+        staging.session,
+        [unit(), container("backend", "json-file"), container("frontend"), container("nginx")],
     )
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
     assert (problem.check, problem.status, problem.resource) == (
         "docker-logging",
@@ -122,28 +185,34 @@ def test_container_with_the_json_file_driver(healthy: Deployment) -> None:
     )
 
 
-def test_container_shipping_to_another_group(healthy: Deployment) -> None:
+def test_container_shipping_to_another_group(staging: Deployment) -> None:
     host_prints(
-        healthy.session,
+        staging.session,
         [
+            unit(),
             container("backend"),
             container("frontend", **{"awslogs-group": "/old/frontend"}),
             container("nginx"),
         ],
     )
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
     assert problem.detail == "awslogs ships to /old/frontend, not /ai-tutor/frontend"
 
 
-def test_container_shipping_to_another_region(healthy: Deployment) -> None:
+def test_container_shipping_to_another_region(staging: Deployment) -> None:
     host_prints(
-        healthy.session,
-        [container("backend"), container("frontend"), container("nginx", **{"awslogs-region": "us-east-1"})],
+        staging.session,
+        [
+            unit(),
+            container("backend"),
+            container("frontend"),
+            container("nginx", **{"awslogs-region": "us-east-1"}),
+        ],
     )
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
     assert (problem.resource, problem.detail) == (
         "ai-tutor-nginx-1",
@@ -154,10 +223,10 @@ def test_container_shipping_to_another_region(healthy: Deployment) -> None:
     )
 
 
-def test_service_without_a_running_container(healthy: Deployment) -> None:
-    host_prints(healthy.session, [container("backend"), container("nginx")])
+def test_service_without_a_running_container(staging: Deployment) -> None:
+    host_prints(staging.session, [unit(), container("backend"), container("nginx")])
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
     assert (problem.check, problem.status, problem.resource) == (
         "docker-logging",
@@ -165,51 +234,51 @@ def test_service_without_a_running_container(healthy: Deployment) -> None:
         "service frontend",
     )
     assert problem.detail == (
-        f"no running container of service frontend on {healthy.instance_id}: nothing ships to /ai-tutor/frontend"
+        f"no running container of service frontend on {staging.instance_id}: nothing ships to /ai-tutor/frontend"
     )
     assert problem.next_step.startswith(
         "Check the container is running: docker compose --env-file .env.production ps."
     )
 
 
-def test_docker_not_running_on_the_host(healthy: Deployment) -> None:
+def test_docker_not_running_on_the_host(staging: Deployment) -> None:
     host_prints(
-        healthy.session,
-        [],
+        staging.session,
+        [unit()],
         status="Failed",
         stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\nIs the docker daemon running?",
     )
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
-    assert (problem.check, problem.resource) == ("docker-logging", healthy.instance_id)
+    assert (problem.check, problem.resource) == ("docker-logging", staging.instance_id)
     assert problem.detail == (
         "docker inspect on the host ended Failed: Cannot connect to the Docker daemon at "
         "unix:///var/run/docker.sock. Is the docker daemon running?"
     )
 
 
-def test_command_that_never_finishes(healthy: Deployment) -> None:
-    host_prints(healthy.session, [], status="InProgress")
+def test_command_that_never_finishes(staging: Deployment) -> None:
+    host_prints(staging.session, [], status="InProgress")
     waits: list[float] = []
 
-    report = healthy.doctor(deep=True, deep_timeout_seconds=10, poll_interval_seconds=2, sleep=waits.append)
+    report = staging.doctor(deep=True, deep_timeout_seconds=10, poll_interval_seconds=2, sleep=waits.append)
 
     [problem] = [r for r in report.results if r.status is not Status.PASS]
     assert problem.detail.startswith("docker inspect did not finish within 10 s (command ")
     assert waits == [2, 2, 2, 2, 2]
 
 
-def test_instance_not_managed_by_ssm(healthy: Deployment) -> None:
+def test_instance_not_managed_by_ssm(staging: Deployment) -> None:
     def refuse(**_: Any) -> None:
         raise ClientError(
             {"Error": {"Code": "InvalidInstanceId", "Message": "Instances not in a valid state"}},
             "SendCommand",
         )
 
-    healthy.session.events.register("before-call.ssm.SendCommand", refuse)
+    staging.session.events.register("before-call.ssm.SendCommand", refuse)
 
-    [problem] = [r for r in healthy.doctor(deep=True).results if r.status is not Status.PASS]
+    [problem] = [r for r in staging.doctor(deep=True).results if r.status is not Status.PASS]
 
     assert (
         problem.detail == "not reachable through SSM Run Command: its SSM agent is offline or not registered"
@@ -217,26 +286,23 @@ def test_instance_not_managed_by_ssm(healthy: Deployment) -> None:
     assert "Systems Manager → Fleet Manager" in problem.next_step
 
 
-def test_stopped_instance_is_not_inspected(healthy: Deployment) -> None:
-    sent = host_prints(healthy.session, HEALTHY_HOST)
-    healthy.client("ec2").stop_instances(InstanceIds=[healthy.instance_id])
-
-    report = healthy.doctor(deep=True)
-
-    assert sent == []
-    assert deep_rows(report) == [
-        CheckResult(
-            "docker-logging",
-            Status.WARN,
-            healthy.instance_id,
-            "not running, so its containers were not checked",
-            "Start the instance, then run obs-doctor --deep again.",
-        )
-    ]
-
-
 def test_parse_inspect_output_ignores_noise() -> None:
     output = "\n".join(["Warning: something", container("backend"), "", "[1, 2]"])
     [parsed] = parse_inspect_output(output)
     assert (parsed.name, parsed.service, parsed.driver) == ("ai-tutor-backend-1", "backend", "awslogs")
     assert parsed.options["awslogs-group"] == "/ai-tutor/backend"
+
+
+def test_the_host_commands_hold_no_run_command_parameter_reference() -> None:
+    """Run Command resolves ``{{ssm:...}}`` in parameter values: the commands never contain ``{{``, and the shell
+    still hands docker the format with its braces."""
+    import subprocess
+
+    from constructs_obs.doctor.checks.deep import HOST_COMMANDS, INSPECT_FORMAT, _quoted
+
+    assert [c for c in HOST_COMMANDS if "{{" in c] == []
+    shell = subprocess.run(
+        ["sh", "-c", f"printf %s {_quoted(INSPECT_FORMAT)}"], capture_output=True, text=True
+    )
+    assert shell.stdout == INSPECT_FORMAT
+    assert shell.stdout.startswith('{"name":{{json .Name}},')

@@ -1,0 +1,173 @@
+"""The docker-events service runs: its start line reached the host's docker-events group since the instance started.
+
+The service writes ``{"Type":"docker-events","Action":"start","time":N}`` each time it starts, and the CloudWatch
+agent ships its file to the docker-events group in a stream named after the instance. One
+``logs:FilterLogEvents`` call (with the JSON pattern below, from the instance's ``LaunchTime`` on) finds it; each
+returned event is checked again here, so a service answering with unfiltered events is not believed. A missing
+line means the service did not start, or the agent does not ship its file: both are the docker-events alarm
+never firing. ``--deep`` asks systemd itself (:mod:`constructs_obs.doctor.checks.deep`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from constructs_obs.doctor.facts import (
+    DOCKER_EVENTS_UNIT,
+    InstanceState,
+    StackFacts,
+    could_not_check,
+    error_code,
+    when,
+)
+from constructs_obs.doctor.report import CheckResult, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+#: The start line's ``Type`` and ``Action`` (``constructs_obs.docker_events.START_LINE_TYPE``/``_ACTION``).
+START_LINE_TYPE = "docker-events"
+START_LINE_ACTION = "start"
+START_LINE_PATTERN = f'{{ $.Type = "{START_LINE_TYPE}" && $.Action = "{START_LINE_ACTION}" }}'
+
+#: The service's unit and its file on the host (``constructs_obs.docker_events``).
+UNIT_NAME = DOCKER_EVENTS_UNIT
+EVENTS_FILE = "/var/log/docker-events/events.log"
+
+_MAX_PAGES = 10
+
+
+def is_start_line(message: str) -> bool:
+    """Whether ``message`` is the service's start line."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return False
+    return (
+        isinstance(document, dict)
+        and document.get("Type") == START_LINE_TYPE
+        and document.get("Action") == START_LINE_ACTION
+    )
+
+
+def _latest_start(
+    logs: CloudWatchLogsClient, group: str, instance_id: str, since: datetime, now: datetime
+) -> datetime | None:
+    latest: datetime | None = None
+    kwargs: dict[str, Any] = {
+        "logGroupName": group,
+        "logStreamNamePrefix": instance_id,
+        "startTime": int(since.timestamp() * 1000),
+        "endTime": int(now.timestamp() * 1000),
+        "filterPattern": START_LINE_PATTERN,
+    }
+    for _ in range(_MAX_PAGES):
+        page = logs.filter_log_events(**kwargs)
+        for event in page.get("events", []):
+            if is_start_line(event.get("message", "")):
+                moment = datetime.fromtimestamp(event.get("timestamp", 0) / 1000, tz=timezone.utc)
+                latest = max(latest or moment, moment)
+        token = page.get("nextToken")
+        if not token:
+            break
+        kwargs["nextToken"] = token
+    return latest
+
+
+def _retention_days(logs: CloudWatchLogsClient, group: str) -> int | None:
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group):
+        for found in page.get("logGroups", []):
+            if found.get("logGroupName") == group:
+                return found.get("retentionInDays")
+    return None
+
+
+def check_docker_events(
+    logs: CloudWatchLogsClient, facts: StackFacts, states: Mapping[str, InstanceState], now: datetime
+) -> list[CheckResult]:
+    """Each running host's docker-events service wrote its start line since the instance last started."""
+    rows: list[CheckResult] = []
+    for host in facts.hosts:
+        group, instance_id = host.docker_events_group, host.instance_id
+        if not group or not instance_id:
+            continue
+        state = states.get(instance_id)
+        if state is not None and not state.running:
+            rows.append(
+                CheckResult(
+                    "docker-events",
+                    Status.WARN,
+                    instance_id,
+                    f"not checked: the instance is {state.state}",
+                    "Start the instance, then run obs-doctor again.",
+                )
+            )
+            continue
+        launched = state.launch_time if state and state.launch_time else now - timedelta(days=1)
+        try:
+            started = _latest_start(logs, group, instance_id, launched, now)
+            retention = None if started else _retention_days(logs, group)
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                rows.append(
+                    CheckResult(
+                        "docker-events",
+                        Status.FAIL,
+                        instance_id,
+                        f"{group} does not exist: the docker-events service's lines go nowhere",
+                        "See the log-group row of that group.",
+                    )
+                )
+            else:
+                rows.append(could_not_check("docker-events", instance_id, error))
+            continue
+        except BotoCoreError as error:
+            rows.append(could_not_check("docker-events", instance_id, error))
+            continue
+        if started is not None:
+            rows.append(
+                CheckResult(
+                    "docker-events",
+                    Status.PASS,
+                    instance_id,
+                    f"the docker-events service started {when(started)} (its start line is in {group}); the "
+                    f"instance started {when(launched)}",
+                )
+            )
+            continue
+        on_host = (
+            f"On the host (aws ssm start-session --target {instance_id} --region {facts.region}): sudo systemctl "
+            f"status {UNIT_NAME}; sudo journalctl -u {UNIT_NAME} -n 20; sudo tail -n 3 {EVENTS_FILE} (a start "
+            "line there but not in CloudWatch: the CloudWatch agent does not ship the file, see the "
+            "agent-metrics row). obs-doctor --deep asks systemd for you; the setup row shows whether the "
+            "setup that installs the service succeeded."
+        )
+        if retention is not None and launched < now - timedelta(days=retention):
+            rows.append(
+                CheckResult(
+                    "docker-events",
+                    Status.WARN,
+                    instance_id,
+                    f"no start line of the docker-events service in {group} since the instance started "
+                    f"({when(launched)}); the group keeps events {retention} days, so it may have expired",
+                    on_host,
+                )
+            )
+            continue
+        rows.append(
+            CheckResult(
+                "docker-events",
+                Status.FAIL,
+                instance_id,
+                f"no start line of the docker-events service in {group} since the instance started "
+                f"({when(launched)}): the service is not running, or its file is not shipped; container "
+                "crashes are not counted",
+                on_host,
+            )
+        )
+    return rows

@@ -1,0 +1,257 @@
+"""The doctor's shape: one module per check family, a shared facts module, a short runner, and no import cycle.
+
+The doctor must not import aws-cdk-lib (the command needs boto3 only), so what it knows of the constructs (the
+metadata key, the docker-events start line and unit, the setup's step marker, the agent's metrics, the nginx
+fields) is written out in it; the tests below hold each copy to the construct module it comes from.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+import constructs_obs.doctor
+from tests.conftest import ROOT
+
+DOCTOR = ROOT / "constructs_obs" / "doctor"
+PACKAGE = "constructs_obs.doctor"
+
+
+def doctor_modules() -> dict[str, Path]:
+    """Module name -> file, for every module of the doctor package."""
+    modules = {}
+    for path in sorted(DOCTOR.rglob("*.py")):
+        parts = list(path.relative_to(DOCTOR.parent.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imports_of(name: str, path: Path) -> set[str]:
+    """The doctor modules ``name`` imports, at run time or under TYPE_CHECKING alike (a cycle is one either way)."""
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    modules = doctor_modules()
+    # ``from constructs_obs.doctor import guide`` imports the module constructs_obs.doctor.guide.
+    return {m for m in found if m in modules and m != name and m != PACKAGE}
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {name: imports_of(name, path) for name, path in doctor_modules().items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph (as a path that returns to its start), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+@pytest.mark.parametrize("module", sorted(set(doctor_modules()) - {f"{PACKAGE}.__main__"}))
+def test_each_module_imports(module: str) -> None:
+    # (__main__ runs the command when imported: test_cli runs it as ``python -m constructs_obs.doctor``.)
+    assert importlib.import_module(module).__name__ == module
+
+
+def test_no_import_cycle() -> None:
+    assert find_cycle(import_graph()) is None
+
+
+def test_the_cycle_finder_finds_one() -> None:
+    # The doctor's former shape: checks imported deep, which imported checks back.
+    assert find_cycle({"checks": {"deep", "report"}, "deep": {"checks"}, "report": set()}) == [
+        "checks",
+        "deep",
+        "checks",
+    ]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_layering() -> None:
+    graph = import_graph()
+    checks = {m for m in graph if m.startswith(f"{PACKAGE}.checks.")}
+    assert len(checks) >= 10, "one module per check family"
+    shared = {f"{PACKAGE}.{m}" for m in ("facts", "report", "guide", "stack", "discovery")}
+    for module in checks:
+        # A check family depends on the shared modules only, never on another family or the runner.
+        assert graph[module] <= shared, (module, graph[module] - shared)
+    assert graph[f"{PACKAGE}.facts"] <= {f"{PACKAGE}.report", f"{PACKAGE}.stack"}
+    assert graph[f"{PACKAGE}.report"] == set()
+    runner = doctor_modules()[f"{PACKAGE}.runner"]
+    assert len(runner.read_text().splitlines()) < 200, "the runner stays short"
+    for name, path in doctor_modules().items():
+        assert len(path.read_text().splitlines()) < 500, f"{name} grew past 500 lines: split it"
+
+
+def test_the_doctor_knows_what_the_constructs_write() -> None:
+    from constructs_obs import agent, docker_events, log_alarms, observed_host, setup
+    from constructs_obs.doctor import facts
+    from constructs_obs.doctor.checks import docker_events as doctor_events
+    from constructs_obs.doctor.checks import log_format
+    from constructs_obs.doctor.checks import setup as doctor_setup
+
+    assert facts.HOST_METADATA_KEY == observed_host.HOST_METADATA_KEY
+    assert facts.AGENT_METRICS == (agent.MEMORY_USED_PERCENT, agent.DISK_USED_PERCENT)
+    assert facts.SETUP_DOCUMENT == setup.RUN_SHELL_SCRIPT_DOCUMENT
+    assert facts.DOCKER_EVENTS_UNIT == docker_events.UNIT_NAME
+    assert (doctor_events.START_LINE_TYPE, doctor_events.START_LINE_ACTION) == (
+        docker_events.START_LINE_TYPE,
+        docker_events.START_LINE_ACTION,
+    )
+    assert doctor_events.EVENTS_FILE == docker_events.DOCKER_EVENTS_LOG_FILE
+    assert log_format.NGINX_COMBINED_FIELDS == log_alarms.NGINX_COMBINED_FIELDS
+    assert {
+        field: value for field, value in log_alarms.NGINX_5XX_CONDITIONS.items() if field != "status_code"
+    } == log_format.LAYOUT_CONDITIONS
+    # The setup script prints the step marker the doctor reads.
+    script = setup.render_script([setup.SetupStep("a step", ("true",))])
+    assert f"echo '{doctor_setup.STEP_MARKER}a step'" in script
+    # The start line the service writes is one the doctor recognizes (its printf, run by a real shell).
+    import subprocess
+
+    [printf] = [
+        line for line in docker_events.docker_events_program().splitlines() if line.startswith("printf")
+    ]
+    written = subprocess.run(
+        ["sh", "-c", printf.replace('>>"$log"', "")], capture_output=True, text=True, check=True
+    ).stdout
+    assert doctor_events.is_start_line(written.strip())
+
+
+def test_running_the_doctor_does_not_load_the_cdk() -> None:
+    # Every module the command runs, imported in a fresh interpreter: no aws-cdk-lib, no jsii (Node.js).
+    import subprocess
+    import sys
+
+    modules = sorted(set(doctor_modules()) - {f"{PACKAGE}.__main__"})
+    script = f"import sys\nfor m in {modules!r}: __import__(m)\nprint('aws_cdk' in sys.modules, 'jsii' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_the_public_names() -> None:
+    for name in constructs_obs.doctor.__all__:
+        assert getattr(constructs_obs.doctor, name) is not None
+
+
+#: The services the doctor calls, by boto3 name (which is also each one's IAM action prefix).
+SERVICES = ("cloudformation", "ec2", "iam", "logs", "cloudwatch", "sns", "kms", "ssm")
+
+
+def calls_in_the_source() -> dict[str, set[str]]:
+    """boto3 method name -> the IAM actions it can be, for every AWS call written in the doctor's source."""
+    import re
+
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    methods: dict[str, set[str]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        for operation in model.operation_names:
+            methods.setdefault(xform_name(operation), set()).add(f"{service}:{operation}")
+    source = "\n".join(path.read_text() for path in doctor_modules().values())
+    # (guide.confirm_subscription is the doctor's own text, not SNS's ConfirmSubscription.)
+    written = set(re.findall(r"(?<!guide)\.([a-z_]+)\(", source)) | set(
+        re.findall(r'get_paginator\("([a-z_]+)"\)', source)
+    )
+    return {method: actions for method, actions in methods.items() if method in written}
+
+
+def test_the_runbook_policy_allows_every_call_the_doctor_makes() -> None:
+    from tests.doctor.helpers import runbook_permissions, runbook_policy
+
+    allowed = runbook_permissions()
+    calls = calls_in_the_source()
+    assert {
+        "test_metric_filter",
+        "simulate_principal_policy",
+        "describe_alarm_history",
+        "get_key_policy",
+    } <= set(calls)
+    missing = {method: actions for method, actions in calls.items() if not actions & allowed}
+    assert missing == {}
+    # Nothing more than the calls: every action of the policy is one the doctor makes.
+    assert allowed <= set().union(*calls.values())
+    # Only --deep's statement holds an action that is not a read.
+    read, deep = runbook_policy()["Statement"]
+    assert (read["Sid"], deep["Sid"], deep["Action"]) == (
+        "ObsDoctorRead",
+        "ObsDoctorDeep",
+        ["ssm:SendCommand"],
+    )
+
+
+def test_read_only_access_covers_the_read_statement() -> None:
+    # The runbook says so: checked against the copy of the AWS-managed policy moto ships.
+    # (Decode only that policy: the whole catalogue takes a second and a half to parse.)
+    import re
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    from constructs_obs.policy import Request, evaluate
+    from tests.doctor.helpers import runbook_policy
+
+    found = re.search(r'\n\s?"ReadOnlyAccess":\s*\{', aws_managed_policies_data)
+    assert found, "moto's catalogue has no ReadOnlyAccess"
+    start = found.end() - 1
+    document = json.JSONDecoder().raw_decode(aws_managed_policies_data, start)[0]["Document"]
+    read, _deep = runbook_policy()["Statement"]
+    # Only the statements' actions of the doctor's services matter (the others would only slow the evaluation).
+    prefixes = {action.split(":")[0] for action in read["Action"]} | {"ssm"}
+
+    def ours(actions: object) -> list[str]:
+        items = actions if isinstance(actions, list) else [actions]
+        return [a for a in items if isinstance(a, str) and (a == "*" or a.split(":")[0].lower() in prefixes)]
+
+    policy = {
+        "Statement": [
+            {**statement, "Action": ours(statement["Action"]), "Principal": "*"}
+            for statement in document["Statement"]
+            if "Action" in statement and ours(statement["Action"])
+        ]
+    }
+    role = "arn:aws:iam::123456789012:role/reader"
+    assert [
+        a for a in read["Action"] if not evaluate(policy, Request(a, "*", principal_arn=role)).allowed
+    ] == []
+    assert not evaluate(policy, Request("ssm:SendCommand", "*", principal_arn=role)).allowed

@@ -1,0 +1,311 @@
+"""The doctor on one healthy staging deployment, shared by every test of this module: none of them changes it.
+
+Tests that only register botocore event handlers (a refused call, a pending confirmation) do so on their own
+session (the ``staging`` fixture), so nothing leaks into the next test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from constructs_obs.doctor import CheckResult, Status
+from constructs_obs.doctor.cli import main
+from tests.doctor.deployment import Deployment
+from tests.doctor.helpers import (
+    MOTO_CFN_WARNINGS,
+    only_problem,
+    problems,
+    record_calls,
+    rows,
+    runbook_permissions,
+)
+
+pytestmark = [pytest.mark.filterwarnings(MOTO_CFN_WARNINGS), pytest.mark.xdist_group("doctor-read-staging")]
+
+CPU = "ai-tutor-staging-cpu-high"
+STATUS_CHECK = "ai-tutor-staging-status-check"
+HOST = "AiTutorStaging/Host"
+ARGS = ["--stack", "AiTutorStaging", "--region", "us-east-2"]
+
+#: The staging stack's container log groups (the ones containers ship to, so recent events are expected).
+CONTAINER_GROUPS = ["/ai-tutor/backend", "/ai-tutor/frontend", "/ai-tutor/nginx"]
+
+
+def test_healthy_deployment_passes_every_check(staging: Deployment) -> None:
+    report = staging.doctor()
+
+    assert problems(report) == []
+    assert report.exit_code == 0
+    assert report.stack_id and report.stack_id.startswith("arn:aws:cloudformation:us-east-2:")
+    # Every log group and alarm of the stack is found from the stack itself, whatever their logical ids.
+    assert staging.log_groups[:4] == [*CONTAINER_GROUPS, "/ai-tutor/docker-events"]
+    assert [r.resource for r in rows(report, "log-group")] == staging.log_groups
+    assert [r.resource for r in rows(report, "log-events")] == CONTAINER_GROUPS
+    assert {CPU, STATUS_CHECK} <= set(staging.alarm_names)
+    for check in ("alarm", "alarm-state", "alarm-history"):
+        assert [r.resource for r in rows(report, check)] == staging.alarm_names
+    instance = staging.instance_id
+    assert rows(report, "stack") == [CheckResult("stack", Status.PASS, "AiTutorStaging", "CREATE_COMPLETE")]
+    assert rows(report, "instance") == [
+        CheckResult("instance", Status.PASS, instance, "running (t3.small)", host=HOST)
+    ]
+    [profile] = rows(report, "instance-profile")
+    assert profile.detail.startswith("AiTutorStaging-HostInstanceInstanceProfile")
+    assert rows(report, "log-group")[0].detail == "exists, events expire after 30 days"
+    assert rows(report, "log-events")[0].detail == "events in the last 60 min"
+    topic = staging.topic_arn.rsplit(":", 1)[-1]
+    assert rows(report, "alarm")[0].detail == f"exists, notifies {topic} on ALARM and OK"
+    # Every alarm with an InstanceId dimension (the agent's memory and disk alarms too) watches this instance.
+    assert {r.resource: r.detail for r in rows(report, "alarm-instance")} == {
+        CPU: f"watches {instance}",
+        STATUS_CHECK: f"watches {instance}",
+        "ai-tutor-staging-memory-high": f"watches {instance}",
+        "ai-tutor-staging-disk-high": f"watches {instance}",
+    }
+    assert rows(report, "alarm-state")[0].detail.startswith("OK since ")
+    assert rows(report, "subscriptions") == [
+        CheckResult("subscriptions", Status.PASS, topic, "1 confirmed email subscription: ops@example.com")
+    ]
+    assert rows(report, "logging-region") == [
+        CheckResult(
+            "logging-region",
+            Status.PASS,
+            "ComposeLogging",
+            "3 services log to the stack's groups in us-east-2: backend, frontend, nginx",
+        )
+    ]
+    # The alert path as AWS runs it.
+    assert rows(report, "topic-policy") == [
+        CheckResult(
+            "topic-policy",
+            Status.PASS,
+            topic,
+            f"cloudwatch.amazonaws.com may publish for all {len(staging.alarm_names)} alarms (allowed by "
+            "CloudWatchAlarmsPublish)",
+        )
+    ]
+    assert rows(report, "topic-key") == []  # the staging topic is not encrypted
+    assert rows(report, "alarm-history")[0].detail == "no failed action in the last 7 days (0 actions)"
+    assert rows(report, "agent-metrics") == [
+        CheckResult(
+            "agent-metrics",
+            Status.PASS,
+            instance,
+            "mem_used_percent and disk_used_percent in AiTutor/Staging have datapoints in the last 15 min",
+            host=HOST,
+        )
+    ]
+    [events] = rows(report, "docker-events")
+    assert events.detail.startswith("the docker-events service started ")
+    assert "(its start line is in /ai-tutor/docker-events)" in events.detail
+    assert {r.resource: r.detail.split(" (tested with")[0] for r in rows(report, "log-format")} == {
+        "/ai-tutor/nginx": "1 of 1 recent lines in /ai-tutor/nginx have the format the ai-tutor-staging-nginx-5xx "
+        "filter reads",
+        "/ai-tutor/docker-events": "1 of 1 recent lines in /ai-tutor/docker-events have the format the "
+        "ai-tutor-staging-container-crash filter reads",
+        "/ai-tutor/backend": "the ai-tutor-staging-backend-errors filter selects lines by their content (a term or "
+        "regular-expression pattern), not by a layout: no format to check",
+    }
+    [setup] = rows(report, "setup")
+    assert setup.detail.startswith("setup association ") and " succeeded " in setup.detail
+    [permissions] = rows(report, "role-permissions")
+    assert permissions.resource == "ai-tutor-staging-ec2-role"
+    assert permissions.detail.startswith("may logs:PutLogEvents on its ")
+    assert permissions.detail.endswith(
+        "log groups and cloudwatch:PutMetricData in AiTutor/Staging (IAM policy simulator)"
+    )
+
+
+def test_rows_are_grouped_by_host(staging: Deployment) -> None:
+    report = staging.doctor()
+
+    [(none, stack_rows), (host, host_rows)] = report.groups()
+    assert (none, host) == (None, HOST)
+    assert {r.check for r in stack_rows} == {"stack", "logging-region", "topic-policy", "subscriptions"}
+    assert {"instance", "agent-metrics", "docker-events", "setup", "role-permissions", "log-format"} <= {
+        r.check for r in host_rows
+    }
+    assert report.hosts == (
+        {
+            "host": HOST,
+            "instance_id": staging.instance_id,
+            "created_by_stack": True,
+            "metrics_namespace": "AiTutor/Staging",
+            "role_name": "ai-tutor-staging-ec2-role",
+            "log_groups": report.hosts[0]["log_groups"],
+        },
+    )
+    assert report.hosts[0]["log_groups"][:4] == [*CONTAINER_GROUPS, "/ai-tutor/docker-events"]
+    table = report.render_table(width=200).splitlines()
+    heading = table.index(f"host {HOST} ({staging.instance_id})")
+    assert table[heading - 1] == ""
+    assert table[heading + 1].split()[:3] == ["PASS", "instance", staging.instance_id]
+
+
+def test_the_doctor_only_reads(staging: Deployment) -> None:
+    calls = record_calls(staging.session)
+
+    staging.doctor()
+
+    assert calls == {
+        "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
+        "cloudformation:GetTemplate",
+        "ec2:DescribeInstances",
+        "logs:DescribeLogGroups",
+        "logs:FilterLogEvents",
+        "logs:DescribeMetricFilters",
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+        "logs:TestMetricFilter",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DescribeAlarmHistory",
+        "cloudwatch:GetMetricData",
+        "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "ssm:DescribeInstanceAssociationsStatus",
+        "iam:GetRole",
+        "iam:SimulatePrincipalPolicy",
+    }
+    assert calls <= runbook_permissions()
+
+
+def test_log_groups_without_recent_events(staging: Deployment) -> None:
+    later = staging.deployed_at + timedelta(hours=3)
+    calls = record_calls(staging.session)
+
+    report = staging.doctor(now=later, recent_minutes=60)
+
+    assert [(r.check, r.status, r.resource) for r in problems(report) if r.check == "log-events"] == [
+        ("log-events", Status.FAIL, group) for group in CONTAINER_GROUPS
+    ]
+    detail = rows(report, "log-events")[0].detail
+    assert detail.startswith(
+        "CloudWatch Logs not appearing: no events in the last 60 min; the latest arrived "
+    )
+    assert detail.endswith("(3 h ago)")
+    # Three hours on, the agent's datapoints are old too.
+    assert {r.check for r in problems(report)} == {"log-events", "agent-metrics"}
+    assert "logs:DescribeLogStreams" in calls
+    assert calls <= runbook_permissions()
+    # A longer window finds them.
+    assert [
+        r for r in problems(staging.doctor(now=later, recent_minutes=240)) if r.check == "log-events"
+    ] == []
+
+
+def test_a_refused_call_is_a_failed_row_not_a_crash(staging: Deployment) -> None:
+    def deny(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "AccessDeniedException",
+                    "Message": "not authorized to perform logs:FilterLogEvents",
+                }
+            },
+            "FilterLogEvents",
+        )
+
+    staging.session.events.register("before-call.logs.FilterLogEvents", deny)
+
+    report = staging.doctor()
+
+    assert [(r.check, r.status, r.resource) for r in problems(report)] == [
+        *[("log-events", Status.FAIL, group) for group in CONTAINER_GROUPS],
+        ("docker-events", Status.FAIL, staging.instance_id),
+    ]
+    assert problems(report)[0].detail == (
+        "could not check: AccessDeniedException: not authorized to perform logs:FilterLogEvents"
+    )
+    assert report.exit_code == 1
+
+
+def test_an_unexpected_answer_is_a_failed_row_not_a_crash(staging: Deployment) -> None:
+    def garbage(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["MetricDataResults"] = [{"Values": "not a list of numbers"}]
+
+    staging.session.events.register("after-call.cloudwatch.GetMetricData", garbage)
+
+    report = staging.doctor()
+
+    problem = only_problem(report)
+    assert (problem.check, problem.status, problem.resource) == (
+        "agent-metrics",
+        Status.FAIL,
+        "AiTutorStaging",
+    )
+    assert problem.detail == "could not check: KeyError: 'Id'"
+
+
+def _pending(staging: Deployment, *endpoints: str) -> None:
+    """moto confirms email subscriptions at once; AWS lists an unconfirmed one as 'PendingConfirmation'."""
+
+    def mark(parsed: dict[str, Any], **_: Any) -> None:
+        for subscription in parsed.get("Subscriptions", []):
+            if subscription.get("Endpoint") in endpoints:
+                subscription["SubscriptionArn"] = "PendingConfirmation"
+
+    staging.session.events.register("after-call.sns.ListSubscriptionsByTopic", mark)
+
+
+def test_only_pending_confirmations_fail(staging: Deployment) -> None:
+    _pending(staging, "ops@example.com")
+
+    report = staging.doctor()
+
+    assert [(r.check, r.status, r.detail) for r in problems(report)] == [
+        ("subscriptions", Status.FAIL, "no confirmed email subscription (1 pending confirmation): alarms reach nobody"),
+        ("subscription", Status.WARN, f"email subscription to {staging.topic_arn.rsplit(':', 1)[-1]} is pending confirmation"),
+    ]  # fmt: skip
+
+
+# --- the command on the shared deployment -------------------------------------------------------------------------
+
+
+def test_healthy_stack_exits_0_with_a_table(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(ARGS) == 0
+
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].startswith("obs-doctor: stack AiTutorStaging in us-east-2, ")
+    assert lines[2].split() == ["STATUS", "CHECK", "RESOURCE", "DETAIL"]
+    assert lines[3].split()[:4] == ["PASS", "stack", "AiTutorStaging", "CREATE_COMPLETE"]
+    assert f"host {HOST} ({staging.instance_id})" in lines
+    assert any(line.split()[:3] == ["PASS", "log-group", "/ai-tutor/nginx"] for line in lines)
+    assert lines[-1].endswith(" pass, 0 warn, 0 fail")
+    assert err == ""
+
+
+def test_json_output(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--json"]) == 0
+
+    document = json.loads(capsys.readouterr().out)
+    assert (document["schema_version"], document["stack"], document["region"]) == (
+        1,
+        "AiTutorStaging",
+        "us-east-2",
+    )
+    assert (document["status"], document["exit_code"], document["error"]) == ("pass", 0, None)
+    assert document["checks"][0] == {
+        "check": "stack",
+        "status": "pass",
+        "resource": "AiTutorStaging",
+        "detail": "CREATE_COMPLETE",
+        "next_step": None,
+        "host": None,
+    }
+    assert [h["host"] for h in document["hosts"]] == [HOST]
+    assert {c["host"] for c in document["checks"] if c["check"] == "agent-metrics"} == {HOST}
+
+
+def test_recent_minutes_option(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--recent-minutes", "5", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {c["detail"] for c in document["checks"] if c["check"] == "log-events"} == {
+        "events in the last 5 min"
+    }
