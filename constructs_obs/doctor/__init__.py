@@ -3,10 +3,10 @@ one command.
 
 Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
 constructs_obs.doctor`` works too), or call :func:`run_doctor` with a ``boto3.Session``. It checks the alert path
-as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the docker-events
-service started, whether the logs have the format the metric filters read, whether the host's setup succeeded
-and whether its role may write. It only reads; ``--deep`` adds one SSM Run Command per host that runs a read-only
-``systemctl is-active`` and ``docker inspect`` there.
+as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the Prometheus metrics it
+scrapes reach CloudWatch, whether the docker-events service started, whether the logs have the format the metric
+filters read, whether the host's setup succeeded and whether its role may write. It only reads; ``--deep`` adds
+one SSM Run Command per host that runs a read-only ``systemctl is-active`` and ``docker inspect`` there.
 
 Modules: :mod:`~constructs_obs.doctor.cli` (the command), :mod:`~constructs_obs.doctor.runner` (runs the checks),
 :mod:`~constructs_obs.doctor.stack` and :mod:`~constructs_obs.doctor.discovery` (what the stack holds),

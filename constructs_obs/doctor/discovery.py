@@ -3,11 +3,12 @@
 Nothing here depends on outputs only the staging stack has. Each host (created by the stack, or an existing
 instance the stack observes) has one setup association whose resource metadata ``ConstructsObs::Host`` names
 its instance, metrics namespace, role (``RoleName``, or ``RoleLogicalId`` for a role the stack creates) and log
-groups (its containers', docker-events', and with Prometheus scrapes ``Prometheus.LogGroup``); alarms and metric filters are the stack's
-``AWS::CloudWatch::Alarm`` and ``AWS::Logs::MetricFilter`` resources, wherever their log groups live (a plain
-group of an ECS service is checked like a host's). Template values that are intrinsic functions are resolved
-against the deployed stack: ``Ref`` (resources' physical ids, parameters, pseudo parameters), ``Fn::Join``,
-``Fn::Sub`` and the ``Fn::GetAtt`` attributes the constructs use; anything else counts as unknown.
+groups (its containers', docker-events', and with Prometheus scrapes ``Prometheus.LogGroup``), and the scrape jobs
+(``Prometheus.Jobs``); alarms and metric filters are the stack's ``AWS::CloudWatch::Alarm`` and
+``AWS::Logs::MetricFilter`` resources, wherever their log groups live (a plain group of an ECS service is checked
+like a host's). Template values that are intrinsic functions are resolved against the deployed stack: ``Ref``
+(resources' physical ids, parameters, pseudo parameters), ``Fn::Join``, ``Fn::Sub`` and the ``Fn::GetAtt``
+attributes the constructs use; anything else counts as unknown.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from constructs_obs.doctor.facts import (
     AlarmSpec,
     FilterSpec,
     Host,
+    PrometheusJob,
     StackFacts,
 )
 from constructs_obs.doctor.stack import StackInventory
@@ -199,6 +201,36 @@ def account_and_partition(stack_id: str) -> tuple[str, str]:
     return "", "aws"
 
 
+#: The scrape interval a job without ``IntervalSeconds`` has (the library's default, Prometheus's own).
+DEFAULT_SCRAPE_INTERVAL_SECONDS = 60
+
+
+def _prometheus_jobs(block: Any, resolve: Resolver) -> tuple[PrometheusJob, ...]:
+    """The scrape jobs of a host's ``Prometheus`` metadata; a job without a name or metrics is left out."""
+    jobs = block.get("Jobs") if isinstance(block, Mapping) else None
+    found = []
+    for job in jobs if isinstance(jobs, list) else []:
+        if not isinstance(job, Mapping):
+            continue
+        name = resolve(job.get("JobName"))
+        metrics = tuple(resolve.strings(job.get("Metrics") or []))
+        if not name or not metrics:
+            continue
+        interval = resolve(job.get("IntervalSeconds"))
+        found.append(
+            PrometheusJob(
+                job_name=name,
+                url=resolve(job.get("Url")) or "",
+                interval_seconds=int(interval)
+                if interval and interval.isdigit()
+                else DEFAULT_SCRAPE_INTERVAL_SECONDS,
+                metrics=metrics,
+                dimensions=tuple(resolve.strings(job.get("Dimensions") or [])),
+            )
+        )
+    return tuple(found)
+
+
 def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
     hosts = []
     created = {r.physical_id for r in inv.of_type("AWS::EC2::Instance") if r.physical_id}
@@ -230,6 +262,7 @@ def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
                 prometheus_group=resolve(prometheus.get("LogGroup"))
                 if isinstance(prometheus, Mapping)
                 else None,
+                prometheus_jobs=_prometheus_jobs(prometheus, resolve),
                 association_id=resource.physical_id,
                 created_by_stack=instance_id in created,
             )

@@ -30,6 +30,14 @@ SETUP_DOCUMENT = "AWS-RunShellScript"
 #: The CloudWatch agent's metrics (dimension ``InstanceId``), as :mod:`constructs_obs.agent` configures it.
 AGENT_METRICS: tuple[str, ...] = ("mem_used_percent", "disk_used_percent")
 
+#: The CloudWatch agent's own log file on the host (amazon-cloudwatch-agent package): scrape and publish errors.
+AGENT_LOG = "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log"
+
+#: The agent's configuration and its Prometheus scrape configuration on the host, as the setup writes them
+#: (``constructs_obs.agent.AGENT_CONFIG_PATH`` and ``PROMETHEUS_CONFIG_PATH``).
+AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
+PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"
+
 #: The docker-events service's systemd unit (``constructs_obs.docker_events.UNIT_NAME``).
 DOCKER_EVENTS_UNIT = "docker-events.service"
 
@@ -65,6 +73,28 @@ class DoctorOptions:
 
 
 @dataclass(frozen=True)
+class PrometheusJob:
+    """One Prometheus endpoint a host's CloudWatch agent scrapes, as the host metadata's ``Prometheus.Jobs`` says.
+
+    The agent writes one EMF event per label set and scrape to the host's Prometheus log group, in a stream named
+    after the job; CloudWatch extracts each metric into the host's namespace with exactly :attr:`dimensions`.
+
+    Attributes:
+        job_name: the scrape job (the ``job`` label, and the log stream's name).
+        url: the endpoint the agent fetches, e.g. ``http://127.0.0.1:9898/metrics``.
+        interval_seconds: how often the agent scrapes it.
+        metrics: the metric names kept, as exposed (a counter's ``_total`` name).
+        dimensions: the labels kept as CloudWatch dimensions (empty: one metric per name, no dimension).
+    """
+
+    job_name: str
+    url: str
+    interval_seconds: int
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Host:
     """A host the constructs observe, as its setup association's metadata describes it.
 
@@ -76,6 +106,7 @@ class Host:
         container_groups: container name -> its log group.
         docker_events_group: the log group of the docker-events service.
         prometheus_group: the log group the agent writes scraped Prometheus metrics to, if it scrapes any.
+        prometheus_jobs: the endpoints it scrapes (none without a ``Prometheus`` block).
         association_id: the setup association's id (its physical id), if the stack lists it.
         created_by_stack: whether the stack creates the instance (False for ``from_existing_instance``).
     """
@@ -87,6 +118,7 @@ class Host:
     container_groups: Mapping[str, str] = field(default_factory=dict)
     docker_events_group: str | None = None
     prometheus_group: str | None = None
+    prometheus_jobs: tuple[PrometheusJob, ...] = ()
     association_id: str | None = None
     created_by_stack: bool = True
 

@@ -23,6 +23,7 @@ from constructs_obs.doctor.checks.instances import check_instances
 from constructs_obs.doctor.checks.log_format import check_log_formats
 from constructs_obs.doctor.checks.log_groups import check_log_groups
 from constructs_obs.doctor.checks.permissions import check_permissions
+from constructs_obs.doctor.checks.prometheus import check_prometheus_metrics
 from constructs_obs.doctor.checks.setup import check_setup
 from constructs_obs.doctor.checks.stack_status import check_logging_region, check_stack_status
 from constructs_obs.doctor.discovery import discover
@@ -151,6 +152,11 @@ def run_doctor(
     rows += _rows("subscriptions", name, lambda: check_subscriptions(client, facts))
     rows += _rows(
         "agent-metrics", name, lambda: check_agent_metrics(client("cloudwatch"), facts, states, now)
+    )
+    rows += _rows(
+        "prometheus-metrics",
+        name,
+        lambda: check_prometheus_metrics(client("cloudwatch"), client("logs"), facts, states, now),
     )
     rows += _rows("docker-events", name, lambda: check_docker_events(client("logs"), facts, states, now))
     rows += _rows("log-format", name, lambda: check_log_formats(client("logs"), facts))

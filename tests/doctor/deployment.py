@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
@@ -344,6 +345,10 @@ START_LINE = '{"Type":"docker-events","Action":"start","time":%d}'
 #: The agent's metrics.
 AGENT_METRICS = ("mem_used_percent", "disk_used_percent")
 
+#: What a healthy deployment's backend has served in the last scrapes: the LLM cache counters' increases (a
+#: counter's increase in one period is what CloudWatch's Sum of it says). Other Prometheus metrics: 1 each.
+CACHE_TRAFFIC = {"llm_cache_hits_total": 12.0, "llm_cache_misses_total": 4.0}
+
 
 @dataclass(frozen=True)
 class HostInfo:
@@ -355,6 +360,15 @@ class HostInfo:
     role_name: str
     container_groups: dict[str, str]
     docker_events_group: str
+    prometheus: dict[str, Any] | None = None
+
+    def prometheus_job(self, name: str | None = None) -> dict[str, Any]:
+        """The metadata of one scrape job (the only one, without ``name``)."""
+        assert self.prometheus is not None, f"{self.path} scrapes no Prometheus endpoint"
+        jobs = [j for j in self.prometheus["Jobs"] if name is None or j["JobName"] == name]
+        assert len(jobs) == 1, jobs
+        job: dict[str, Any] = jobs[0]
+        return job
 
 
 @dataclass
@@ -405,6 +419,7 @@ class Deployment:
                         else resolve({"Ref": meta["RoleLogicalId"]}),
                         container_groups=resolve(meta["ContainerLogGroups"]),
                         docker_events_group=resolve(meta["DockerEventsLogGroup"]),
+                        prometheus=resolve(meta["Prometheus"]) if "Prometheus" in meta else None,
                     )
                 )
         return found
@@ -499,6 +514,80 @@ class Deployment:
             ],
         )
 
+    def put_prometheus_event(
+        self,
+        host: HostInfo,
+        values: Mapping[str, float] | None = None,
+        at: datetime | None = None,
+        *,
+        job: str | None = None,
+        label_values: Mapping[str, str] | None = None,
+    ) -> None:
+        """One EMF event of a scrape, as the host's CloudWatch agent writes it (one label set: the increases of
+        ``values`` since the previous scrape) to the job's stream of the host's Prometheus group. moto stores it
+        and does not extract metrics from it (AWS would): :meth:`put_prometheus_metrics` publishes those."""
+        from aws_cdk import Duration
+
+        from constructs_obs.prometheus import PrometheusScrape, emf_event_example
+
+        assert host.prometheus is not None
+        meta = host.prometheus_job(job)
+        url = urlsplit(meta["Url"])
+        dimensions = tuple(meta["Dimensions"])
+        scrape = PrometheusScrape(
+            job_name=meta["JobName"],
+            port=url.port or 80,
+            path=url.path,
+            address=url.hostname or "127.0.0.1",
+            metrics=tuple(meta["Metrics"]),
+            labels=tuple(sorted({*dimensions, "content_item_id"} - {"job", "instance"})),
+            dimensions=dimensions,
+            interval=Duration.seconds(meta["IntervalSeconds"]),
+        )
+        moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
+        message = emf_event_example(
+            scrape,
+            namespace=host.namespace,
+            label_values={"content_item_id": "lesson-1", **(label_values or {})},
+            values=values if values is not None else self.traffic(meta),
+            host="ip-10-0-0-10.us-east-2.compute.internal",
+            timestamp_ms=int(moment.timestamp() * 1000),
+        )
+        self.put_log_event(host.prometheus["LogGroup"], message, moment, stream=meta["JobName"])
+
+    def put_prometheus_metrics(
+        self,
+        host: HostInfo,
+        values: Mapping[str, float] | None = None,
+        at: datetime | None = None,
+        *,
+        job: str | None = None,
+        dimensions: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """The datapoints CloudWatch extracts from a scrape's EMF events: one per metric, in the host's namespace
+        (or ``namespace``), with ``dimensions`` (the job's; none by default)."""
+        meta = host.prometheus_job(job)
+        moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
+        self.client("cloudwatch").put_metric_data(
+            Namespace=namespace or host.namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()],
+                    "Value": value,
+                    "Unit": "Count",
+                    "Timestamp": moment,
+                }
+                for metric, value in (values if values is not None else self.traffic(meta)).items()
+            ],
+        )
+
+    @staticmethod
+    def traffic(job: Mapping[str, Any]) -> dict[str, float]:
+        """A scrape's increases on a backend that serves requests: :data:`CACHE_TRAFFIC`, 1 for other metrics."""
+        return {metric: CACHE_TRAFFIC.get(metric, 1.0) for metric in job["Metrics"]}
+
     def describe_alarm(self, name: str) -> dict[str, Any]:
         alarm: dict[str, Any] = self.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][
             0
@@ -568,8 +657,10 @@ def deploy(
     instance's, by the one moto created). Healthy means what a working host produces a few minutes after
     ``cdk deploy``: every alarm has evaluated to OK, every log group has just received an event of the format its
     metric filters read (an nginx access line where a space-delimited filter reads), each host's docker-events
-    service has written its start line and its agent its two metrics, and ``emails`` are confirmed subscribers of
-    every alarm topic (moto confirms email subscriptions at once). Each host's setup association succeeded
+    service has written its start line and its agent its two metrics, each Prometheus job's backend has served
+    requests (an EMF event of the last scrape in the job's stream, and the metrics CloudWatch extracts from it,
+    published here because moto does not extract EMF: :data:`CACHE_TRAFFIC`), and ``emails`` are confirmed
+    subscribers of every alarm topic (moto confirms email subscriptions at once). Each host's setup association succeeded
     (:mod:`tests.doctor.moto_gaps`).
     """
     body = dict(template or json.loads((assembly_dir / f"{stack_name}.template.json").read_text()))
@@ -599,12 +690,17 @@ def make_healthy(deployment: Deployment, emails: Sequence[str] = ("ops@example.c
         deployment.set_alarm_state(name, "OK", "Threshold Crossed: no datapoint was breaching")
     hosts = deployment.hosts()
     events_groups = {h.docker_events_group for h in hosts}
+    prometheus_groups = {h.prometheus["LogGroup"] for h in hosts if h.prometheus}
     patterns = deployment.filter_patterns()
     for group in deployment.log_groups:
-        if group in events_groups:
+        if group in events_groups or group in prometheus_groups:
             continue
         reads_fields = any(p.startswith("[") for p in patterns.get(group, []))
         deployment.put_log_event(group, NGINX_MAIN_LINE if reads_fields else "GET /health 200")
     for host in hosts:
         deployment.put_start_line(host)
         deployment.put_agent_metrics(host)
+        for job in (host.prometheus or {}).get("Jobs", []):
+            dimensions = dict.fromkeys(job["Dimensions"], "lesson-1")
+            deployment.put_prometheus_event(host, job=job["JobName"])
+            deployment.put_prometheus_metrics(host, job=job["JobName"], dimensions=dimensions)

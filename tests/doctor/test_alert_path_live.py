@@ -200,6 +200,8 @@ def test_alarm_history_with_a_failed_action(healthy: Deployment) -> None:
 def test_no_agent_datapoints_then_datapoints(healthy: Deployment) -> None:
     [host] = healthy.hosts()
     later = healthy.deployed_at + timedelta(minutes=20)  # the datapoints of the deploy are 21 minutes old
+    # The backend's scrape still reaches CloudWatch (the prometheus-metrics row has its own tests).
+    healthy.put_prometheus_metrics(host, at=later - timedelta(minutes=2))
 
     problem = only_problem(healthy.doctor(now=later))
 

@@ -19,7 +19,14 @@ from constructs_obs.doctor.checks.stack_status import check_stack_status
 from constructs_obs.doctor.stack import StackInventory
 from tests.doctor.conftest import moto_session
 from tests.doctor.deployment import Deployment
-from tests.doctor.helpers import MOTO_CFN_WARNINGS, only_problem, problems, rows
+from tests.doctor.helpers import (
+    MOTO_CFN_WARNINGS,
+    only_problem,
+    problems,
+    record_calls,
+    rows,
+    runbook_permissions,
+)
 
 pytestmark = pytest.mark.filterwarnings(MOTO_CFN_WARNINGS)
 
@@ -146,6 +153,11 @@ def test_instance_stopped(healthy: Deployment) -> None:
     # What needs a running host is not checked, and says so.
     assert [(r.check, r.status, r.detail) for r in problems(report) if r.status is Status.WARN] == [
         ("agent-metrics", Status.WARN, "not checked: the instance is stopped, so its agent cannot report"),
+        (
+            "prometheus-metrics",
+            Status.WARN,
+            "not checked: the instance is stopped, so its agent cannot scrape",
+        ),
         ("docker-events", Status.WARN, "not checked: the instance is stopped"),
     ]
 
@@ -488,3 +500,58 @@ def test_json_document_is_stable(healthy: Deployment) -> None:
     assert failed["resource"] == "/ai-tutor/backend"
     assert failed["next_step"].startswith("Restore the stack's retention")
     assert document["checks"][0]["next_step"] is None
+
+
+# --- the Prometheus scrape (the rows on the shared deployment are in test_prometheus.py) -------------------------
+
+
+def test_prometheus_log_group_deleted(healthy: Deployment) -> None:
+    healthy.client("logs").delete_log_group(logGroupName="/ai-tutor/prometheus")
+    later = healthy.deployed_at + timedelta(hours=1)  # the datapoints of the deploy are outside the window
+
+    [row] = rows(healthy.doctor(now=later), "prometheus-metrics")
+
+    assert (row.status, row.resource, row.host) == (Status.FAIL, "job backend", "AiTutorStaging/Host")
+    assert row.detail == (
+        "/ai-tutor/prometheus does not exist: the agent cannot write the scraped metrics, so "
+        "llm_cache_hits_total and llm_cache_misses_total never reach AiTutor/Staging"
+    )
+    assert row.next_step.startswith("See the log-group row of that group")
+
+
+def _prometheus_job(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The template with its host's scrape job changed as ``changes`` say (the host metadata the doctor reads)."""
+    changed = copy.deepcopy(template)
+    [association] = [r for r in changed["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
+    [job] = association["Metadata"]["ConstructsObs::Host"]["Prometheus"]["Jobs"]
+    job.update(changes)
+    return changed
+
+
+def test_prometheus_job_with_dimensions_and_a_longer_interval(
+    deploy_staging: Callable[..., Deployment], assembly_dir: Any
+) -> None:
+    # A job that keeps content_item_id as a dimension: one metric per content item. Scraped every 4 minutes, so
+    # the window is 3 scrapes and 5 minutes: 17 minutes.
+    template = json.loads((assembly_dir / "AiTutorStaging.template.json").read_text())
+    deployment = deploy_staging(
+        template=_prometheus_job(template, Dimensions=["content_item_id"], IntervalSeconds=240)
+    )
+    [host] = deployment.hosts()
+    # The healthy deployment published lesson-1's (12 hits, 4 misses); lesson-2's and a series without the
+    # dimension (not the job's: it does not count) are added here.
+    deployment.put_prometheus_metrics(
+        host, {"llm_cache_hits_total": 5.0}, dimensions={"content_item_id": "lesson-2"}
+    )
+    deployment.put_prometheus_metrics(host, {"llm_cache_hits_total": 100.0, "llm_cache_misses_total": 100.0})
+    calls = record_calls(deployment.session)
+
+    [row] = rows(deployment.doctor(), "prometheus-metrics")
+
+    assert (row.status, row.detail) == (
+        Status.PASS,
+        "llm_cache_hits_total 17, llm_cache_misses_total 4 in the last 17 min (AiTutor/Staging, dimension "
+        "content_item_id: 2 series, scraped from http://127.0.0.1:9898/metrics)",
+    )
+    assert "cloudwatch:ListMetrics" in calls
+    assert calls <= runbook_permissions()

@@ -92,6 +92,9 @@ def test_two_hosts_in_one_stack(aws: boto3.Session, doctor_app: cdk.App) -> None
         "/two/web/nginx",
         "/two/web/api",
     ]
+    # Neither host scrapes a Prometheus endpoint (no Prometheus block in its metadata): no row.
+    assert (web.prometheus, worker.prometheus) == (None, None)
+    assert rows(report, "prometheus-metrics") == []
     # One topic for both hosts' alarms (worker alarms reuse the web alarms' topic and add their statement).
     [policy] = rows(report, "topic-policy")
     assert policy.detail.startswith("cloudwatch.amazonaws.com may publish for all 12 alarms (allowed by ")

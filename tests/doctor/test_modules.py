@@ -136,6 +136,10 @@ def test_the_doctor_knows_what_the_constructs_write() -> None:
     )
     assert doctor_events.EVENTS_FILE == docker_events.DOCKER_EVENTS_LOG_FILE
     assert log_format.NGINX_COMBINED_FIELDS == log_alarms.NGINX_COMBINED_FIELDS
+    assert (facts.AGENT_CONFIG_PATH, facts.PROMETHEUS_CONFIG_PATH) == (
+        agent.AGENT_CONFIG_PATH,
+        agent.PROMETHEUS_CONFIG_PATH,
+    )
     assert {
         field: value for field, value in log_alarms.NGINX_5XX_CONDITIONS.items() if field != "status_code"
     } == log_format.LAYOUT_CONDITIONS
@@ -152,6 +156,38 @@ def test_the_doctor_knows_what_the_constructs_write() -> None:
         ["sh", "-c", printf.replace('>>"$log"', "")], capture_output=True, text=True, check=True
     ).stdout
     assert doctor_events.is_start_line(written.strip())
+
+
+def test_the_doctor_reads_the_prometheus_metadata_and_events_the_constructs_write() -> None:
+    from aws_cdk import Duration
+
+    from constructs_obs.doctor.checks.prometheus import what_the_events_declare
+    from constructs_obs.doctor.facts import PrometheusJob
+    from constructs_obs.prometheus import PrometheusScrape, emf_event_example
+    from stacks.staging import BACKEND_METRICS
+
+    api = PrometheusScrape(
+        job_name="api",
+        port=8000,
+        metrics=("requests_total", "errors_total"),
+        labels=("route",),
+        dimensions=("route",),
+        interval=Duration.minutes(4),
+    )
+    for scrape in (BACKEND_METRICS, api):
+        job = PrometheusJob(
+            job_name=scrape.job_name,
+            url=scrape.url,
+            interval_seconds=scrape.interval_seconds,
+            metrics=scrape.metrics,
+            dimensions=scrape.dimensions,
+        )
+        # The event the library says the agent writes declares the job's metrics as the doctor expects them.
+        event = emf_event_example(scrape, namespace="AiTutor/Staging")
+        assert what_the_events_declare(event, "AiTutor/Staging", job) is None
+        assert what_the_events_declare(event, "Other/Namespace", job) == (
+            "its events declare their metrics in AiTutor/Staging, not Other/Namespace"
+        )
 
 
 def test_running_the_doctor_does_not_load_the_cdk() -> None:

@@ -18,7 +18,6 @@ from constructs_obs.doctor.cli import main
 from tests.doctor.deployment import Deployment
 from tests.doctor.helpers import (
     MOTO_CFN_WARNINGS,
-    only_problem,
     problems,
     record_calls,
     rows,
@@ -100,6 +99,16 @@ def test_healthy_deployment_passes_every_check(staging: Deployment) -> None:
             host=HOST,
         )
     ]
+    assert rows(report, "prometheus-metrics") == [
+        CheckResult(
+            "prometheus-metrics",
+            Status.PASS,
+            "job backend",
+            "llm_cache_hits_total 12, llm_cache_misses_total 4 in the last 15 min (AiTutor/Staging, scraped from "
+            "http://127.0.0.1:9898/metrics)",
+            host=HOST,
+        )
+    ]
     [events] = rows(report, "docker-events")
     assert events.detail.startswith("the docker-events service started ")
     assert "(its start line is in /ai-tutor/docker-events)" in events.detail
@@ -127,9 +136,15 @@ def test_rows_are_grouped_by_host(staging: Deployment) -> None:
     [(none, stack_rows), (host, host_rows)] = report.groups()
     assert (none, host) == (None, HOST)
     assert {r.check for r in stack_rows} == {"stack", "logging-region", "topic-policy", "subscriptions"}
-    assert {"instance", "agent-metrics", "docker-events", "setup", "role-permissions", "log-format"} <= {
-        r.check for r in host_rows
-    }
+    assert {
+        "instance",
+        "agent-metrics",
+        "prometheus-metrics",
+        "docker-events",
+        "setup",
+        "role-permissions",
+        "log-format",
+    } <= {r.check for r in host_rows}
     assert report.hosts == (
         {
             "host": HOST,
@@ -189,8 +204,9 @@ def test_log_groups_without_recent_events(staging: Deployment) -> None:
         "CloudWatch Logs not appearing: no events in the last 60 min; the latest arrived "
     )
     assert detail.endswith("(3 h ago)")
-    # Three hours on, the agent's datapoints are old too.
-    assert {r.check for r in problems(report)} == {"log-events", "agent-metrics"}
+    # Three hours on, the agent's datapoints are old too, and so are the backend's cache counts (a warning: no
+    # traffic, or no scrape).
+    assert {r.check for r in problems(report)} == {"log-events", "agent-metrics", "prometheus-metrics"}
     assert "logs:DescribeLogStreams" in calls
     assert calls <= runbook_permissions()
     # A longer window finds them.
@@ -233,13 +249,12 @@ def test_an_unexpected_answer_is_a_failed_row_not_a_crash(staging: Deployment) -
 
     report = staging.doctor()
 
-    problem = only_problem(report)
-    assert (problem.check, problem.status, problem.resource) == (
-        "agent-metrics",
-        Status.FAIL,
-        "AiTutorStaging",
-    )
-    assert problem.detail == "could not check: KeyError: 'Id'"
+    # Both checks that read metrics fail on it, each in its own row.
+    assert [(r.check, r.status, r.resource, r.detail.split(":")[0]) for r in problems(report)] == [
+        ("agent-metrics", Status.FAIL, "AiTutorStaging", "could not check"),
+        ("prometheus-metrics", Status.FAIL, "AiTutorStaging", "could not check"),
+    ]
+    assert problems(report)[0].detail == "could not check: KeyError: 'Id'"
 
 
 def _pending(staging: Deployment, *endpoints: str) -> None:

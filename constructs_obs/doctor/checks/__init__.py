@@ -7,6 +7,8 @@
 - :mod:`~constructs_obs.doctor.checks.delivery`: CloudWatch may publish to each alarm topic (topic and key
   policies), no alarm action failed, someone is subscribed.
 - :mod:`~constructs_obs.doctor.checks.agent`: each host's CloudWatch agent reports its metrics.
+- :mod:`~constructs_obs.doctor.checks.prometheus`: the Prometheus metrics each host's agent scrapes reach
+  CloudWatch (or there was no traffic to count).
 - :mod:`~constructs_obs.doctor.checks.docker_events`: each host's docker-events service started since boot.
 - :mod:`~constructs_obs.doctor.checks.log_format`: each metric filter's group has lines of the format it reads.
 - :mod:`~constructs_obs.doctor.checks.setup`: each host's setup association succeeded.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs.doctor.facts import (
+    AGENT_LOG,
     AGENT_METRICS,
     Host,
     InstanceState,
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 
 #: How recent the agent's datapoints must be.
 AGENT_WINDOW = timedelta(minutes=15)
-
-#: The agent's own log file on the host (amazon-cloudwatch-agent package).
-AGENT_LOG = "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log"
 
 #: GetMetricData takes at most 500 queries per call.
 _MAX_QUERIES = 500
