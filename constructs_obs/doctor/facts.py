@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from constructs_obs.doctor import guide
 from constructs_obs.doctor.report import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -279,6 +280,24 @@ def could_not_check(check: str, resource: str, error: BaseException) -> CheckRes
         f"could not check: {error_text(error)}",
         "Run obs-doctor with credentials that may read this resource (the runbook lists the permissions).",
     )
+
+
+def missing_or_could_not_check(
+    check: str,
+    resource: str,
+    error: BaseException,
+    *,
+    missing_code: str,
+    detail: str,
+    what: str,
+    stack: str,
+    region: str,
+) -> CheckResult:
+    """A failed row saying ``detail`` when AWS answered ``missing_code`` (the resource ``what`` is gone: the
+    drift guide's next step), else :func:`could_not_check`."""
+    if error_code(error) != missing_code:
+        return could_not_check(check, resource, error)
+    return CheckResult(check, Status.FAIL, resource, detail, guide.drift(what, stack, region))
 
 
 def when(moment: datetime) -> str:

@@ -111,8 +111,9 @@ def test_the_layering() -> None:
     for module in checks:
         # A check family depends on the shared modules only, never on another family or the runner.
         assert graph[module] <= shared, (module, graph[module] - shared)
-    assert graph[f"{PACKAGE}.facts"] <= {f"{PACKAGE}.report", f"{PACKAGE}.stack"}
+    assert graph[f"{PACKAGE}.facts"] <= {f"{PACKAGE}.report", f"{PACKAGE}.stack", f"{PACKAGE}.guide"}
     assert graph[f"{PACKAGE}.report"] == set()
+    assert graph[f"{PACKAGE}.guide"] == set()
     runner = doctor_modules()[f"{PACKAGE}.runner"]
     assert len(runner.read_text().splitlines()) < 200, "the runner stays short"
     for name, path in doctor_modules().items():

@@ -32,6 +32,7 @@ from constructs_obs.doctor.facts import (
     could_not_check,
     error_code,
     is_topic_arn,
+    missing_or_could_not_check,
     plural,
     topic_name,
     when,
@@ -130,22 +131,19 @@ def check_topic_policies(
         region = _region(topic_arn, facts.region)
         try:
             attributes = client_for("sns", region).get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-        except ClientError as error:
-            if error_code(error) == "NotFound":
-                rows.append(
-                    CheckResult(
-                        "topic-policy",
-                        Status.FAIL,
-                        topic,
-                        f"the topic does not exist: {plural(len(sources), 'alarm')} notify nobody",
-                        guide.drift(f"Topic {topic}", facts.inv.name, facts.region),
-                    )
+        except (ClientError, BotoCoreError) as error:
+            rows.append(
+                missing_or_could_not_check(
+                    "topic-policy",
+                    topic,
+                    error,
+                    missing_code="NotFound",
+                    detail=f"the topic does not exist: {plural(len(sources), 'alarm')} notify nobody",
+                    what=f"Topic {topic}",
+                    stack=facts.inv.name,
+                    region=facts.region,
                 )
-            else:
-                rows.append(could_not_check("topic-policy", topic, error))
-            continue
-        except BotoCoreError as error:
-            rows.append(could_not_check("topic-policy", topic, error))
+            )
             continue
         rows.append(_policy_row(facts, topic_arn, attributes.get("Policy", ""), sources))
         key = attributes.get("KmsMasterKeyId")

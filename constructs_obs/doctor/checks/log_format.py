@@ -24,7 +24,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs import filter_pattern
 from constructs_obs.doctor import guide
-from constructs_obs.doctor.facts import FilterSpec, StackFacts, could_not_check, error_code, error_text
+from constructs_obs.doctor.facts import (
+    FilterSpec,
+    StackFacts,
+    error_code,
+    error_text,
+    missing_or_could_not_check,
+)
 from constructs_obs.doctor.report import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -315,22 +321,19 @@ def check_log_formats(logs: CloudWatchLogsClient, facts: StackFacts) -> list[Che
                 )
                 continue
             matched, how = tester.count(shape.pattern, lines)
-        except ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                rows.append(
-                    CheckResult(
-                        "log-format",
-                        Status.FAIL,
-                        group,
-                        f"{group} does not exist: the {label} filter has nothing to read",
-                        guide.drift(f"Log group {group}", facts.inv.name, facts.region),
-                    )
+        except (ClientError, BotoCoreError) as error:
+            rows.append(
+                missing_or_could_not_check(
+                    "log-format",
+                    group,
+                    error,
+                    missing_code="ResourceNotFoundException",
+                    detail=f"{group} does not exist: the {label} filter has nothing to read",
+                    what=f"Log group {group}",
+                    stack=facts.inv.name,
+                    region=facts.region,
                 )
-            else:
-                rows.append(could_not_check("log-format", group, error))
-            continue
-        except BotoCoreError as error:
-            rows.append(could_not_check("log-format", group, error))
+            )
             continue
         except ValueError as error:
             rows.append(
