@@ -3,14 +3,16 @@
 The constructs claim what they create (``claim_name`` for physical names, ``claim_series`` for metric filter
 series); nothing is asked of the user. The claims of one CDK app are kept with its root construct
 (``scope.node.root``: the ``App``, also for stacks inside a ``Stage``, and the implicit ``App`` that
-``Stack()`` without a scope creates). The first claim adds one validation to the root; at synth it compares all
-claims and returns one error per repeat, which CDK raises as ``RuntimeError: ValidationFailedWithErrors:
+``Stack()`` without a scope creates). The first claim adds one validation to the root, and the first claim inside
+a nested ``Stage`` one to that stage; at synth they compare the claims and return one error per repeat (a repeat
+inside one stage is that stage's to report, every other the root's), which CDK raises as ``RuntimeError: ValidationFailedWithErrors:
 Validation failed with the following errors:`` followed by one ``[] <message>`` line each (``[]`` is the
 root's path, which is empty).
 
 When the check runs: ``app.synth()`` (and so ``cdk synth``) and ``assertions.Template.from_stack(stack)`` for a
 stack directly under the ``App`` (it synthesizes the ``App``). ``Template.from_stack`` of a stack inside a nested
-``Stage`` synthesizes only that ``Stage`` and does not run the root's validations; ``app.synth()`` does. Claims
+``Stage`` synthesizes only that ``Stage``: its own validation compares the stage's claims, while repeats with
+stacks outside the stage are found by ``app.synth()`` only. Claims
 made after the app was synthesized are not checked (CDK returns the cached assembly).
 
 Where names are unique (what a repeat collides with):
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jsii
-from aws_cdk import Stack, Token
+from aws_cdk import Stack, Stage, Token
 from constructs import Construct, IConstruct, IValidation
 
 Scope = Literal["region", "account"]
@@ -161,11 +163,13 @@ def claim_series(
 
 @dataclass(frozen=True)
 class _Env:
-    """A stack (its path) and its account and region; ``None`` where it is a token (unknown until deploy)."""
+    """A stack (its path), its account and region (``None`` where a token: unknown until deploy), and the path of
+    the nested ``Stage`` it is in (``""`` directly under the app)."""
 
     stack: str
     account: str | None
     region: str | None
+    stage: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ class _Registry:
 
     names: list[_NameClaim] = field(default_factory=list)
     series: list[_SeriesClaim] = field(default_factory=list)
+    stages: set[str] = field(default_factory=set)
 
     def add_name(self, claim: _NameClaim) -> None:
         if claim not in self.names:
@@ -203,11 +208,22 @@ class _Registry:
         if claim not in self.series:
             self.series.append(claim)
 
-    def errors(self) -> list[str]:
-        """One message per claim that repeats an earlier claim of another construct."""
+    def errors(self, stage: str | None = None) -> list[str]:
+        """One message per claim that repeats an earlier claim of another construct.
+
+        ``stage=None`` (the app's root): every repeat except those inside one nested ``Stage``, which that
+        stage's own validation reports. ``stage=PATH``: the repeats of two claims in that nested stage.
+        """
+
+        def mine(first: _Env, second: _Env) -> bool:
+            inside = first.stage == second.stage != ""
+            return inside and first.stage == stage if stage is not None else not inside
+
         messages: list[str] = []
         for index, claim in enumerate(self.names):
             for earlier in self.names[:index]:
+                if not mine(earlier.env, claim.env):
+                    continue
                 if earlier.path != claim.path and earlier.kind == claim.kind and earlier.key == claim.key:
                     level: Scope = "account" if "account" in (earlier.level, claim.level) else "region"
                     if _may_share(earlier.env, claim.env, level):
@@ -216,7 +232,8 @@ class _Registry:
         for index, series in enumerate(self.series):
             for earlier_series in self.series[:index]:
                 if (
-                    earlier_series.path != series.path
+                    mine(earlier_series.env, series.env)
+                    and earlier_series.path != series.path
                     and _same_series(earlier_series, series)
                     and _may_share(earlier_series.env, series.env, "region")
                 ):
@@ -227,13 +244,16 @@ class _Registry:
 
 @jsii.implements(IValidation)
 class _NoCollisions:
-    """The one validation on an app's root: fails synth for each repeated name or series."""
+    """The validation on an app's root (``stage=None``), and on each nested ``Stage`` that holds claims: fails
+    synth for each repeated name or series. A stage's own validation is what runs when only that stage is
+    synthesized (``Template.from_stack`` of a stack in it)."""
 
-    def __init__(self, registry: _Registry) -> None:
+    def __init__(self, registry: _Registry, stage: str | None = None) -> None:
         self.registry = registry
+        self.stage = stage
 
     def validate(self) -> list[str]:
-        return self.registry.errors()
+        return self.registry.errors(self.stage)
 
 
 #: Registries by the jsii reference of their app root (``aws-cdk-lib.App@10001``). Not keyed by the root object
@@ -252,6 +272,10 @@ def _registry_of(scope: Construct) -> _Registry:
         registry = _Registry()
         _REGISTRIES[key] = registry
         root.node.add_validation(_NoCollisions(registry))
+    stage = Stage.of(scope)
+    if stage is not None and stage.node.path and stage.node.path not in registry.stages:
+        registry.stages.add(stage.node.path)
+        stage.node.add_validation(_NoCollisions(registry, stage.node.path))
     return registry
 
 
@@ -265,10 +289,12 @@ def _root_key(root: IConstruct) -> str:
 def _env_of(scope: Construct) -> _Env:
     stack = Stack.of(scope)
     account, region = stack.account, stack.region
+    stage = Stage.of(scope)
     return _Env(
         stack=stack.node.path,
         account=None if Token.is_unresolved(account) else account,
         region=None if Token.is_unresolved(region) else region,
+        stage=stage.node.path if stage is not None else "",
     )
 
 

@@ -344,8 +344,8 @@ def test_template_from_stack_in_the_app_runs_the_check() -> None:
         assertions.Template.from_stack(prod)
 
 
-def test_template_from_stack_inside_a_stage_does_not_run_the_check() -> None:
-    # Known gap: Template.from_stack synthesizes only the stack's Stage, not the App whose root holds the check.
+def test_template_from_stack_inside_a_stage_checks_that_stage_only() -> None:
+    # Template.from_stack synthesizes only the stack's Stage: repeats with stacks outside it are the app's check.
     app = cdk.App()
     NamedLogGroup(cdk.Stack(app, "Prod", env=env()), "Logs", name="/shop/api")
     staging = cdk.Stack(cdk.Stage(app, "Staging", env=env()), "Shop")
@@ -403,3 +403,25 @@ def test_non_string_dimension_is_refused() -> None:
         TypeError, match=re.escape("dimensions must map names to strings, got 'host': 3 in {'host': 3}")
     ):
         claim_series(stack, namespace="Shop", metric_name="Errors", dimensions={"host": 3})  # type: ignore[dict-item]
+
+
+def test_template_from_stack_inside_a_stage_checks_the_stages_own_stacks() -> None:
+    app = cdk.App()
+    stage = cdk.Stage(app, "Prod", env=env())
+    api = cdk.Stack(stage, "Api")
+    NamedLogGroup(api, "Logs", name="/shop/api")
+    NamedLogGroup(cdk.Stack(stage, "Worker"), "Logs", name="/shop/api")
+    message = "by Prod/Api/Logs/Group and by Prod/Worker/Logs/Group"
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        assertions.Template.from_stack(api)
+    # The whole app reports it once (the stage's own check), not once more from the root.
+    errors = synth_errors(cdk_app_with_same_stage_repeat())
+    assert len(errors) == 1 and message in errors[0]
+
+
+def cdk_app_with_same_stage_repeat() -> cdk.App:
+    app = cdk.App()
+    stage = cdk.Stage(app, "Prod", env=env())
+    NamedLogGroup(cdk.Stack(stage, "Api"), "Logs", name="/shop/api")
+    NamedLogGroup(cdk.Stack(stage, "Worker"), "Logs", name="/shop/api")
+    return app
