@@ -709,9 +709,13 @@ class ExistingEc2Host(ObservedHostBase):
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
             prometheus_scrapes=scrapes,
         )
-        if not all(grant.success for grant in grants):
+        # An immutable import (from_role_name(..., mutable=False)) reports success and keeps nothing: the
+        # statements land in no policy. A mutable import gets an iam.Policy child ("Policy", or "Policy<id>" with
+        # @aws-cdk/aws-iam:importedRoleStackSafeDefaultPolicyName), a role of this app its "DefaultPolicy".
+        kept = any(isinstance(child, iam.Policy) for child in role.node.children)
+        if not kept or not all(grant.success for grant in grants):
             raise ValueError(
-                f"role {role.node.path} cannot be changed by this stack (imported with mutable=False?): the host "
+                f"role {role.node.path} cannot be changed by this stack (imported with mutable=False): the host "
                 "needs its log writes and cloudwatch:PutMetricData added to it; import it mutable "
                 "(iam.Role.from_role_arn(..., mutable=True), the default)"
             )
