@@ -62,7 +62,7 @@ def test_the_host_metadata_names_the_scrape_job(staging: Deployment) -> None:
     facts = discover(load_stack(staging.client("cloudformation"), staging.stack_name, staging.region))
 
     [host] = facts.hosts
-    assert host.prometheus_group == GROUP
+    assert host.prometheus_group == "/ai-tutor/prometheus"
     assert host.prometheus_jobs == (
         PrometheusJob(
             job_name="backend",

@@ -44,7 +44,11 @@ def test_healthy_deployment_passes_every_check(staging: Deployment) -> None:
     # Every log group and alarm of the stack is found from the stack itself, whatever their logical ids.
     assert staging.log_groups[:4] == [*CONTAINER_GROUPS, "/ai-tutor/docker-events"]
     assert [r.resource for r in rows(report, "log-group")] == staging.log_groups
-    assert [r.resource for r in rows(report, "log-events")] == CONTAINER_GROUPS
+    assert [r.resource for r in rows(report, "log-events")] == [
+        "/ai-tutor/backend",
+        "/ai-tutor/frontend",
+        "/ai-tutor/nginx",
+    ]
     assert {CPU, STATUS_CHECK} <= set(staging.alarm_names)
     for check in ("alarm", "alarm-state", "alarm-history"):
         assert [r.resource for r in rows(report, check)] == staging.alarm_names
