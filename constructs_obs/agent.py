@@ -19,26 +19,30 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs import _validation as check
+from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
+    AGENT_CONFIG_PATH as AGENT_CONFIG_PATH,
+)
+from constructs_obs.contract import (
+    DISK_USED_PERCENT as DISK_USED_PERCENT,
+)
+from constructs_obs.contract import (
+    MEMORY_USED_PERCENT as MEMORY_USED_PERCENT,
+)
+from constructs_obs.contract import (
+    PROMETHEUS_CONFIG_PATH as PROMETHEUS_CONFIG_PATH,
+)
 from constructs_obs.setup import HostSetup, SetupStep
 
 #: Namespace of the agent's metrics when :class:`CloudWatchAgent` is used alone and names none. A host gives
 #: its agent a namespace of its own (see :func:`constructs_obs.observed_host.default_metrics_namespace`).
 DEFAULT_METRICS_NAMESPACE = "ConstructsObs/Host"
 
-#: Where the setup writes the agent's JSON configuration on the host.
-AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 #: The heredoc delimiter around the configuration in the setup script (tests extract the file by it).
 AGENT_CONFIG_HEREDOC = "CLOUDWATCH_AGENT_CONFIG"
-#: Where the setup writes the Prometheus scrape configuration the agent reads (``prometheus_config_path``). The
-#: agent runs as ``cwagent``: the file is world-readable (0644) in a world-searchable folder.
-PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"
 #: The heredoc delimiter around the scrape configuration in the setup script.
 PROMETHEUS_CONFIG_HEREDOC = "PROMETHEUS_SCRAPE_CONFIG"
 
-#: The two metrics the agent publishes, each with the single dimension ``InstanceId``.
-MEMORY_USED_PERCENT = "mem_used_percent"
-DISK_USED_PERCENT = "disk_used_percent"
 
 #: Resource metadata key under which a resource declares the custom metrics it publishes at run time, so that
 #: a template alone tells what a stack bills (see :mod:`constructs_obs.free_tier`).

@@ -37,11 +37,23 @@ from constructs import Construct
 
 from constructs_obs._registry import claim_series
 from constructs_obs.agent import AgentLogFile
+from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
+    DOCKER_EVENTS_LOG_FILE as DOCKER_EVENTS_LOG_FILE,
+)
+from constructs_obs.contract import (
+    DOCKER_EVENTS_UNIT,
+)
+from constructs_obs.contract import (
+    START_LINE_ACTION as START_LINE_ACTION,
+)
+from constructs_obs.contract import (
+    START_LINE_TYPE as START_LINE_TYPE,
+)
 from constructs_obs.log_groups import claimed_log_group
 from constructs_obs.setup import HostSetup, SetupStep
 
 #: The service's name and where its unit file goes on the host.
-UNIT_NAME = "docker-events.service"
+UNIT_NAME = DOCKER_EVENTS_UNIT
 UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
 #: The program the service runs: writes the start line, then ``docker events`` appending to the file.
 PROGRAM_PATH = "/usr/local/libexec/docker-events-log"
@@ -49,13 +61,6 @@ PROGRAM_PATH = "/usr/local/libexec/docker-events-log"
 UNIT_HEREDOC = "DOCKER_EVENTS_UNIT"
 PROGRAM_HEREDOC = "DOCKER_EVENTS_PROGRAM"
 
-#: Where the service writes the events.
-DOCKER_EVENTS_LOG_FILE = "/var/log/docker-events/events.log"
-
-#: The ``Type`` and ``Action`` of the line the service writes each time it starts (a JSON line, so the JSON
-#: crash filter reads it and does not count it; ``docker-events`` is not one of Docker's event types).
-START_LINE_TYPE = "docker-events"
-START_LINE_ACTION = "start"
 
 #: Exit codes of a container that was stopped on purpose (see the module docstring).
 DELIBERATE_STOP_EXIT_CODES: tuple[str, ...] = ("0", "137", "143")

@@ -61,27 +61,17 @@ from constructs import Construct
 from constructs_obs import _validation as check
 from constructs_obs._registry import claim_series
 from constructs_obs.alarms import AlarmGraph, AlarmNotifier, BasicAlarms, allow_cloudwatch_to_publish
-from constructs_obs.observed_host import default_metrics_namespace
-
-#: Field names of nginx's default ``combined`` log format, in order.
-NGINX_COMBINED_FIELDS: tuple[str, ...] = (
-    "remote_addr",
-    "ident",
-    "remote_user",
-    "time_local",
-    "request",
-    "status_code",
-    "body_bytes_sent",
-    "http_referer",
-    "http_user_agent",
+from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
+    NGINX_5XX_CONDITIONS as NGINX_5XX_CONDITIONS,
 )
+from constructs_obs.contract import (
+    NGINX_COMBINED_FIELDS as NGINX_COMBINED_FIELDS,
+)
+from constructs_obs.observed_host import default_metrics_namespace
 
 #: Field names of the official nginx Docker image's ``main`` log format: ``combined`` plus X-Forwarded-For.
 NGINX_MAIN_FIELDS: tuple[str, ...] = (*NGINX_COMBINED_FIELDS, "http_x_forwarded_for")
 
-#: Conditions of :data:`NGINX_5XX_PATTERN` by field: the status, and the two that keep client text in
-#: ``$remote_user`` from shifting a forged status into place (see the module docstring).
-NGINX_5XX_CONDITIONS: dict[str, str] = {"time_local": "*:*", "request": "*HTTP/*", "status_code": "5*"}
 
 #: nginx access-log lines whose status is 5xx: the ``combined`` fields, then ``...`` for ``main`` and longer
 #: formats.

@@ -36,6 +36,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct, Node
 
 from constructs_obs.agent import CloudWatchAgent
+from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
+    HOST_METADATA_KEY as HOST_METADATA_KEY,
+)
 from constructs_obs.docker_events import DockerEventsLog
 from constructs_obs.log_groups import ContainerLogGroups
 from constructs_obs.prometheus import PROMETHEUS_LOG_NAME, PrometheusMetrics, PrometheusScrape
@@ -52,7 +55,6 @@ DOCKER_EVENTS_LOG_NAME = "docker-events"
 #: role, ``RoleName``) or by its logical id in the stack (a created role, ``RoleLogicalId``; its physical name is
 #: the stack resource's): a ``Ref`` would duplicate the association's explicit dependency on the role (cfn-lint
 #: W3005).
-HOST_METADATA_KEY = "ConstructsObs::Host"
 
 #: The period of ``metric_*`` when none is given (aws-cdk-lib's default for L2 metrics).
 DEFAULT_METRIC_PERIOD = Duration.minutes(5)

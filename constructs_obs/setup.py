@@ -43,9 +43,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_obs.compliance import acknowledge, declare
-
-#: The AWS-managed Command document that runs a shell script (``commands``) on Linux.
-RUN_SHELL_SCRIPT_DOCUMENT = "AWS-RunShellScript"
+from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
+    RUN_SHELL_SCRIPT_DOCUMENT as RUN_SHELL_SCRIPT_DOCUMENT,
+)
+from constructs_obs.contract import (
+    SETUP_STEP_MARKER,
+)
 
 #: How long CloudFormation waits for the setup to succeed on the host before failing the deploy. A new host
 #: needs a minute or two for its SSM agent to register, then ``dnf install`` of the agent.
@@ -115,7 +118,7 @@ def render_script(steps: Sequence[SetupStep], *, portable_only: bool = False) ->
     for step in steps:
         if portable_only and not step.portable:
             continue
-        lines.append(f"echo '== constructs-obs setup: {step.name}'")
+        lines.append(f"echo '{SETUP_STEP_MARKER}{step.name}'")
         lines.extend(step.commands)
     script = "\n".join(lines) + "\n"
     no_template_braces(script)

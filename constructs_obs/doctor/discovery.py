@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_obs.contract import HOST_METADATA_KEY
 from constructs_obs.doctor.facts import (
-    HOST_METADATA_KEY,
     AlarmSpec,
     FilterSpec,
     Host,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from constructs_obs.contract import DISK_USED_PERCENT, MEMORY_USED_PERCENT
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.report import CheckResult, Status
 
@@ -21,26 +22,12 @@ if TYPE_CHECKING:
 #: Default window in which every container log group must have received an event.
 DEFAULT_RECENT_MINUTES = 60
 
-#: Resource metadata key under which each host's setup association describes the host (the same key as
-#: ``constructs_obs.observed_host.HOST_METADATA_KEY``; the doctor must not import the CDK to read it).
-HOST_METADATA_KEY = "ConstructsObs::Host"
-
-#: The document of the library's setup association.
-SETUP_DOCUMENT = "AWS-RunShellScript"
-
 #: The CloudWatch agent's metrics (dimension ``InstanceId``), as :mod:`constructs_obs.agent` configures it.
-AGENT_METRICS: tuple[str, ...] = ("mem_used_percent", "disk_used_percent")
+AGENT_METRICS: tuple[str, ...] = (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
 
 #: The CloudWatch agent's own log file on the host (amazon-cloudwatch-agent package): scrape and publish errors.
 AGENT_LOG = "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log"
 
-#: The agent's configuration and its Prometheus scrape configuration on the host, as the setup writes them
-#: (``constructs_obs.agent.AGENT_CONFIG_PATH`` and ``PROMETHEUS_CONFIG_PATH``).
-AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
-PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"
-
-#: The docker-events service's systemd unit (``constructs_obs.docker_events.UNIT_NAME``).
-DOCKER_EVENTS_UNIT = "docker-events.service"
 
 #: The service principal that publishes alarm notifications.
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"

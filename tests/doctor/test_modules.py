@@ -121,32 +121,22 @@ def test_the_layering() -> None:
 
 
 def test_the_doctor_knows_what_the_constructs_write() -> None:
-    from constructs_obs import agent, docker_events, log_alarms, observed_host, setup
-    from constructs_obs.doctor import facts
+    """Both sides take the shared names from constructs_obs.contract (no copies); what they write is read back."""
+    from constructs_obs import docker_events, log_alarms, setup
+    from constructs_obs.contract import SETUP_STEP_MARKER
     from constructs_obs.doctor.checks import docker_events as doctor_events
     from constructs_obs.doctor.checks import log_format
-    from constructs_obs.doctor.checks import setup as doctor_setup
 
-    assert facts.HOST_METADATA_KEY == observed_host.HOST_METADATA_KEY
-    assert facts.AGENT_METRICS == (agent.MEMORY_USED_PERCENT, agent.DISK_USED_PERCENT)
-    assert facts.SETUP_DOCUMENT == setup.RUN_SHELL_SCRIPT_DOCUMENT
-    assert facts.DOCKER_EVENTS_UNIT == docker_events.UNIT_NAME
-    assert (doctor_events.START_LINE_TYPE, doctor_events.START_LINE_ACTION) == (
-        docker_events.START_LINE_TYPE,
-        docker_events.START_LINE_ACTION,
+    # The pattern the constructs deploy keeps its layout conditions when the doctor relaxes it to its shape.
+    shape = log_format.relax(log_alarms.NGINX_5XX_PATTERN)
+    assert shape.pattern == (
+        "[remote_addr, ident, remote_user, time_local = *:*, request = *HTTP/*, status_code, body_bytes_sent, "
+        "http_referer, http_user_agent, ...]"
     )
-    assert doctor_events.EVENTS_FILE == docker_events.DOCKER_EVENTS_LOG_FILE
-    assert log_format.NGINX_COMBINED_FIELDS == log_alarms.NGINX_COMBINED_FIELDS
-    assert (facts.AGENT_CONFIG_PATH, facts.PROMETHEUS_CONFIG_PATH) == (
-        agent.AGENT_CONFIG_PATH,
-        agent.PROMETHEUS_CONFIG_PATH,
-    )
-    assert {
-        field: value for field, value in log_alarms.NGINX_5XX_CONDITIONS.items() if field != "status_code"
-    } == log_format.LAYOUT_CONDITIONS
     # The setup script prints the step marker the doctor reads.
     script = setup.render_script([setup.SetupStep("a step", ("true",))])
-    assert f"echo '{doctor_setup.STEP_MARKER}a step'" in script
+    assert "echo '== constructs-obs setup: a step'" in script
+    assert SETUP_STEP_MARKER == "== constructs-obs setup: "
     # The start line the service writes is one the doctor recognizes (its printf, run by a real shell).
     import subprocess
 
@@ -292,3 +282,11 @@ def test_read_only_access_covers_the_read_statement() -> None:
         a for a in read["Action"] if not evaluate(policy, Request(a, "*", principal_arn=role)).allowed
     ] == []
     assert not evaluate(policy, Request("ssm:SendCommand", "*", principal_arn=role)).allowed
+
+
+def test_the_shared_names_load_without_the_cdk() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, constructs_obs.contract; assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

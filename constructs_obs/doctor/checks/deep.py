@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from constructs_obs.contract import DOCKER_EVENTS_UNIT as UNIT_NAME
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.discovery import ServiceLogging, compose_logging
-from constructs_obs.doctor.facts import DOCKER_EVENTS_UNIT as UNIT_NAME
 from constructs_obs.doctor.facts import InstanceState, StackFacts, could_not_check
 from constructs_obs.doctor.report import CheckResult, Status
 from constructs_obs.doctor.stack import StackInventory

@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from constructs_obs.doctor.facts import (
+from constructs_obs.contract import (
+    DOCKER_EVENTS_LOG_FILE,
     DOCKER_EVENTS_UNIT,
+    START_LINE_ACTION,
+    START_LINE_TYPE,
+)
+from constructs_obs.doctor.facts import (
     InstanceState,
     StackFacts,
     could_not_check,
@@ -30,14 +35,9 @@ from constructs_obs.doctor.report import CheckResult, Status
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
-#: The start line's ``Type`` and ``Action`` (``constructs_obs.docker_events.START_LINE_TYPE``/``_ACTION``).
-START_LINE_TYPE = "docker-events"
-START_LINE_ACTION = "start"
+#: The start line (``constructs_obs.contract.START_LINE_TYPE``/``_ACTION``) as a filter pattern.
 START_LINE_PATTERN = f'{{ $.Type = "{START_LINE_TYPE}" && $.Action = "{START_LINE_ACTION}" }}'
 
-#: The service's unit and its file on the host (``constructs_obs.docker_events``).
-UNIT_NAME = DOCKER_EVENTS_UNIT
-EVENTS_FILE = "/var/log/docker-events/events.log"
 
 _MAX_PAGES = 10
 
@@ -142,7 +142,7 @@ def check_docker_events(
             continue
         on_host = (
             f"On the host (aws ssm start-session --target {instance_id} --region {facts.region}): sudo systemctl "
-            f"status {UNIT_NAME}; sudo journalctl -u {UNIT_NAME} -n 20; sudo tail -n 3 {EVENTS_FILE} (a start "
+            f"status {DOCKER_EVENTS_UNIT}; sudo journalctl -u {DOCKER_EVENTS_UNIT} -n 20; sudo tail -n 3 {DOCKER_EVENTS_LOG_FILE} (a start "
             "line there but not in CloudWatch: the CloudWatch agent does not ship the file, see the "
             "agent-metrics row). obs-doctor --deep asks systemd for you; the setup row shows whether the "
             "setup that installs the service succeeded."

@@ -6,7 +6,7 @@ check reads the live filter (``logs:DescribeMetricFilters``) and the group's new
 :data:`SAMPLE_SIZE`, ``logs:DescribeLogStreams`` + ``logs:GetLogEvents``), relaxes the pattern to its shape
 (:func:`relax`: for nginx, ``[remote_addr, ident, ..., http_user_agent, ...]``: the fields, not the 5xx status) and
 counts the lines it matches (the conditions that pin the library's nginx fields to their places stay: see
-:data:`LAYOUT_CONDITIONS`): with CloudWatch's own ``logs:TestMetricFilter`` where the call is available, with
+:data:`~constructs_obs.contract.NGINX_LAYOUT_CONDITIONS`): with CloudWatch's own ``logs:TestMetricFilter`` where the call is available, with
 the library's evaluator (:mod:`constructs_obs.filter_pattern`) otherwise. No line of that shape means the
 program writes another format (nginx writing JSON, say) and the filter counts nothing, whatever happens.
 
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs import filter_pattern
+from constructs_obs.contract import NGINX_COMBINED_FIELDS, NGINX_LAYOUT_CONDITIONS
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.facts import (
     FilterSpec,
@@ -42,25 +43,6 @@ SAMPLE_SIZE = 50
 #: How many of the most recently written streams the lines come from (Docker writes one per container).
 STREAMS = 5
 
-#: The field names of nginx's ``combined`` format, as the library's nginx-5xx filter names them
-#: (``constructs_obs.log_alarms.NGINX_COMBINED_FIELDS``).
-NGINX_COMBINED_FIELDS: tuple[str, ...] = (
-    "remote_addr",
-    "ident",
-    "remote_user",
-    "time_local",
-    "request",
-    "status_code",
-    "body_bytes_sent",
-    "http_referer",
-    "http_user_agent",
-)
-
-#: Conditions of the library's patterns that describe the layout, not the values counted: they stay in the
-#: relaxed pattern. In the nginx-5xx pattern, ``time_local = *:*`` and ``request = *HTTP/*`` pin the fields to
-#: their places (``constructs_obs.log_alarms.NGINX_5XX_CONDITIONS``; a JSON line with spaces in it has nine
-#: "fields" too, but not these), while ``status_code = 5*`` selects what is counted and is dropped.
-LAYOUT_CONDITIONS: dict[str, str] = {"time_local": "*:*", "request": "*HTTP/*"}
 
 #: The official nginx image's ``main`` log format (``combined`` plus X-Forwarded-For), which the filter reads.
 NGINX_MAIN_LOG_FORMAT = (
@@ -85,7 +67,7 @@ class Shape:
     Attributes:
         kind: ``space`` (space-delimited fields) or ``json``.
         pattern: the relaxed pattern: the same fields with no condition on their values (only the
-            :data:`LAYOUT_CONDITIONS`).
+            :data:`~constructs_obs.contract.NGINX_LAYOUT_CONDITIONS`).
         fields: the field names (``...`` for any number of fields), or the JSON selectors.
         kept: the layout conditions kept, field -> value.
     """
@@ -149,7 +131,7 @@ def relax(pattern: str) -> Shape | None:
                 return None
             name = match.group(0)
             fields.append(name)
-            layout = LAYOUT_CONDITIONS.get(name)
+            layout = NGINX_LAYOUT_CONDITIONS.get(name)
             if layout is not None and " ".join(slot.split()) == f"{name} = {layout}":
                 slots.append(f"{name} = {layout}")
                 kept.append((name, layout))

@@ -34,10 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from constructs_obs.contract import AGENT_CONFIG_PATH, PROMETHEUS_CONFIG_PATH
 from constructs_obs.doctor.facts import (
-    AGENT_CONFIG_PATH,
     AGENT_LOG,
-    PROMETHEUS_CONFIG_PATH,
     Host,
     InstanceState,
     PrometheusJob,

@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from constructs_obs.doctor.facts import SETUP_DOCUMENT, Host, StackFacts, could_not_check, error_code, when
+from constructs_obs.contract import RUN_SHELL_SCRIPT_DOCUMENT, SETUP_STEP_MARKER
+from constructs_obs.doctor.facts import Host, StackFacts, could_not_check, error_code, when
 from constructs_obs.doctor.report import CheckResult, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
-
-#: What the setup script prints before each step (``constructs_obs.setup.render_script``).
-STEP_MARKER = "== constructs-obs setup: "
 
 _WAITING = frozenset({"Pending", "InProgress"})
 
@@ -67,7 +65,11 @@ def failure_output(ssm: SSMClient, association_id: str, instance_id: str) -> tup
         return None, "", ""
     invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
     stdout = invocation.get("StandardOutputContent", "")
-    steps = [line.split(STEP_MARKER, 1)[1].strip() for line in stdout.splitlines() if STEP_MARKER in line]
+    steps = [
+        line.split(SETUP_STEP_MARKER, 1)[1].strip()
+        for line in stdout.splitlines()
+        if SETUP_STEP_MARKER in line
+    ]
     stderr = [
         line.strip() for line in invocation.get("StandardErrorContent", "").splitlines() if line.strip()
     ]
@@ -97,7 +99,7 @@ def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> Che
         if (
             s.get("AssociationId") == host.association_id
             if host.association_id
-            else s.get("Name") == SETUP_DOCUMENT
+            else s.get("Name") == RUN_SHELL_SCRIPT_DOCUMENT
         )
     ]
     association = host.association_id or (mine[0].get("AssociationId") if mine else None) or "(unknown)"
