@@ -18,7 +18,7 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_obs.free_tier import FreeTierCheck
+from constructs_obs.checks.free_tier import FreeTierCheck
 from stacks.staging import REGION, STACK_NAME, AiTutorStagingStack
 
 

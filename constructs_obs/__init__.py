@@ -29,39 +29,39 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from constructs_obs.agent import CloudWatchAgent
-    from constructs_obs.alarms import AlarmGraph, BasicAlarms
-    from constructs_obs.dashboard import HostDashboard
-    from constructs_obs.docker_events import DockerEventsLog
-    from constructs_obs.free_tier import FreeTierCheck, count_billables
-    from constructs_obs.host import ObservedEc2Host
-    from constructs_obs.images import al2023_at_launch
-    from constructs_obs.log_alarms import LogPatternAlarms
-    from constructs_obs.log_groups import ContainerLogGroups
-    from constructs_obs.observed_host import IObservedHost
-    from constructs_obs.prometheus import CachePerformance, PrometheusMetrics, PrometheusScrape
-    from constructs_obs.queries import SavedQueries
-    from constructs_obs.setup import HostSetup
+    from constructs_obs.alarms.basic import AlarmGraph, BasicAlarms
+    from constructs_obs.alarms.log_patterns import LogPatternAlarms
+    from constructs_obs.checks.free_tier import FreeTierCheck, count_billables
+    from constructs_obs.host.agent import CloudWatchAgent
+    from constructs_obs.host.docker_events import DockerEventsLog
+    from constructs_obs.host.images import al2023_at_launch
+    from constructs_obs.host.instance import ObservedEc2Host
+    from constructs_obs.host.log_groups import ContainerLogGroups
+    from constructs_obs.host.observability import IObservedHost
+    from constructs_obs.host.prometheus.metrics import CachePerformance, PrometheusMetrics, PrometheusScrape
+    from constructs_obs.host.setup import HostSetup
+    from constructs_obs.views.dashboard import HostDashboard
+    from constructs_obs.views.queries import SavedQueries
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "AlarmGraph": "constructs_obs.alarms",
-    "BasicAlarms": "constructs_obs.alarms",
-    "CachePerformance": "constructs_obs.prometheus",
-    "CloudWatchAgent": "constructs_obs.agent",
-    "ContainerLogGroups": "constructs_obs.log_groups",
-    "DockerEventsLog": "constructs_obs.docker_events",
-    "FreeTierCheck": "constructs_obs.free_tier",
-    "HostDashboard": "constructs_obs.dashboard",
-    "HostSetup": "constructs_obs.setup",
-    "IObservedHost": "constructs_obs.observed_host",
-    "LogPatternAlarms": "constructs_obs.log_alarms",
-    "ObservedEc2Host": "constructs_obs.host",
-    "PrometheusMetrics": "constructs_obs.prometheus",
-    "PrometheusScrape": "constructs_obs.prometheus",
-    "SavedQueries": "constructs_obs.queries",
-    "al2023_at_launch": "constructs_obs.images",
-    "count_billables": "constructs_obs.free_tier",
+    "AlarmGraph": "constructs_obs.alarms.basic",
+    "BasicAlarms": "constructs_obs.alarms.basic",
+    "CachePerformance": "constructs_obs.host.prometheus.metrics",
+    "CloudWatchAgent": "constructs_obs.host.agent",
+    "ContainerLogGroups": "constructs_obs.host.log_groups",
+    "DockerEventsLog": "constructs_obs.host.docker_events",
+    "FreeTierCheck": "constructs_obs.checks.free_tier",
+    "HostDashboard": "constructs_obs.views.dashboard",
+    "HostSetup": "constructs_obs.host.setup",
+    "IObservedHost": "constructs_obs.host.observability",
+    "LogPatternAlarms": "constructs_obs.alarms.log_patterns",
+    "ObservedEc2Host": "constructs_obs.host.instance",
+    "PrometheusMetrics": "constructs_obs.host.prometheus.metrics",
+    "PrometheusScrape": "constructs_obs.host.prometheus.metrics",
+    "SavedQueries": "constructs_obs.views.queries",
+    "al2023_at_launch": "constructs_obs.host.images",
+    "count_billables": "constructs_obs.checks.free_tier",
 }
 
 __all__ = [

@@ -8,7 +8,7 @@ so the two cannot drift apart.
 from __future__ import annotations
 
 #: Resource metadata key under which each host's setup association describes the host (see
-#: :data:`constructs_obs.observed_host.HOST_METADATA_KEY` for its fields).
+#: :data:`constructs_obs.host.observability.HOST_METADATA_KEY` for its fields).
 HOST_METADATA_KEY = "ConstructsObs::Host"
 
 #: The AWS-managed Command document that runs the setup script (``commands``) on Linux.

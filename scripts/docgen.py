@@ -258,7 +258,7 @@ def alarms_page(template: Template) -> str:
 
 def cost_page(template: Template) -> str:
     """What the stack bills per month against the free tier: the synth-time check's own counting."""
-    from constructs_obs.free_tier import (
+    from constructs_obs.checks.free_tier import (
         BYTES_PER_GB,
         FREE_TIER,
         PRICE_PER_ALARM_METRIC,
@@ -276,7 +276,7 @@ def cost_page(template: Template) -> str:
         "# Cost",
         "",
         "What the staging stack bills each month in CloudWatch, counted from its synthesized template by the same",
-        "code as the synth-time free-tier check (`constructs_obs.free_tier.count_billables`; `FreeTierCheck` warns at every",
+        "code as the synth-time free-tier check (`constructs_obs.checks.free_tier.count_billables`; `FreeTierCheck` warns at every",
         "synth when the stacks of an account go over). The free tier is the account's: the check adds up every",
         "stack of an account across the app (AWS: most free-tier benefits apply to the whole account, not to each",
         "Region).",
@@ -322,7 +322,7 @@ def cost_page(template: Template) -> str:
             "",
             "Each event's size is estimated from the event the CloudWatch agent's EMF exporter writes (every label,",
             "36-character label values, a 48-character host name, 8-digit values) plus the 26 bytes CloudWatch Logs",
-            "counts per event; one event per label set (content item) and scrape (`constructs_obs.prometheus`).",
+            "counts per event; one event per label set (content item) and scrape (`constructs_obs.host.prometheus.metrics`).",
         ]
     lines += [
         "",
@@ -502,7 +502,7 @@ _STATUS_CHECK_METRICS = frozenset(
         "StatusCheckFailed_AttachedEBS",
     }
 )
-#: The instance metadata key under which the CloudWatch agent's metrics are declared (constructs_obs.agent).
+#: The instance metadata key under which the CloudWatch agent's metrics are declared (constructs_obs.host.agent).
 CUSTOM_METRICS_KEY = "ConstructsObs::CustomMetrics"
 
 

@@ -17,8 +17,8 @@ from constructs_obs import (
     ObservedEc2Host,
     SavedQueries,
 )
-from constructs_obs.compliance import acknowledge, declare
-from constructs_obs.prometheus import CachePerformance, PrometheusScrape
+from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.host.prometheus.metrics import CachePerformance, PrometheusScrape
 
 STACK_NAME = "AiTutorStaging"
 REGION = "us-east-2"

@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
-from constructs_obs.alarms import BASIC_MONITORING_PERIOD, DEFAULT_CPU_THRESHOLD_PERCENT
+from constructs_obs.alarms.basic import BASIC_MONITORING_PERIOD, DEFAULT_CPU_THRESHOLD_PERCENT
 
 REGION = "eu-west-1"
 #: An AMI id pinned on purpose (the README's way to move the host to a newer AMI deliberately).

@@ -14,7 +14,7 @@ from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.agent import (
+from constructs_obs.host.agent import (
     AGENT_CONFIG_HEREDOC,
     AGENT_CONFIG_PATH,
     CUSTOM_METRICS_METADATA_KEY,

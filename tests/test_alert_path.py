@@ -23,7 +23,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
 
 from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
-from constructs_obs.policy import Request, evaluate
+from constructs_obs.testing.policy import Request, evaluate
 from tests.cfn import ACCOUNT, Resolver, alarm_arn
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"

@@ -1,7 +1,7 @@
 """Compliance: cdk-nag packs, CDK's built-in CloudFormation validation and cfn-lint find nothing unacknowledged.
 
 The checks are generic: any finding on any resource of the staging app, the reuse stack or a fresh consumer's
-stacks fails, whatever resources those hold. Every acknowledgment is declared (constructs_obs.compliance), so
+stacks fails, whatever resources those hold. Every acknowledgment is declared (constructs_obs.checks.compliance), so
 docs/compliance.md lists it, and is applied somewhere.
 """
 
@@ -26,8 +26,8 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R
 import stacks.staging
 from app import build_app
 from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
-from constructs_obs.alarms import CLOUDWATCH_TOPIC_KEY_ACTIONS, TOPIC_ENCRYPTION
-from constructs_obs.compliance import (
+from constructs_obs.alarms.basic import CLOUDWATCH_TOPIC_KEY_ACTIONS, TOPIC_ENCRYPTION
+from constructs_obs.checks.compliance import (
     AcknowledgedFinding,
     acknowledge,
     declare,
@@ -35,8 +35,8 @@ from constructs_obs.compliance import (
     markdown_table,
     nag_label,
 )
-from constructs_obs.host import DETAILED_MONITORING
-from constructs_obs.log_groups import KMS_LOGS_ACTIONS, LOG_GROUP_ENCRYPTION
+from constructs_obs.host.instance import DETAILED_MONITORING
+from constructs_obs.host.log_groups import KMS_LOGS_ACTIONS, LOG_GROUP_ENCRYPTION
 from stacks.staging import STACK_NAME
 from tests.conftest import ROOT, logical_id, make_app
 
@@ -137,7 +137,9 @@ def test_every_applied_acknowledgment_is_declared_with_its_reason(
         for path, rule_id, reason in _applied(app)
         if _declaration_of(rule_id, reason) is None
     ]
-    assert undeclared == [], "declare these in constructs_obs.compliance and apply them with acknowledge()"
+    assert undeclared == [], (
+        "declare these in constructs_obs.checks.compliance and apply them with acknowledge()"
+    )
 
 
 def test_every_declared_acknowledgment_is_applied(
@@ -358,7 +360,7 @@ def test_declaring_a_key_twice_differently_is_refused() -> None:
 
 def test_the_library_does_not_need_cdk_nag() -> None:
     # A consumer who installs the constructs gets their acknowledgments without installing cdk-nag.
-    code = "import sys, constructs_obs, constructs_obs.compliance; print(sorted(m for m in sys.modules if 'nag' in m))"
+    code = "import sys, constructs_obs, constructs_obs.checks.compliance; print(sorted(m for m in sys.modules if 'nag' in m))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )

@@ -14,13 +14,13 @@ from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.docker_events import (
+from constructs_obs.host.docker_events import (
     CONTAINER_CRASH_PATTERN,
     PROGRAM_HEREDOC,
     UNIT_HEREDOC,
     UNIT_PATH,
 )
-from constructs_obs.filter_pattern import matches
+from constructs_obs.testing.filter_pattern import matches
 from tests.conftest import logical_id
 from tests.user_data import heredoc, setup_script, user_data_script
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from constructs_obs.filter_pattern import matches, parse, split_fields
+from constructs_obs.testing.filter_pattern import matches, parse, split_fields
 
 # The documentation's JSON example event.
 DOC_EVENT = json.dumps(

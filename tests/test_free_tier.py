@@ -13,7 +13,7 @@ from aws_cdk import cx_api as cxapi
 
 from app import _flag, build_app
 from constructs_obs import FreeTierCheck, count_billables
-from constructs_obs.free_tier import (
+from constructs_obs.checks.free_tier import (
     PLUGIN_NAME,
     BillableUsage,
     CustomMetric,
@@ -235,7 +235,7 @@ def test_a_dashboard_over_fifty_metrics_is_billed() -> None:
 
 
 def _host(namespace: str) -> dict[str, Any]:
-    """An instance whose CloudWatch agent declares its two metrics, as constructs_obs.agent writes them."""
+    """An instance whose CloudWatch agent declares its two metrics, as constructs_obs.host.agent writes them."""
     return {
         "Type": "AWS::EC2::Instance",
         "Properties": {},

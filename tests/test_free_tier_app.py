@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_obs import FreeTierCheck
-from constructs_obs.free_tier import PLUGIN_NAME
+from constructs_obs.checks.free_tier import PLUGIN_NAME
 
 ACCOUNT = "123456789012"
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.host import AL2023_PARAMETERS
+from constructs_obs.host.instance import AL2023_PARAMETERS
 from tests.conftest import logical_id
 
 
@@ -52,7 +52,7 @@ def test_arm_instance_types_get_the_arm64_image() -> None:
 def test_pinned_parameter_version_is_explicit() -> None:
     stack = cdk.Stack(cdk.App(), "Pinned", env=cdk.Environment(region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=1)
-    from constructs_obs.host import al2023_at_launch
+    from constructs_obs.host.instance import al2023_at_launch
 
     image = al2023_at_launch(ec2.InstanceType("t3.small"), parameter_version="42")
     ObservedEc2Host(

@@ -15,9 +15,9 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from constructs_obs.compliance import acknowledge
-from constructs_obs.host import AMI_RESOLVED_AT_LAUNCH, PINNED_AMI
-from constructs_obs.images import ImageFacts, al2023_at_launch, check_architecture, inspect_image
+from constructs_obs.checks.compliance import acknowledge
+from constructs_obs.host.images import ImageFacts, al2023_at_launch, check_architecture, inspect_image
+from constructs_obs.host.instance import AMI_RESOLVED_AT_LAUNCH, PINNED_AMI
 from tests.conftest import make_app
 from tests.test_compliance import _assert_cfn_lint_clean, _plugin_report
 

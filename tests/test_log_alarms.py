@@ -10,14 +10,14 @@ from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import BasicAlarms, ContainerLogGroups, LogPatternAlarms, ObservedEc2Host
-from constructs_obs.filter_pattern import matches, split_fields
-from constructs_obs.log_alarms import (
+from constructs_obs.alarms.log_patterns import (
     BACKEND_ERROR_PATTERN,
     BACKEND_ERROR_REGEXES,
     NGINX_5XX_PATTERN,
     NGINX_COMBINED_FIELDS,
     NGINX_MAIN_FIELDS,
 )
+from constructs_obs.testing.filter_pattern import matches, split_fields
 from tests.conftest import logical_id
 
 UA = '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"'

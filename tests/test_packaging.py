@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN
-from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
 from constructs_obs.testing import FilterPatternError, count, matches, matching
 from tests.conftest import ROOT
 
@@ -93,8 +93,8 @@ def test_wheel_holds_the_library_and_nothing_else(wheel: Path, checkout: Path) -
         "constructs_obs/py.typed",
         "constructs_obs/doctor/__init__.py",
         "constructs_obs/doctor/cli.py",
-        "constructs_obs/filter_pattern.py",
-        "constructs_obs/testing.py",
+        "constructs_obs/testing/filter_pattern.py",
+        "constructs_obs/testing/__init__.py",
     } <= set(library)
     assert not [
         name for name in library if name.split("/")[0] in {"tests", "stacks", "docs", "scripts", "bench"}

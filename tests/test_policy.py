@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_obs.policy import Request, UnsupportedPolicyError, evaluate
+from constructs_obs.testing.policy import Request, UnsupportedPolicyError, evaluate
 
 TOPIC = "arn:aws:sns:us-east-2:111122223333:alerts"
 ALARM = "arn:aws:cloudwatch:us-east-2:111122223333:alarm:app-cpu-high"

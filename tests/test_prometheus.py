@@ -29,14 +29,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from constructs_obs import ContainerLogGroups, HostDashboard, ObservedEc2Host, SavedQueries
-from constructs_obs.agent import (
+from constructs_obs.checks.free_tier import count_billables
+from constructs_obs.host.agent import (
     AGENT_CONFIG_HEREDOC,
     PROMETHEUS_CONFIG_HEREDOC,
     PROMETHEUS_CONFIG_PATH,
 )
-from constructs_obs.free_tier import count_billables
-from constructs_obs.observed_host import HOST_METADATA_KEY, ObservedHostBase
-from constructs_obs.prometheus import (
+from constructs_obs.host.observability import HOST_METADATA_KEY, ObservedHostBase
+from constructs_obs.host.prometheus.metrics import (
     HIT_RATE_EXPRESSION,
     CachePerformance,
     PrometheusScrape,
@@ -44,7 +44,7 @@ from constructs_obs.prometheus import (
     event_bytes,
     scrape_config_yaml,
 )
-from constructs_obs.setup import no_template_braces
+from constructs_obs.host.setup import no_template_braces
 from tests.conftest import logical_id
 from tests.prometheus_agent import (
     CONTENT_ITEMS,

@@ -10,10 +10,10 @@ from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host, SavedQueries
-from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN, DELIBERATE_STOP_EXIT_CODES
-from constructs_obs.filter_pattern import matches
-from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN
-from constructs_obs.queries import NGINX_5XX_PARSE_REGEX
+from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN
+from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN, DELIBERATE_STOP_EXIT_CODES
+from constructs_obs.testing.filter_pattern import matches
+from constructs_obs.views.queries import NGINX_5XX_PARSE_REGEX
 from tests.conftest import logical_id
 from tests.test_log_alarms import (
     BACKEND_ERRORS,

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from constructs_obs import docker_events as events_module
-from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN
-from constructs_obs.filter_pattern import matches
+from constructs_obs.host import docker_events as events_module
+from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
+from constructs_obs.testing.filter_pattern import matches
 from tests.realenv import (
     DOCKER_EVENTS_ARGS,
     DockerDaemon,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from constructs_obs.filter_pattern import matches, split_fields
-from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.testing.filter_pattern import matches, split_fields
 from tests import realprograms
 from tests.realprograms import (
     NGINX_REQUESTS,
@@ -195,7 +195,7 @@ def test_the_old_term_pattern_counted_hostile_requests(hostile_lines: list[str])
 def test_newlines_in_logged_client_text_forge_lines() -> None:
     """The limit of any line-based pattern: an app logging raw client text lets a %0A start a line of its own.
 
-    Documented in constructs_obs/log_alarms.py: log client text with %r, or strip newlines.
+    Documented in constructs_obs/alarms/log_patterns.py: log client text with %r, or strip newlines.
     """
     lines = uvicorn_output_lines((RawRequest("/search?q=x%0AERROR:%20forged"),))
     assert lines.count("ERROR: forged") == 2  # one per app logger

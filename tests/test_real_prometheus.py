@@ -17,7 +17,7 @@ import pytest
 import yaml
 from aws_cdk import assertions
 
-from constructs_obs.agent import PROMETHEUS_CONFIG_HEREDOC, PROMETHEUS_CONFIG_PATH
+from constructs_obs.host.agent import PROMETHEUS_CONFIG_HEREDOC, PROMETHEUS_CONFIG_PATH
 from tests.prometheus_agent import HITS, MISSES, BackendMetrics, serve
 from tests.realenv import SystemdHost, boot_systemd_host
 from tests.test_prometheus import _team_stack

@@ -22,12 +22,12 @@ import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 
-from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN
-from constructs_obs.filter_pattern import matches
-from constructs_obs.host import ObservedEc2Host
-from constructs_obs.log_groups import ContainerLogGroups
-from constructs_obs.observed_host import ObservedHostBase
-from constructs_obs.setup import HostSetup
+from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
+from constructs_obs.host.instance import ObservedEc2Host
+from constructs_obs.host.log_groups import ContainerLogGroups
+from constructs_obs.host.observability import ObservedHostBase
+from constructs_obs.host.setup import HostSetup
+from constructs_obs.testing.filter_pattern import matches
 from stacks.staging import STACK_NAME
 from tests.realenv import SystemdHost, boot_systemd_host
 from tests.realenv.docker import DockerDaemon

@@ -13,8 +13,8 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_obs import ContainerLogGroups
-from constructs_obs.filter_pattern import matches
-from constructs_obs.log_alarms import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
+from constructs_obs.testing.filter_pattern import matches
 from tests.realenv import MotoServer, ship_lines
 from tests.realprograms import nginx_access_lines, uvicorn_output_lines
 from tests.test_real_log_lines import HOSTILE, NGINX_HOSTILE, SERVER_ERRORS

@@ -1,4 +1,4 @@
-"""App-wide name and metric series collisions fail synth (constructs_obs/_registry.py).
+"""App-wide name and metric series collisions fail synth (constructs_obs/checks/_registry.py).
 
 Each case builds a small app from plain aws-cdk-lib constructs that claim what they create, synthesizes it and
 checks the whole error text CDK raises. The expected messages are written out.
@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_obs._registry import claim_name, claim_series
+from constructs_obs.checks._registry import claim_name, claim_series
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: Default window in which every container log group must have received an event.
 DEFAULT_RECENT_MINUTES = 60
 
-#: The CloudWatch agent's metrics (dimension ``InstanceId``), as :mod:`constructs_obs.agent` configures it.
+#: The CloudWatch agent's metrics (dimension ``InstanceId``), as :mod:`constructs_obs.host.agent` configures it.
 AGENT_METRICS: tuple[str, ...] = (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
 
 #: The CloudWatch agent's own log file on the host (amazon-cloudwatch-agent package): scrape and publish errors.

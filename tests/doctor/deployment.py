@@ -339,7 +339,7 @@ NGINX_MAIN_LINE = (
     '"Mozilla/5.0 (X11; Linux x86_64)" "-"'
 )
 
-#: The line the docker-events service writes when it starts (constructs_obs.docker_events).
+#: The line the docker-events service writes when it starts (constructs_obs.host.docker_events).
 START_LINE = '{"Type":"docker-events","Action":"start","time":%d}'
 
 #: The agent's metrics.
@@ -528,7 +528,7 @@ class Deployment:
         and does not extract metrics from it (AWS would): :meth:`put_prometheus_metrics` publishes those."""
         from aws_cdk import Duration
 
-        from constructs_obs.prometheus import PrometheusScrape, emf_event_example
+        from constructs_obs.host.prometheus.metrics import PrometheusScrape, emf_event_example
 
         assert host.prometheus is not None
         meta = host.prometheus_job(job)

@@ -17,7 +17,7 @@ process see them too):
 - ``DescribeAlarmHistory`` answering from :meth:`MotoGaps.add_alarm_history` (empty by default: nothing failed).
   Shape: Amazon CloudWatch API Reference, ``DescribeAlarmHistory`` and ``AlarmHistoryItem``.
 - ``SimulatePrincipalPolicy``: the role's inline and attached policies in moto, evaluated for each action and
-  resource with :func:`constructs_obs.policy.evaluate` (an explicit Deny wins, else an Allow is needed), as IAM's
+  resource with :func:`constructs_obs.testing.policy.evaluate` (an explicit Deny wins, else an Allow is needed), as IAM's
   simulator does for identity policies (IAM API Reference, ``SimulatePrincipalPolicy`` and ``EvaluationResult``).
   moto's ``Fn::GetAtt LogGroup.Arn`` lacks CloudFormation's ``:*`` suffix; the emulator reads such a log-group
   ARN as CloudFormation writes it. The doctor's own evaluation of the answer is what the tests check.
@@ -49,9 +49,9 @@ from moto.iam.responses import IamResponse
 from moto.logs.responses import LogsResponse
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from constructs_obs.policy import Request, evaluate
+from constructs_obs.testing.policy import Request, evaluate
 
-#: The setup script's step marker (``constructs_obs.setup.render_script``).
+#: The setup script's step marker (``constructs_obs.host.setup.render_script``).
 STEP = "== constructs-obs setup: "
 
 

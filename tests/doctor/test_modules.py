@@ -122,10 +122,11 @@ def test_the_layering() -> None:
 
 def test_the_doctor_knows_what_the_constructs_write() -> None:
     """Both sides take the shared names from constructs_obs.contract (no copies); what they write is read back."""
-    from constructs_obs import docker_events, log_alarms, setup
+    from constructs_obs.alarms import log_patterns as log_alarms
     from constructs_obs.contract import SETUP_STEP_MARKER
     from constructs_obs.doctor.checks import docker_events as doctor_events
     from constructs_obs.doctor.checks import log_format
+    from constructs_obs.host import docker_events, setup
 
     # The pattern the constructs deploy keeps its layout conditions when the doctor relaxes it to its shape.
     shape = log_format.relax(log_alarms.NGINX_5XX_PATTERN)
@@ -154,7 +155,7 @@ def test_the_doctor_reads_the_prometheus_metadata_and_events_the_constructs_writ
 
     from constructs_obs.doctor.checks.prometheus import what_the_events_declare
     from constructs_obs.doctor.facts import PrometheusJob
-    from constructs_obs.prometheus import PrometheusScrape, emf_event_example
+    from constructs_obs.host.prometheus.metrics import PrometheusScrape, emf_event_example
     from stacks.staging import BACKEND_METRICS
 
     api = PrometheusScrape(
@@ -255,7 +256,7 @@ def test_read_only_access_covers_the_read_statement() -> None:
 
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
-    from constructs_obs.policy import Request, evaluate
+    from constructs_obs.testing.policy import Request, evaluate
     from tests.doctor.helpers import runbook_policy
 
     found = re.search(r'\n\s?"ReadOnlyAccess":\s*\{', aws_managed_policies_data)

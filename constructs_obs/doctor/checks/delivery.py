@@ -1,7 +1,7 @@
 """Delivery: may CloudWatch publish each alarm's notification to its topic, and does the notification reach someone?
 
 - ``topic-policy``: the live topic policy (``sns:GetTopicAttributes``) is evaluated, with
-  :func:`constructs_obs.policy.evaluate`, for the request CloudWatch makes for each alarm: the service principal
+  :func:`constructs_obs.testing.policy.evaluate`, for the request CloudWatch makes for each alarm: the service principal
   ``cloudwatch.amazonaws.com``, ``sns:Publish`` on the topic, over TLS, with ``aws:SourceAccount`` and
   ``aws:SourceArn`` set to the alarm (Amazon CloudWatch User Guide, "Confused deputy prevention";
   ``aws:SourceOwner``, which SNS's default topic policy tests, is the alarm's account too). An Allow must apply
@@ -38,7 +38,7 @@ from constructs_obs.doctor.facts import (
     when,
 )
 from constructs_obs.doctor.report import CheckResult, Status
-from constructs_obs.policy import Request, UnsupportedPolicyError, evaluate
+from constructs_obs.testing.policy import Request, UnsupportedPolicyError, evaluate
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

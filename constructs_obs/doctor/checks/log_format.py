@@ -7,7 +7,7 @@ check reads the live filter (``logs:DescribeMetricFilters``) and the group's new
 (:func:`relax`: for nginx, ``[remote_addr, ident, ..., http_user_agent, ...]``: the fields, not the 5xx status) and
 counts the lines it matches (the conditions that pin the library's nginx fields to their places stay: see
 :data:`~constructs_obs.contract.NGINX_LAYOUT_CONDITIONS`): with CloudWatch's own ``logs:TestMetricFilter`` where the call is available, with
-the library's evaluator (:mod:`constructs_obs.filter_pattern`) otherwise. No line of that shape means the
+the library's evaluator (:mod:`constructs_obs.testing.filter_pattern`) otherwise. No line of that shape means the
 program writes another format (nginx writing JSON, say) and the filter counts nothing, whatever happens.
 
 Term and regular-expression patterns select lines by their content, not by a layout: they have no shape to test.
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from constructs_obs import filter_pattern
 from constructs_obs.contract import NGINX_COMBINED_FIELDS, NGINX_LAYOUT_CONDITIONS
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.facts import (
@@ -33,6 +32,7 @@ from constructs_obs.doctor.facts import (
     missing_or_could_not_check,
 )
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.testing import filter_pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient

@@ -1,7 +1,7 @@
 """The setup reached the host: each host's setup association (SSM State Manager) succeeded on its instance.
 
 The library installs the CloudWatch agent and the docker-events service with one ``AWS-RunShellScript``
-association per host (:mod:`constructs_obs.setup`). ``ssm:DescribeInstanceAssociationsStatus`` gives its status
+association per host (:mod:`constructs_obs.host.setup`). ``ssm:DescribeInstanceAssociationsStatus`` gives its status
 on the instance. When it failed, the output of the failed run is read: the association's latest execution
 (``ssm:DescribeAssociationExecutions``), its target on this instance (``ssm:DescribeAssociationExecutionTargets``,
 whose output source is a Run Command invocation) and that invocation (``ssm:GetCommandInvocation``): the script

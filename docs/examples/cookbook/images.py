@@ -23,7 +23,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.images import al2023_at_launch
+from constructs_obs.host.images import al2023_at_launch
 
 REGION = "eu-west-1"
 PINNED_PARAMETER_VERSION = "95"

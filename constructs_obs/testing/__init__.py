@@ -46,7 +46,7 @@ Anything else, including regular expressions inside space-delimited or JSON patt
 understand. Syntax CloudWatch itself rejects raises it too.
 
 **The authority is AWS.** This is a local reimplementation of documented behaviour, tested on the documentation's
-own examples (see :mod:`constructs_obs.filter_pattern` for the details). Where it and CloudWatch disagree,
+own examples (see :mod:`constructs_obs.testing.filter_pattern` for the details). Where it and CloudWatch disagree,
 CloudWatch is right: to confirm a pattern against the real service, run ``aws logs test-metric-filter
 --filter-pattern '...' --log-event-messages '...'`` (the ``TestMetricFilter`` API) with the same lines.
 
@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from constructs_obs import filter_pattern
+from constructs_obs.testing import filter_pattern
 
 __all__ = ["FilterPatternError", "count", "matches", "matching"]
 

@@ -70,17 +70,17 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_series
-from constructs_obs.agent import (
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_series
+from constructs_obs.checks.free_tier import LOG_INGESTION_METADATA_KEY
+from constructs_obs.host.agent import (
     DISK_USED_PERCENT,
     MEMORY_USED_PERCENT,
     PROMETHEUS_CONFIG_PATH,
     AgentPrometheus,
 )
-from constructs_obs.docker_events import CONTAINER_CRASHES_METRIC
-from constructs_obs.free_tier import LOG_INGESTION_METADATA_KEY
-from constructs_obs.log_groups import claimed_log_group
+from constructs_obs.host.docker_events import CONTAINER_CRASHES_METRIC
+from constructs_obs.host.log_groups import claimed_log_group
 
 #: The host's EMF log group is ``{log group prefix}/prometheus``.
 PROMETHEUS_LOG_NAME = "prometheus"
@@ -502,12 +502,12 @@ class PrometheusMetrics(Construct):
     - ``grantee`` (the host's role) may create streams in and write to that log group, and nothing else
       (:data:`EMF_WRITE_ACTIONS`); no ``logs:CreateLogGroup``.
     - The log group declares its estimated monthly ingestion (:func:`monthly_ingestion_bytes`) under
-      :data:`~constructs_obs.free_tier.LOG_INGESTION_METADATA_KEY`; the metrics are declared by the agent
+      :data:`~constructs_obs.checks.free_tier.LOG_INGESTION_METADATA_KEY`; the metrics are declared by the agent
       (:attr:`agent_prometheus`), both for the free-tier check.
     - Each metric's series is claimed app-wide: a second host publishing the same name to the same namespace fails
       synth, as for the metric filters.
 
-    Pass :attr:`agent_prometheus` to :class:`~constructs_obs.agent.CloudWatchAgent` (hosts do it for you with
+    Pass :attr:`agent_prometheus` to :class:`~constructs_obs.host.agent.CloudWatchAgent` (hosts do it for you with
     ``prometheus_scrapes=``).
 
     Attributes:

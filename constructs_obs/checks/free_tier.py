@@ -38,14 +38,14 @@ What is counted in each template:
   counted once however many filters (in however many stacks of a group) publish it (a filter with dimensions
   publishes one metric per distinct value: it counts as one here and is flagged); plus the metrics a resource
   declares under the metadata key :data:`CUSTOM_METRICS_METADATA_KEY` (the CloudWatch agent's, see
-  :mod:`constructs_obs.agent`), which each host publishes under its own ``InstanceId``: counted once per declaring
+  :mod:`constructs_obs.host.agent`), which each host publishes under its own ``InstanceId``: counted once per declaring
   resource, so two hosts in one namespace count twice; plus EC2 detailed monitoring, billed like custom metrics:
   7 metrics per instance (``AWS::EC2::Instance`` ``Monitoring: true``, a launch template with monitoring enabled,
   or an Auto Scaling launch configuration, where it is on unless turned off).
 - ``AWS::CloudWatch::Dashboard`` and the metrics on each (a metric line, or an alarm graph, counts one).
 - Log data a resource declares under the metadata key :data:`LOG_INGESTION_METADATA_KEY` (``BytesPerMonth``, the
   estimate of what its log group ingests a month: the CloudWatch agent's Prometheus EMF events, see
-  :mod:`constructs_obs.prometheus`), against the free tier's 5 GB of log data a month (ingestion, archive storage
+  :mod:`constructs_obs.host.prometheus.metrics`), against the free tier's 5 GB of log data a month (ingestion, archive storage
   and Logs Insights scans together, "5GB Data (ingestion, archive storage, and data scanned by Logs Insights
   queries)" on the pricing page). Only declared estimates count: the volume of container output is not in a
   template (the seed's is 1-3 GB a month), so the check warns only when the declared estimates alone are over.
@@ -65,10 +65,10 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from constructs_obs.agent import CUSTOM_METRICS_METADATA_KEY
+from constructs_obs.host.agent import CUSTOM_METRICS_METADATA_KEY
 
 #: Resource metadata key under which a log group declares what it is expected to ingest a month:
-#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.prometheus`).
+#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.host.prometheus.metrics`).
 LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
 
 #: Bytes in the GB of CloudWatch pricing (AWS bills data in binary gigabytes, 2^30 bytes).

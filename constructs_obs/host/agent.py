@@ -1,6 +1,6 @@
 """The CloudWatch agent on an Amazon Linux 2023 host: memory and root-disk metrics, log files, least privilege.
 
-The agent can also scrape Prometheus endpoints on the host (see :mod:`constructs_obs.prometheus`): its
+The agent can also scrape Prometheus endpoints on the host (see :mod:`constructs_obs.host.prometheus.metrics`): its
 ``logs.metrics_collected.prometheus`` section and the scrape configuration file come in an
 :class:`AgentPrometheus`, and the setup writes both.
 """
@@ -18,7 +18,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_obs import _validation as check
+from constructs_obs.checks import _validation as check
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     AGENT_CONFIG_PATH as AGENT_CONFIG_PATH,
 )
@@ -31,10 +31,10 @@ from constructs_obs.contract import (
 from constructs_obs.contract import (
     PROMETHEUS_CONFIG_PATH as PROMETHEUS_CONFIG_PATH,
 )
-from constructs_obs.setup import HostSetup, SetupStep
+from constructs_obs.host.setup import HostSetup, SetupStep
 
 #: Namespace of the agent's metrics when :class:`CloudWatchAgent` is used alone and names none. A host gives
-#: its agent a namespace of its own (see :func:`constructs_obs.observed_host.default_metrics_namespace`).
+#: its agent a namespace of its own (see :func:`constructs_obs.host.observability.default_metrics_namespace`).
 DEFAULT_METRICS_NAMESPACE = "ConstructsObs/Host"
 
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
@@ -45,7 +45,7 @@ PROMETHEUS_CONFIG_HEREDOC = "PROMETHEUS_SCRAPE_CONFIG"
 
 
 #: Resource metadata key under which a resource declares the custom metrics it publishes at run time, so that
-#: a template alone tells what a stack bills (see :mod:`constructs_obs.free_tier`).
+#: a template alone tells what a stack bills (see :mod:`constructs_obs.checks.free_tier`).
 CUSTOM_METRICS_METADATA_KEY = "ConstructsObs::CustomMetrics"
 
 
@@ -60,7 +60,7 @@ class AgentLogFile:
 
 @dataclass(frozen=True)
 class AgentPrometheus:
-    """What the agent needs to scrape Prometheus endpoints (built by :class:`constructs_obs.prometheus.PrometheusMetrics`).
+    """What the agent needs to scrape Prometheus endpoints (built by :class:`constructs_obs.host.prometheus.metrics.PrometheusMetrics`).
 
     Attributes:
         section: the agent's ``logs.metrics_collected.prometheus`` section (``log_group_name``,
@@ -147,7 +147,7 @@ def agent_setup_steps(config: dict[str, Any], prometheus_scrape_config: str | No
 
     The agent does not check the scrape configuration when it starts: a scrape configuration the Prometheus
     library refuses only stops the scraping (plugins/inputs/prometheus/start.go logs the error) while the agent
-    keeps ``running``, so the library validates what it writes (:mod:`constructs_obs.prometheus`).
+    keeps ``running``, so the library validates what it writes (:mod:`constructs_obs.host.prometheus.metrics`).
     """
     text = json.dumps(config, indent=2, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()
@@ -247,7 +247,7 @@ class CloudWatchAgent(Construct):
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
             declare_metrics_on: the resource whose metadata declares the agent's metrics for the free-tier
                 check. Default: the setup's association.
-            prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.prometheus`). Default: none.
+            prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.host.prometheus.metrics`). Default: none.
         """
         check.metrics_namespace("namespace", namespace)
         if prometheus is not None:

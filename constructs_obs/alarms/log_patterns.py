@@ -58,16 +58,16 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_series
-from constructs_obs.alarms import AlarmGraph, AlarmNotifier, BasicAlarms, allow_cloudwatch_to_publish
+from constructs_obs.alarms.basic import AlarmGraph, AlarmNotifier, BasicAlarms, allow_cloudwatch_to_publish
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_series
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     NGINX_5XX_CONDITIONS as NGINX_5XX_CONDITIONS,
 )
 from constructs_obs.contract import (
     NGINX_COMBINED_FIELDS as NGINX_COMBINED_FIELDS,
 )
-from constructs_obs.observed_host import default_metrics_namespace
+from constructs_obs.host.observability import default_metrics_namespace
 
 #: Field names of the official nginx Docker image's ``main`` log format: ``combined`` plus X-Forwarded-For.
 NGINX_MAIN_FIELDS: tuple[str, ...] = (*NGINX_COMBINED_FIELDS, "http_x_forwarded_for")
@@ -134,7 +134,7 @@ class LogPatternAlarms(Construct):
 
     - with a host's alarms: ``LogPatternAlarms(self, "LogAlarms", alarms=alarms, nginx_container="nginx",
       backend_container="backend")``: the containers' groups come from the host's
-      :class:`~constructs_obs.log_groups.ContainerLogGroups`, the alarms share the :class:`BasicAlarms`' topic,
+      :class:`~constructs_obs.host.log_groups.ContainerLogGroups`, the alarms share the :class:`BasicAlarms`' topic,
       name prefix and metrics namespace, and appear in its ``alarms`` (so on its dashboard);
     - on any log groups (ECS, Fargate, Lambda, anything that writes one event per line):
       ``LogPatternAlarms(self, "LogAlarms", topic=topic, name_prefix="shop-prod",

@@ -14,10 +14,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_name
-from constructs_obs.compliance import acknowledge, declare
-from constructs_obs.observed_host import IObservedHost
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_name
+from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.host.observability import IObservedHost
 
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
 BASIC_MONITORING_PERIOD = Duration.minutes(5)
@@ -218,7 +218,7 @@ def allow_cloudwatch_to_publish(scope: Construct, topic: sns.ITopic, name_prefix
 class AlarmNotifier:
     """Creates alarms named ``{name_prefix}-{suffix}`` that notify ``topic`` on ALARM and on OK.
 
-    Shared by :class:`BasicAlarms` and :class:`~constructs_obs.log_alarms.LogPatternAlarms`; each alarm is
+    Shared by :class:`BasicAlarms` and :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`; each alarm is
     created in the scope of the construct that defines it, and carries its dashboard graph
     (:class:`AlarmGraph`).
 
@@ -306,7 +306,7 @@ class BasicAlarms(Construct):
       status-check alarm's job), which the dashboard shows, instead of pretending memory is fine.
     - ``{name_prefix}-disk-high``: the agent's root-filesystem ``disk_used_percent`` maximum above
       ``disk_threshold_percent`` in one period (default 80%). Missing data is *missing*, as for memory.
-    - ``{name_prefix}-container-crash``: one or more container crashes (see :mod:`constructs_obs.docker_events`)
+    - ``{name_prefix}-container-crash``: one or more container crashes (see :mod:`constructs_obs.host.docker_events`)
       in a 1-minute period: it fires on the first crash. Missing data is *not breaching*: the crash count has data only
       when something crashed.
 
@@ -321,7 +321,7 @@ class BasicAlarms(Construct):
         disk_high: the root-disk alarm (None when left out).
         container_crash: the container-crash alarm (None when left out).
         alarms: every alarm of this construct and every alarm added through :meth:`add_alarm` (for instance
-            :class:`~constructs_obs.log_alarms.LogPatternAlarms`'), in creation order.
+            :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`'), in creation order.
         graphs: the same alarms with their dashboard graphs.
     """
 
@@ -348,8 +348,8 @@ class BasicAlarms(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            host: the host to watch: an :class:`~constructs_obs.host.ObservedEc2Host` or the host of
-                :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.ObservedEc2Host.from_existing_instance>`.
+            host: the host to watch: an :class:`~constructs_obs.host.instance.ObservedEc2Host` or the host of
+                :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.instance.ObservedEc2Host.from_existing_instance>`.
             name_prefix: alarm names are ``{name_prefix}-cpu-high``, ``{name_prefix}-status-check``, ...
             emails: one email subscription per address. Each recipient must confirm the subscription email.
                 With none (and no ``topic``), synth warns that nobody will be notified.
@@ -561,7 +561,7 @@ class BasicAlarms(Construct):
         """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK.
 
         The topic's policy already lets CloudWatch publish it (its name matches ``{name_prefix}-*``), and a
-        :class:`~constructs_obs.dashboard.HostDashboard` built afterwards shows it: a graph titled
+        :class:`~constructs_obs.views.dashboard.HostDashboard` built afterwards shows it: a graph titled
         ``graph_title`` with ``left_y_axis``, and its state in the alarm list. Example::
 
             alarms.add_alarm(

@@ -35,8 +35,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_obs._registry import claim_series
-from constructs_obs.agent import AgentLogFile
+from constructs_obs.checks._registry import claim_series
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     DOCKER_EVENTS_LOG_FILE as DOCKER_EVENTS_LOG_FILE,
 )
@@ -49,8 +48,9 @@ from constructs_obs.contract import (
 from constructs_obs.contract import (
     START_LINE_TYPE as START_LINE_TYPE,
 )
-from constructs_obs.log_groups import claimed_log_group
-from constructs_obs.setup import HostSetup, SetupStep
+from constructs_obs.host.agent import AgentLogFile
+from constructs_obs.host.log_groups import claimed_log_group
+from constructs_obs.host.setup import HostSetup, SetupStep
 
 #: The service's name and where its unit file goes on the host.
 UNIT_NAME = DOCKER_EVENTS_UNIT
@@ -92,7 +92,7 @@ def docker_events_program(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
     The start line, ``{"Type":"docker-events","Action":"start","time":<epoch seconds>}``, shows in CloudWatch
     that the service is running (one per start, so also after each restart); the crash filter does not count it.
     The format template's braces are written ``{""{`` so the setup script holds no ``{{`` pair (see
-    :mod:`constructs_obs.setup`); the shell joins the quoted pieces back into ``{{json .}}``.
+    :mod:`constructs_obs.host.setup`); the shell joins the quoted pieces back into ``{{json .}}``.
     """
     directory = log_file.rsplit("/", 1)[0]
     return "\n".join(
@@ -188,7 +188,7 @@ class DockerEventsLog(Construct):
     - Log group ``log_group_name`` (for example ``/ai-tutor/docker-events``), with ``retention`` and
       ``removal_policy`` (default: kept when the stack goes).
     - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by the host's setup
-      association (:class:`~constructs_obs.setup.HostSetup`). The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
+      association (:class:`~constructs_obs.host.setup.HostSetup`). The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
     - A metric filter publishing ``1`` to ``{namespace}/ContainerCrashes`` for every crash
       (:data:`CONTAINER_CRASH_PATTERN`); no default value, so the metric has no data while nothing crashes.
     - The instance role may write to this log group only (see :meth:`grant_write`).

@@ -10,11 +10,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct, IValidation, Node
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_name
-from constructs_obs.alarms import AlarmGraph
-from constructs_obs.observed_host import IObservedHost
-from constructs_obs.prometheus import CachePerformance
+from constructs_obs.alarms.basic import AlarmGraph
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_name
+from constructs_obs.host.observability import IObservedHost
+from constructs_obs.host.prometheus.metrics import CachePerformance
 
 #: The free tier covers 3 dashboards of up to 50 metrics each.
 FREE_TIER_METRICS_PER_DASHBOARD = 50
@@ -25,8 +25,8 @@ GRAPHS_PER_ROW = 24 // GRAPH_WIDTH
 
 @runtime_checkable
 class AlarmSource(Protocol):
-    """What a dashboard shows alarms from: :class:`~constructs_obs.alarms.BasicAlarms`,
-    :class:`~constructs_obs.log_alarms.LogPatternAlarms`, or your own construct with ``graphs``."""
+    """What a dashboard shows alarms from: :class:`~constructs_obs.alarms.basic.BasicAlarms`,
+    :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`, or your own construct with ``graphs``."""
 
     @property
     def node(self) -> Node:
@@ -88,13 +88,13 @@ class HostDashboard(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            alarms: the alarms to show: a :class:`~constructs_obs.alarms.BasicAlarms` (which includes the
-                log-pattern alarms added through it), a :class:`~constructs_obs.log_alarms.LogPatternAlarms`, or
+            alarms: the alarms to show: a :class:`~constructs_obs.alarms.basic.BasicAlarms` (which includes the
+                log-pattern alarms added through it), a :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`, or
                 a list of them.
             host: the host whose metrics to graph when no alarm watches them. Default: none.
             dashboard_name: default the first alarms' ``name_prefix``.
             default_interval: time range shown when the dashboard opens. Default one day.
-            cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.prometheus.CachePerformance`),
+            cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.host.prometheus.metrics.CachePerformance`),
                 shown as one row of graphs, figures over the time range and a note, before the alarms' states.
                 Default: none.
 

@@ -1,6 +1,6 @@
 """Which machine images the host can run on, and what their template ``ImageId`` means for the validators.
 
-The host's setup (the user data and the SSM association of :class:`~constructs_obs.setup.HostSetup`) installs
+The host's setup (the user data and the SSM association of :class:`~constructs_obs.host.setup.HostSetup`) installs
 packages with ``dnf`` and writes systemd units for Amazon Linux 2023, so the host supports Amazon Linux 2023 only.
 :func:`inspect_image` reads what an ``ec2.IMachineImage`` puts into the template and sorts it into:
 

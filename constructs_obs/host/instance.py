@@ -12,19 +12,19 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_name
-from constructs_obs.compliance import acknowledge, declare, nag_label
-from constructs_obs.images import AL2023_PARAMETERS as AL2023_PARAMETERS  # re-exported
-from constructs_obs.images import ImageFacts, al2023_at_launch, inspect_image
-from constructs_obs.log_groups import ContainerLogGroups
-from constructs_obs.observed_host import (
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_name
+from constructs_obs.checks.compliance import acknowledge, declare, nag_label
+from constructs_obs.host.images import AL2023_PARAMETERS as AL2023_PARAMETERS  # re-exported
+from constructs_obs.host.images import ImageFacts, al2023_at_launch, inspect_image
+from constructs_obs.host.log_groups import ContainerLogGroups
+from constructs_obs.host.observability import (
     DOCKER_EVENTS_LOG_NAME,
     IObservedHost,
     ObservedHostBase,
     default_metrics_namespace,
 )
-from constructs_obs.prometheus import PrometheusScrape, validate_scrapes
+from constructs_obs.host.prometheus.metrics import PrometheusScrape, validate_scrapes
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -322,7 +322,7 @@ class ObservedEc2Host(ObservedHostBase):
     basic (free) 5-minute monitoring, an Elastic IP so the address survives stop/start. The role may write to
     ``log_groups``, use Session Manager and receive its setup, and nothing else.
 
-    A CDK citizen: it is :class:`~constructs_obs.observed_host.IObservedHost` (what alarms, saved queries and the
+    A CDK citizen: it is :class:`~constructs_obs.host.observability.IObservedHost` (what alarms, saved queries and the
     dashboard read), ``ec2.IConnectable`` (``db.connections.allow_from(host, ec2.Port.tcp(5432))``) and
     ``iam.IGrantable`` (``bucket.grant_read(host)``), with ``metric_cpu_utilization()``,
     ``metric_status_check_failed()``, ``metric_memory_used_percent()``, ``metric_disk_used_percent()`` and
@@ -330,13 +330,13 @@ class ObservedEc2Host(ObservedHostBase):
 
     Set up in two parts: the user data installs Docker and the Compose plugin at first boot, and nothing else;
     everything the library runs on the host (the CloudWatch agent and its configuration, the docker-events
-    service) comes from an SSM State Manager association (:class:`~constructs_obs.setup.HostSetup`), which
+    service) comes from an SSM State Manager association (:class:`~constructs_obs.host.setup.HostSetup`), which
     CloudFormation waits for, so a host whose monitoring cannot be set up fails the deploy, and which is
     re-applied on every change without stopping or replacing the instance.
 
-    Observed from the inside too: the CloudWatch agent (:class:`~constructs_obs.agent.CloudWatchAgent`) publishes
+    Observed from the inside too: the CloudWatch agent (:class:`~constructs_obs.host.agent.CloudWatchAgent`) publishes
     memory and root-disk used percent to ``metrics_namespace``, and a ``docker-events`` service
-    (:class:`~constructs_obs.docker_events.DockerEventsLog`) sends container ``die``/``oom`` events to
+    (:class:`~constructs_obs.host.docker_events.DockerEventsLog`) sends container ``die``/``oom`` events to
     ``{prefix}/docker-events``, where a metric filter counts crashes. The role may also publish metrics into
     ``metrics_namespace`` (only) and write to the docker-events log group (only).
 
@@ -422,7 +422,7 @@ class ObservedEc2Host(ObservedHostBase):
                 working). Default on; it costs nothing beyond the public IPv4 address the host pays for
                 anyway. Turn off for a host behind a load balancer.
             prometheus_scrapes: Prometheus endpoints on the host for the CloudWatch agent to scrape
-                (:class:`~constructs_obs.prometheus.PrometheusScrape`): their selected metrics are published to
+                (:class:`~constructs_obs.host.prometheus.metrics.PrometheusScrape`): their selected metrics are published to
                 ``metrics_namespace`` through the log group ``{prefix}/prometheus``. Default: none.
 
         Raises:
@@ -538,8 +538,8 @@ class ObservedEc2Host(ObservedHostBase):
     ) -> IObservedHost:
         """Observe an Amazon Linux 2023 instance the library did not create, without a reboot or replacement.
 
-        The returned host works with :class:`~constructs_obs.alarms.BasicAlarms`,
-        :class:`~constructs_obs.queries.SavedQueries` and :class:`~constructs_obs.dashboard.HostDashboard` like a
+        The returned host works with :class:`~constructs_obs.alarms.basic.BasicAlarms`,
+        :class:`~constructs_obs.views.queries.SavedQueries` and :class:`~constructs_obs.views.dashboard.HostDashboard` like a
         created one. The library:
 
         - grants ``role`` exactly the log writes (``logs:CreateLogStream``, ``logs:PutLogEvents`` on the container
@@ -547,7 +547,7 @@ class ObservedEc2Host(ObservedHostBase):
           in one policy attached to ``role`` (so ``role`` must be mutable: the usual ``iam.Role.from_role_arn``
           or ``from_role_name``);
         - brings the CloudWatch agent and the docker-events service to the instance with an SSM State Manager
-          association (:class:`~constructs_obs.setup.HostSetup`), which CloudFormation waits for.
+          association (:class:`~constructs_obs.host.setup.HostSetup`), which CloudFormation waits for.
 
         What the instance needs: the SSM agent running (preinstalled on Amazon Linux 2023) and registered with
         Systems Manager, and a role that lets it talk to Systems Manager (the AWS-managed

@@ -1,14 +1,14 @@
 """What alarms, saved queries and dashboards need from a host, whoever created it.
 
-:class:`IObservedHost` is the interface :class:`~constructs_obs.alarms.BasicAlarms`,
-:class:`~constructs_obs.queries.SavedQueries` and :class:`~constructs_obs.dashboard.HostDashboard` take. Two
+:class:`IObservedHost` is the interface :class:`~constructs_obs.alarms.basic.BasicAlarms`,
+:class:`~constructs_obs.views.queries.SavedQueries` and :class:`~constructs_obs.views.dashboard.HostDashboard` take. Two
 implementations ship with the library:
 
-- :class:`~constructs_obs.host.ObservedEc2Host`, which creates the instance;
-- :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.ObservedEc2Host.from_existing_instance>`,
+- :class:`~constructs_obs.host.instance.ObservedEc2Host`, which creates the instance;
+- :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.instance.ObservedEc2Host.from_existing_instance>`,
   for an instance created elsewhere (another stack, the console, Terraform): it brings the CloudWatch agent and
   the docker-events service to the instance through the same SSM State Manager association
-  (:class:`~constructs_obs.setup.HostSetup`), with no reboot and no replacement, and grants the instance's role
+  (:class:`~constructs_obs.host.setup.HostSetup`), with no reboot and no replacement, and grants the instance's role
   exactly the log writes and ``cloudwatch:PutMetricData`` in its namespace.
 
 Both share :class:`ObservedHostBase`: the setup association, the docker-events log group and crash metric, the
@@ -21,7 +21,7 @@ the log event (Amazon CloudWatch Logs User Guide, "Publishing dimensions with me
 space-delimited log events"), and container output does not name its host. So each host gets its own namespace:
 by default ``ConstructsObs/{stack name}/{host path}`` (:func:`default_metrics_namespace`), unique per host in an
 account and Region because CloudFormation stack names are; a namespace passed by hand is checked at synth across
-the whole app (:func:`constructs_obs._registry.claim_series`), so two hosts' filters cannot feed one series.
+the whole app (:func:`constructs_obs.checks._registry.claim_series`), so two hosts' filters cannot feed one series.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct, Node
 
-from constructs_obs.agent import CloudWatchAgent
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     HOST_METADATA_KEY as HOST_METADATA_KEY,
 )
-from constructs_obs.docker_events import DockerEventsLog
-from constructs_obs.log_groups import ContainerLogGroups
-from constructs_obs.prometheus import PROMETHEUS_LOG_NAME, PrometheusMetrics, PrometheusScrape
-from constructs_obs.setup import HostSetup
+from constructs_obs.host.agent import CloudWatchAgent
+from constructs_obs.host.docker_events import DockerEventsLog
+from constructs_obs.host.log_groups import ContainerLogGroups
+from constructs_obs.host.prometheus.metrics import PROMETHEUS_LOG_NAME, PrometheusMetrics, PrometheusScrape
+from constructs_obs.host.setup import HostSetup
 
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
 DOCKER_EVENTS_LOG_NAME = "docker-events"
@@ -96,8 +96,8 @@ def _role_reference(grantee: iam.IGrantable) -> dict[str, str | None]:
 class IObservedHost(Protocol):
     """A Docker host whose metrics and logs the alarms, saved queries and dashboard read.
 
-    Implemented by :class:`~constructs_obs.host.ObservedEc2Host` and by the host returned by
-    :meth:`~constructs_obs.host.ObservedEc2Host.from_existing_instance`.
+    Implemented by :class:`~constructs_obs.host.instance.ObservedEc2Host` and by the host returned by
+    :meth:`~constructs_obs.host.instance.ObservedEc2Host.from_existing_instance`.
     """
 
     @property
@@ -195,7 +195,7 @@ class ObservedHostBase(Construct):
 
         ``setup_role`` gets the SSM agent's State Manager permissions (None: the instance's role already has
         them, as for an instance the library did not create). With ``prometheus_scrapes`` the agent also scrapes
-        them into ``{log group prefix}/prometheus`` (:class:`~constructs_obs.prometheus.PrometheusMetrics`).
+        them into ``{log group prefix}/prometheus`` (:class:`~constructs_obs.host.prometheus.metrics.PrometheusMetrics`).
         """
         self._instance_id = instance_id
         self._principal = grantee.grant_principal
@@ -319,7 +319,7 @@ class ObservedHostBase(Construct):
     def metric_container_crashes(
         self, *, period: Duration | None = None, statistic: str | None = None
     ) -> cloudwatch.Metric:
-        """Container crashes (see :mod:`constructs_obs.docker_events`). Default: sum over 5 minutes."""
+        """Container crashes (see :mod:`constructs_obs.host.docker_events`). Default: sum over 5 minutes."""
         return self.docker_events.metric_crashes(
             period=period or DEFAULT_METRIC_PERIOD, statistic=statistic or cloudwatch.Stats.SUM
         )

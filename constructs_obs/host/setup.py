@@ -42,7 +42,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_obs.compliance import acknowledge, declare
+from constructs_obs.checks.compliance import acknowledge, declare
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     RUN_SHELL_SCRIPT_DOCUMENT as RUN_SHELL_SCRIPT_DOCUMENT,
 )

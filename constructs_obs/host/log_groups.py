@@ -12,9 +12,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_obs import _validation as check
-from constructs_obs._registry import claim_name
-from constructs_obs.compliance import acknowledge, declare
+from constructs_obs.checks import _validation as check
+from constructs_obs.checks._registry import claim_name
+from constructs_obs.checks.compliance import acknowledge, declare
 
 #: 30 days keeps 1-3 GB/month of container output well inside the 5 GB CloudWatch Logs free tier.
 DEFAULT_RETENTION = logs.RetentionDays.ONE_MONTH
