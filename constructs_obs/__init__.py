@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from constructs_obs.host.instance import ObservedEc2Host
     from constructs_obs.host.log_groups import ContainerLogGroups
     from constructs_obs.host.observability import IObservedHost
-    from constructs_obs.host.prometheus.metrics import CachePerformance, PrometheusMetrics, PrometheusScrape
+    from constructs_obs.host.prometheus.cache import CachePerformance
+    from constructs_obs.host.prometheus.metrics import PrometheusMetrics
+    from constructs_obs.host.prometheus.scrape import PrometheusScrape
     from constructs_obs.host.setup import HostSetup
     from constructs_obs.views.dashboard import HostDashboard
     from constructs_obs.views.queries import SavedQueries
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "AlarmGraph": "constructs_obs.alarms.basic",
     "BasicAlarms": "constructs_obs.alarms.basic",
-    "CachePerformance": "constructs_obs.host.prometheus.metrics",
+    "CachePerformance": "constructs_obs.host.prometheus.cache",
     "CloudWatchAgent": "constructs_obs.host.agent",
     "ContainerLogGroups": "constructs_obs.host.log_groups",
     "DockerEventsLog": "constructs_obs.host.docker_events",
@@ -58,7 +60,7 @@ _EXPORTS = {
     "LogPatternAlarms": "constructs_obs.alarms.log_patterns",
     "ObservedEc2Host": "constructs_obs.host.instance",
     "PrometheusMetrics": "constructs_obs.host.prometheus.metrics",
-    "PrometheusScrape": "constructs_obs.host.prometheus.metrics",
+    "PrometheusScrape": "constructs_obs.host.prometheus.scrape",
     "SavedQueries": "constructs_obs.views.queries",
     "al2023_at_launch": "constructs_obs.host.images",
     "count_billables": "constructs_obs.checks.free_tier",

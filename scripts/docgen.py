@@ -322,7 +322,7 @@ def cost_page(template: Template) -> str:
             "",
             "Each event's size is estimated from the event the CloudWatch agent's EMF exporter writes (every label,",
             "36-character label values, a 48-character host name, 8-digit values) plus the 26 bytes CloudWatch Logs",
-            "counts per event; one event per label set (content item) and scrape (`constructs_obs.host.prometheus.metrics`).",
+            "counts per event; one event per label set (content item) and scrape (`constructs_obs.host.prometheus`).",
         ]
     lines += [
         "",

@@ -18,7 +18,8 @@ from constructs_obs import (
     SavedQueries,
 )
 from constructs_obs.checks.compliance import acknowledge, declare
-from constructs_obs.host.prometheus.metrics import CachePerformance, PrometheusScrape
+from constructs_obs.host.prometheus.cache import CachePerformance
+from constructs_obs.host.prometheus.scrape import PrometheusScrape
 
 STACK_NAME = "AiTutorStaging"
 REGION = "us-east-2"

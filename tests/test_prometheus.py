@@ -36,15 +36,12 @@ from constructs_obs.host.agent import (
     PROMETHEUS_CONFIG_PATH,
 )
 from constructs_obs.host.observability import HOST_METADATA_KEY, ObservedHostBase
-from constructs_obs.host.prometheus.metrics import (
-    HIT_RATE_EXPRESSION,
-    CachePerformance,
-    PrometheusScrape,
-    emf_event_example,
-    event_bytes,
-    scrape_config_yaml,
-)
+from constructs_obs.host.prometheus.cache import HIT_RATE_EXPRESSION, CachePerformance
+from constructs_obs.host.prometheus.cost import event_bytes
+from constructs_obs.host.prometheus.scrape import PrometheusScrape
+from constructs_obs.host.prometheus.scrape_config import scrape_config_yaml
 from constructs_obs.host.setup import no_template_braces
+from constructs_obs.testing.emf import emf_event
 from tests.conftest import logical_id
 from tests.prometheus_agent import (
     CONTENT_ITEMS,
@@ -243,7 +240,7 @@ def test_estimated_event_size_covers_the_real_events(
         e for e in _scrape_once(metrics, port, delivered, calc) if e["labels"]["content_item_id"] == uuid
     ]
     (event,) = events
-    real = emf_event_example(
+    real = emf_event(
         scrape_config,
         namespace=NAMESPACE,
         label_values={"content_item_id": uuid},

@@ -45,7 +45,7 @@ What is counted in each template:
 - ``AWS::CloudWatch::Dashboard`` and the metrics on each (a metric line, or an alarm graph, counts one).
 - Log data a resource declares under the metadata key :data:`LOG_INGESTION_METADATA_KEY` (``BytesPerMonth``, the
   estimate of what its log group ingests a month: the CloudWatch agent's Prometheus EMF events, see
-  :mod:`constructs_obs.host.prometheus.metrics`), against the free tier's 5 GB of log data a month (ingestion, archive storage
+  :mod:`constructs_obs.host.prometheus`), against the free tier's 5 GB of log data a month (ingestion, archive storage
   and Logs Insights scans together, "5GB Data (ingestion, archive storage, and data scanned by Logs Insights
   queries)" on the pricing page). Only declared estimates count: the volume of container output is not in a
   template (the seed's is 1-3 GB a month), so the check warns only when the declared estimates alone are over.
@@ -68,7 +68,7 @@ import jsii
 from constructs_obs.host.agent import CUSTOM_METRICS_METADATA_KEY
 
 #: Resource metadata key under which a log group declares what it is expected to ingest a month:
-#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.host.prometheus.metrics`).
+#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.host.prometheus`).
 LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
 
 #: Bytes in the GB of CloudWatch pricing (AWS bills data in binary gigabytes, 2^30 bytes).

@@ -1,6 +1,6 @@
 """The CloudWatch agent on an Amazon Linux 2023 host: memory and root-disk metrics, log files, least privilege.
 
-The agent can also scrape Prometheus endpoints on the host (see :mod:`constructs_obs.host.prometheus.metrics`): its
+The agent can also scrape Prometheus endpoints on the host (see :mod:`constructs_obs.host.prometheus`): its
 ``logs.metrics_collected.prometheus`` section and the scrape configuration file come in an
 :class:`AgentPrometheus`, and the setup writes both.
 """
@@ -147,7 +147,7 @@ def agent_setup_steps(config: dict[str, Any], prometheus_scrape_config: str | No
 
     The agent does not check the scrape configuration when it starts: a scrape configuration the Prometheus
     library refuses only stops the scraping (plugins/inputs/prometheus/start.go logs the error) while the agent
-    keeps ``running``, so the library validates what it writes (:mod:`constructs_obs.host.prometheus.metrics`).
+    keeps ``running``, so the library validates what it writes (:mod:`constructs_obs.host.prometheus`).
     """
     text = json.dumps(config, indent=2, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()
@@ -247,7 +247,7 @@ class CloudWatchAgent(Construct):
             collection_interval: how often the agent samples. Default 1 minute (standard resolution).
             declare_metrics_on: the resource whose metadata declares the agent's metrics for the free-tier
                 check. Default: the setup's association.
-            prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.host.prometheus.metrics`). Default: none.
+            prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.host.prometheus`). Default: none.
         """
         check.metrics_namespace("namespace", namespace)
         if prometheus is not None:

@@ -24,7 +24,7 @@ from constructs_obs.host.observability import (
     ObservedHostBase,
     default_metrics_namespace,
 )
-from constructs_obs.host.prometheus.metrics import PrometheusScrape, validate_scrapes
+from constructs_obs.host.prometheus.scrape import PrometheusScrape, validate_scrapes
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -422,7 +422,7 @@ class ObservedEc2Host(ObservedHostBase):
                 working). Default on; it costs nothing beyond the public IPv4 address the host pays for
                 anyway. Turn off for a host behind a load balancer.
             prometheus_scrapes: Prometheus endpoints on the host for the CloudWatch agent to scrape
-                (:class:`~constructs_obs.host.prometheus.metrics.PrometheusScrape`): their selected metrics are published to
+                (:class:`~constructs_obs.host.prometheus.scrape.PrometheusScrape`): their selected metrics are published to
                 ``metrics_namespace`` through the log group ``{prefix}/prometheus``. Default: none.
 
         Raises:

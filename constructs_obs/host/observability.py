@@ -41,7 +41,8 @@ from constructs_obs.contract import (  # the names shared with obs-doctor, re-ex
 from constructs_obs.host.agent import CloudWatchAgent
 from constructs_obs.host.docker_events import DockerEventsLog
 from constructs_obs.host.log_groups import ContainerLogGroups
-from constructs_obs.host.prometheus.metrics import PROMETHEUS_LOG_NAME, PrometheusMetrics, PrometheusScrape
+from constructs_obs.host.prometheus.metrics import PrometheusMetrics
+from constructs_obs.host.prometheus.scrape import PROMETHEUS_LOG_NAME, PrometheusScrape
 from constructs_obs.host.setup import HostSetup
 
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.

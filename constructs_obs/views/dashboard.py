@@ -14,7 +14,7 @@ from constructs_obs.alarms.basic import AlarmGraph
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.host.observability import IObservedHost
-from constructs_obs.host.prometheus.metrics import CachePerformance
+from constructs_obs.host.prometheus.cache import CachePerformance
 
 #: The free tier covers 3 dashboards of up to 50 metrics each.
 FREE_TIER_METRICS_PER_DASHBOARD = 50
@@ -94,7 +94,7 @@ class HostDashboard(Construct):
             host: the host whose metrics to graph when no alarm watches them. Default: none.
             dashboard_name: default the first alarms' ``name_prefix``.
             default_interval: time range shown when the dashboard opens. Default one day.
-            cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.host.prometheus.metrics.CachePerformance`),
+            cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.host.prometheus.cache.CachePerformance`),
                 shown as one row of graphs, figures over the time range and a note, before the alarms' states.
                 Default: none.
 

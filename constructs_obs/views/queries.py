@@ -10,7 +10,7 @@ from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.host.docker_events import DELIBERATE_STOP_EXIT_CODES
 from constructs_obs.host.observability import IObservedHost
-from constructs_obs.host.prometheus.metrics import CachePerformance
+from constructs_obs.host.prometheus.cache import CachePerformance
 
 #: The backend's error lines: the same regular expression the backend-errors metric filter counts with (level
 #: anchored at the start of the line, so client text in an access line is never listed).
@@ -62,7 +62,7 @@ class SavedQueries(Construct):
       only: it reads the host's docker-events group).
     - ``{name_prefix}/{cache title}-hit-rate-by-{label}`` with ``cache``: a cache's hits, misses, hit rate and
       estimated savings per value of its breakdown label (:meth:`CachePerformance.breakdown_query
-      <constructs_obs.host.prometheus.metrics.CachePerformance.breakdown_query>`), over the agent's Prometheus log group.
+      <constructs_obs.host.prometheus.cache.CachePerformance.breakdown_query>`), over the agent's Prometheus log group.
 
     Each reads a host's container (``host`` with ``backend_container`` / ``nginx_container``) or any log group
     (``backend_log_group`` / ``nginx_log_group``: ECS, Fargate, ...). Saved queries cost nothing; running one is
@@ -99,7 +99,7 @@ class SavedQueries(Construct):
             nginx_container: the nginx container of ``host``; None for no nginx query.
             backend_log_group: the backend's log group, instead of ``backend_container``.
             nginx_log_group: nginx's log group, instead of ``nginx_container``.
-            cache: a cache with a ``breakdown_label`` (:class:`~constructs_obs.host.prometheus.metrics.CachePerformance`):
+            cache: a cache with a ``breakdown_label`` (:class:`~constructs_obs.host.prometheus.cache.CachePerformance`):
                 save its per-label breakdown query too. Default: none.
 
         Raises:

@@ -528,7 +528,8 @@ class Deployment:
         and does not extract metrics from it (AWS would): :meth:`put_prometheus_metrics` publishes those."""
         from aws_cdk import Duration
 
-        from constructs_obs.host.prometheus.metrics import PrometheusScrape, emf_event_example
+        from constructs_obs.host.prometheus.scrape import PrometheusScrape
+        from constructs_obs.testing.emf import emf_event
 
         assert host.prometheus is not None
         meta = host.prometheus_job(job)
@@ -545,7 +546,7 @@ class Deployment:
             interval=Duration.seconds(meta["IntervalSeconds"]),
         )
         moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
-        message = emf_event_example(
+        message = emf_event(
             scrape,
             namespace=host.namespace,
             label_values={"content_item_id": "lesson-1", **(label_values or {})},

@@ -155,7 +155,8 @@ def test_the_doctor_reads_the_prometheus_metadata_and_events_the_constructs_writ
 
     from constructs_obs.doctor.checks.prometheus import what_the_events_declare
     from constructs_obs.doctor.facts import PrometheusJob
-    from constructs_obs.host.prometheus.metrics import PrometheusScrape, emf_event_example
+    from constructs_obs.host.prometheus.scrape import PrometheusScrape
+    from constructs_obs.testing.emf import emf_event
     from stacks.staging import BACKEND_METRICS
 
     api = PrometheusScrape(
@@ -175,7 +176,7 @@ def test_the_doctor_reads_the_prometheus_metadata_and_events_the_constructs_writ
             dimensions=scrape.dimensions,
         )
         # The event the library says the agent writes declares the job's metrics as the doctor expects them.
-        event = emf_event_example(scrape, namespace="AiTutor/Staging")
+        event = emf_event(scrape, namespace="AiTutor/Staging")
         assert what_the_events_declare(event, "AiTutor/Staging", job) is None
         assert what_the_events_declare(event, "Other/Namespace", job) == (
             "its events declare their metrics in AiTutor/Staging, not Other/Namespace"

@@ -1,6 +1,6 @@
 """The Prometheus metrics a host's CloudWatch agent scrapes reach CloudWatch: one row per host and scrape job.
 
-How they travel (:mod:`constructs_obs.host.prometheus.metrics`): the agent scrapes the job's endpoint every ``IntervalSeconds``
+How they travel (:mod:`constructs_obs.host.prometheus`): the agent scrapes the job's endpoint every ``IntervalSeconds``
 and writes one EMF event per label set and scrape to the host's Prometheus log group, in a stream named after the
 job, holding each selected counter's increase since the previous scrape (also when it is 0); CloudWatch Logs
 extracts one metric per selected name into the host's namespace, with exactly the job's dimensions (none by
