@@ -337,6 +337,20 @@ scrape_configs:
 """
 
 
+def test_string_values_stay_strings_in_the_scrape_configuration() -> None:
+    """YAML 1.1 reads a bare ``on`` as true and ``1e3`` as a number: every string value is written quoted."""
+    scrape = PrometheusScrape(job_name="on", port=9100, path="/1e3", metrics=("yes_total",))
+    text = scrape_config_yaml([scrape])
+    assert '  - job_name: "on"\n' in text
+    (job,) = yaml.safe_load(text)["scrape_configs"]
+    assert (job["job_name"], job["metrics_path"], job["metric_relabel_configs"][0]["regex"]) == (
+        "on",
+        "/1e3",
+        "yes_total",
+    )
+    assert job["sample_limit"] == 1000
+
+
 def test_staging_scrape_configuration(staging_template_json: dict[str, Any]) -> None:
     path, text = heredoc(setup_script(staging_template_json), PROMETHEUS_CONFIG_HEREDOC)
     assert path == "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"

@@ -1,45 +1,54 @@
-"""The Prometheus scrape configuration file the CloudWatch agent reads (``prometheus_config_path``)."""
+"""The Prometheus scrape configuration file the CloudWatch agent reads (``prometheus_config_path``).
+
+The file is written by PyYAML's safe dumper (plain data only: mappings, lists, strings and integers), in block style
+with every string value double-quoted, so no value is read back as another type (YAML 1.1 reads ``on`` or ``1e3``
+unquoted as a boolean or a number) and the file reads like Prometheus's own examples.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
+
+import yaml
 
 from constructs_obs.host.prometheus.scrape import PrometheusScrape
 
-
-def _yaml(value: Any, indent: int = 0) -> list[str]:
-    """Block-style YAML of dicts, lists, strings (double-quoted, JSON escapes) and ints."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(item, (Mapping, list)) and item:
-                lines.append(f"{pad}{key}:")
-                lines += _yaml(item, indent + 2)
-            else:
-                lines.append(f"{pad}{key}: {_scalar(item)}")
-    elif isinstance(value, list):
-        for item in value:
-            inner = _yaml(item, indent + 2)
-            lines.append(f"{pad}- {inner[0].lstrip()}")
-            lines += inner[1:]
-    else:
-        lines.append(f"{pad}{_scalar(value)}")
-    return lines
+#: The comment lines the file starts with.
+HEADER = (
+    "# Written by constructs_obs: the CloudWatch agent's Prometheus scrape configuration",
+    "# (logs.metrics_collected.prometheus.prometheus_config_path). Changes come from the stack.",
+)
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        raise TypeError(f"no YAML scalar for {value!r} here")
-    if isinstance(value, int):
-        return str(value)
+class _Quoted(str):
+    """A string value, written double-quoted (keys stay plain)."""
+
+    __slots__ = ()
+
+
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, with lists indented under their key (``key:\\n  - item``, as Prometheus's examples)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_quoted(dumper: yaml.SafeDumper, value: _Quoted) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+
+
+_Dumper.add_representer(_Quoted, _represent_quoted)
+
+
+def _quote_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _quote_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_quote_values(item) for item in value]
     if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (list, dict)) and not value:
-        return "[]" if isinstance(value, list) else "{}"
-    raise TypeError(f"no YAML scalar for {value!r}")
+        return _Quoted(value)
+    return value
 
 
 def scrape_config_document(scrapes: Sequence[PrometheusScrape]) -> dict[str, Any]:
@@ -68,9 +77,16 @@ def scrape_config_document(scrapes: Sequence[PrometheusScrape]) -> dict[str, Any
 
 
 def scrape_config_yaml(scrapes: Sequence[PrometheusScrape]) -> str:
-    """:func:`scrape_config_document` as the YAML file the agent reads (block style, strings double-quoted)."""
-    header = [
-        "# Written by constructs_obs: the CloudWatch agent's Prometheus scrape configuration",
-        "# (logs.metrics_collected.prometheus.prometheus_config_path). Changes come from the stack.",
-    ]
-    return "\n".join([*header, *_yaml(scrape_config_document(scrapes))]) + "\n"
+    """:func:`scrape_config_document` as the YAML file the agent reads (block style, string values double-quoted).
+
+    Keys keep the document's order; no line is folded (``width``), so a long ``regex`` stays on one line.
+    """
+    body = yaml.dump(
+        _quote_values(scrape_config_document(scrapes)),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=False,
+        width=2**31 - 1,
+    )
+    return "\n".join(HEADER) + "\n" + body
