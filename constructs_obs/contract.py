@@ -7,9 +7,59 @@ so the two cannot drift apart.
 
 from __future__ import annotations
 
-#: Resource metadata key under which each host's setup association describes the host (see
-#: :data:`constructs_obs.host.observability.HOST_METADATA_KEY` for its fields).
+from typing import Final
+
+#: Resource metadata key under which each host's setup association describes the host for ``obs-doctor``, with the
+#: fields of :class:`HostFields` (and, with Prometheus scrapes, :class:`PrometheusFields`).
 HOST_METADATA_KEY = "ConstructsObs::Host"
+
+
+class HostFields:
+    """The fields of the host metadata (:data:`HOST_METADATA_KEY`), as the setup association carries them::
+
+        {"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "RoleLogicalId",
+         "ContainerLogGroups": {container: group}, "DockerEventsLogGroup", "Prometheus": {...}}
+
+    ``InstanceId`` is a ``Ref`` when the stack creates the instance (the association targets it anyway). The role is
+    named by its literal name (an imported role: ``RoleName``) or by its logical id in the stack (a role of the
+    stack: ``RoleLogicalId``, whose physical name is the stack resource's): a ``Ref`` would duplicate the
+    association's explicit dependency on the role (cfn-lint W3005). ``Prometheus`` is present with scrapes only.
+    """
+
+    HOST_PATH: Final = "HostPath"
+    INSTANCE_ID: Final = "InstanceId"
+    METRICS_NAMESPACE: Final = "MetricsNamespace"
+    ROLE_NAME: Final = "RoleName"
+    ROLE_LOGICAL_ID: Final = "RoleLogicalId"
+    CONTAINER_LOG_GROUPS: Final = "ContainerLogGroups"
+    DOCKER_EVENTS_LOG_GROUP: Final = "DockerEventsLogGroup"
+    PROMETHEUS: Final = "Prometheus"
+
+
+class PrometheusFields:
+    """The fields of the host metadata's ``Prometheus`` block: ``{"LogGroup", "Jobs": [{"JobName", "Url",
+    "IntervalSeconds", "Metrics", "Dimensions"}]}``, one job per scrape."""
+
+    LOG_GROUP: Final = "LogGroup"
+    JOBS: Final = "Jobs"
+    JOB_NAME: Final = "JobName"
+    URL: Final = "Url"
+    INTERVAL_SECONDS: Final = "IntervalSeconds"
+    METRICS: Final = "Metrics"
+    DIMENSIONS: Final = "Dimensions"
+
+
+#: The scrape interval of a Prometheus job that names none (Prometheus's own default), in seconds.
+DEFAULT_SCRAPE_INTERVAL_SECONDS = 60
+
+#: Resource metadata key under which a resource declares the custom metrics it publishes at run time, so that a
+#: template alone tells what a stack bills: a list of ``{"Namespace", "MetricName", "Dimensions": [keys]}`` and,
+#: for a metric with one series per dimension value, ``"PerDimensionValue": true`` (read by
+#: :mod:`constructs_obs.checks.free_tier`).
+CUSTOM_METRICS_METADATA_KEY = "ConstructsObs::CustomMetrics"
+#: Resource metadata key under which a log group declares what it is expected to ingest a month:
+#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (read by :mod:`constructs_obs.checks.free_tier`).
+LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
 
 #: The AWS-managed Command document that runs the setup script (``commands``) on Linux.
 RUN_SHELL_SCRIPT_DOCUMENT = "AWS-RunShellScript"

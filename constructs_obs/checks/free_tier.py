@@ -65,11 +65,12 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from constructs_obs.host.agent import CUSTOM_METRICS_METADATA_KEY
-
-#: Resource metadata key under which a log group declares what it is expected to ingest a month:
-#: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (see :mod:`constructs_obs.host.prometheus`).
-LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
+from constructs_obs.contract import (  # the metadata keys the constructs write, re-exported here
+    CUSTOM_METRICS_METADATA_KEY as CUSTOM_METRICS_METADATA_KEY,
+)
+from constructs_obs.contract import (
+    LOG_INGESTION_METADATA_KEY as LOG_INGESTION_METADATA_KEY,
+)
 
 #: Bytes in the GB of CloudWatch pricing (AWS bills data in binary gigabytes, 2^30 bytes).
 BYTES_PER_GB = 1024**3

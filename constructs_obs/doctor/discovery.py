@@ -19,7 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_obs.contract import HOST_METADATA_KEY
+from constructs_obs.contract import (
+    DEFAULT_SCRAPE_INTERVAL_SECONDS,
+    HOST_METADATA_KEY,
+    HostFields,
+    PrometheusFields,
+)
 from constructs_obs.doctor.facts import (
     AlarmSpec,
     FilterSpec,
@@ -201,31 +206,27 @@ def account_and_partition(stack_id: str) -> tuple[str, str]:
     return "", "aws"
 
 
-#: The scrape interval a job without ``IntervalSeconds`` has (the library's default, Prometheus's own).
-DEFAULT_SCRAPE_INTERVAL_SECONDS = 60
-
-
 def _prometheus_jobs(block: Any, resolve: Resolver) -> tuple[PrometheusJob, ...]:
     """The scrape jobs of a host's ``Prometheus`` metadata; a job without a name or metrics is left out."""
-    jobs = block.get("Jobs") if isinstance(block, Mapping) else None
+    jobs = block.get(PrometheusFields.JOBS) if isinstance(block, Mapping) else None
     found = []
     for job in jobs if isinstance(jobs, list) else []:
         if not isinstance(job, Mapping):
             continue
-        name = resolve(job.get("JobName"))
-        metrics = tuple(resolve.strings(job.get("Metrics") or []))
+        name = resolve(job.get(PrometheusFields.JOB_NAME))
+        metrics = tuple(resolve.strings(job.get(PrometheusFields.METRICS) or []))
         if not name or not metrics:
             continue
-        interval = resolve(job.get("IntervalSeconds"))
+        interval = resolve(job.get(PrometheusFields.INTERVAL_SECONDS))
         found.append(
             PrometheusJob(
                 job_name=name,
-                url=resolve(job.get("Url")) or "",
+                url=resolve(job.get(PrometheusFields.URL)) or "",
                 interval_seconds=int(interval)
                 if interval and interval.isdigit()
                 else DEFAULT_SCRAPE_INTERVAL_SECONDS,
                 metrics=metrics,
-                dimensions=tuple(resolve.strings(job.get("Dimensions") or [])),
+                dimensions=tuple(resolve.strings(job.get(PrometheusFields.DIMENSIONS) or [])),
             )
         )
     return tuple(found)
@@ -238,28 +239,28 @@ def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
         described = resource.metadata.get(HOST_METADATA_KEY)
         if not isinstance(described, Mapping):
             continue
-        groups = described.get("ContainerLogGroups")
+        groups = described.get(HostFields.CONTAINER_LOG_GROUPS)
         container_groups = {
             str(container): group
             for container, value in (groups.items() if isinstance(groups, Mapping) else [])
             if (group := resolve(value)) is not None
         }
-        instance_id = resolve(described.get("InstanceId"))
+        instance_id = resolve(described.get(HostFields.INSTANCE_ID))
         # A role the stack creates is named by its logical id (its name is a deploy-time token), another by name.
-        role_logical_id = described.get("RoleLogicalId")
-        role = resolve(described.get("RoleName")) or (
+        role_logical_id = described.get(HostFields.ROLE_LOGICAL_ID)
+        role = resolve(described.get(HostFields.ROLE_NAME)) or (
             inv.physical_id(role_logical_id) if isinstance(role_logical_id, str) else None
         )
-        prometheus = described.get("Prometheus")
+        prometheus = described.get(HostFields.PROMETHEUS)
         hosts.append(
             Host(
-                path=str(described.get("HostPath") or resource.logical_id),
+                path=str(described.get(HostFields.HOST_PATH) or resource.logical_id),
                 instance_id=instance_id,
-                metrics_namespace=resolve(described.get("MetricsNamespace")),
+                metrics_namespace=resolve(described.get(HostFields.METRICS_NAMESPACE)),
                 role_name=role,
                 container_groups=container_groups,
-                docker_events_group=resolve(described.get("DockerEventsLogGroup")),
-                prometheus_group=resolve(prometheus.get("LogGroup"))
+                docker_events_group=resolve(described.get(HostFields.DOCKER_EVENTS_LOG_GROUP)),
+                prometheus_group=resolve(prometheus.get(PrometheusFields.LOG_GROUP))
                 if isinstance(prometheus, Mapping)
                 else None,
                 prometheus_jobs=_prometheus_jobs(prometheus, resolve),

@@ -23,6 +23,9 @@ from constructs_obs.contract import (  # the names shared with obs-doctor, re-ex
     AGENT_CONFIG_PATH as AGENT_CONFIG_PATH,
 )
 from constructs_obs.contract import (
+    CUSTOM_METRICS_METADATA_KEY as CUSTOM_METRICS_METADATA_KEY,
+)
+from constructs_obs.contract import (
     DISK_USED_PERCENT as DISK_USED_PERCENT,
 )
 from constructs_obs.contract import (
@@ -42,11 +45,6 @@ AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 AGENT_CONFIG_HEREDOC = "CLOUDWATCH_AGENT_CONFIG"
 #: The heredoc delimiter around the scrape configuration in the setup script.
 PROMETHEUS_CONFIG_HEREDOC = "PROMETHEUS_SCRAPE_CONFIG"
-
-
-#: Resource metadata key under which a resource declares the custom metrics it publishes at run time, so that
-#: a template alone tells what a stack bills (see :mod:`constructs_obs.checks.free_tier`).
-CUSTOM_METRICS_METADATA_KEY = "ConstructsObs::CustomMetrics"
 
 
 @dataclass(frozen=True)

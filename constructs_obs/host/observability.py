@@ -38,6 +38,7 @@ from constructs import Construct, Node
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     HOST_METADATA_KEY as HOST_METADATA_KEY,
 )
+from constructs_obs.contract import HostFields
 from constructs_obs.host.agent import CloudWatchAgent
 from constructs_obs.host.docker_events import DockerEventsLog
 from constructs_obs.host.log_groups import ContainerLogGroups
@@ -47,15 +48,6 @@ from constructs_obs.host.setup import HostSetup
 
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
 DOCKER_EVENTS_LOG_NAME = "docker-events"
-
-#: Resource metadata key under which each host's setup association describes the host for ``obs-doctor``:
-#: ``{"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "RoleLogicalId", "ContainerLogGroups":
-#: {container: group}, "DockerEventsLogGroup"}``, and with Prometheus scrapes ``"Prometheus": {"LogGroup", "Jobs":
-#: [{"JobName", "Url", "IntervalSeconds", "Metrics", "Dimensions"}]}``. ``InstanceId`` is a ``Ref`` when the stack
-#: creates the instance (the association targets it anyway). The role is named by its literal name (an imported
-#: role, ``RoleName``) or by its logical id in the stack (a created role, ``RoleLogicalId``; its physical name is
-#: the stack resource's): a ``Ref`` would duplicate the association's explicit dependency on the role (cfn-lint
-#: W3005).
 
 #: The period of ``metric_*`` when none is given (aws-cdk-lib's default for L2 metrics).
 DEFAULT_METRIC_PERIOD = Duration.minutes(5)
@@ -86,8 +78,8 @@ def _role_reference(grantee: iam.IGrantable) -> dict[str, str | None]:
     name = getattr(grantee, "role_name", None)
     cfn_role = grantee.node.default_child if isinstance(grantee, iam.Role) else None
     return {
-        "RoleName": name if isinstance(name, str) and not Token.is_unresolved(name) else None,
-        "RoleLogicalId": Stack.of(cfn_role).get_logical_id(cfn_role)
+        HostFields.ROLE_NAME: name if isinstance(name, str) and not Token.is_unresolved(name) else None,
+        HostFields.ROLE_LOGICAL_ID: Stack.of(cfn_role).get_logical_id(cfn_role)
         if isinstance(cfn_role, CfnResource)
         else None,
     }
@@ -246,13 +238,17 @@ class ObservedHostBase(Construct):
         self.setup.association.add_metadata(
             HOST_METADATA_KEY,
             {
-                "HostPath": self.node.path,
-                "InstanceId": instance_id,
-                "MetricsNamespace": metrics_namespace,
+                HostFields.HOST_PATH: self.node.path,
+                HostFields.INSTANCE_ID: instance_id,
+                HostFields.METRICS_NAMESPACE: metrics_namespace,
                 **_role_reference(grantee),
-                "ContainerLogGroups": {c: log_groups.log_group_name(c) for c in log_groups.containers},
-                "DockerEventsLogGroup": log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
-                **({"Prometheus": self.prometheus.describe()} if self.prometheus is not None else {}),
+                HostFields.CONTAINER_LOG_GROUPS: {
+                    c: log_groups.log_group_name(c) for c in log_groups.containers
+                },
+                HostFields.DOCKER_EVENTS_LOG_GROUP: log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+                **(
+                    {HostFields.PROMETHEUS: self.prometheus.describe()} if self.prometheus is not None else {}
+                ),
             },
         )
         grants = [self.docker_events.write_grant, self.agent.put_metric_data_grant]

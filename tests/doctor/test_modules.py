@@ -292,3 +292,46 @@ def test_the_shared_names_load_without_the_cdk() -> None:
 
     code = "import sys, constructs_obs.contract; assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+#: Contract values that are also names in AWS's own APIs (EC2's ``InstanceId`` dimension, ``Metrics`` and
+#: ``Dimensions`` of CloudWatch's alarm and metric calls, IAM's ``RoleName``): the code reads those from AWS too.
+AWS_API_NAMES = {"InstanceId", "Metrics", "Dimensions", "RoleName"}
+
+
+def _names_written_or_read(tree: ast.AST) -> list[ast.Constant]:
+    """String constants where a name is written or read: dict keys, ``.get()`` and subscript keys, keyword
+    arguments (``DocumentName="..."``)."""
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            found += [key for key in node.keys if key is not None]
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+                found.append(node.args[0])
+            found += [keyword.value for keyword in node.keywords]
+        elif isinstance(node, ast.Subscript):
+            found.append(node.slice)
+    return [n for n in found if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def test_no_copy_of_a_contract_name_outside_the_contract() -> None:
+    """Every metadata key, field, path and document the constructs write and the doctor reads is spelled once,
+    in constructs_obs.contract: no module writes or reads one by its literal value."""
+    import constructs_obs
+    from constructs_obs import contract
+
+    values: set[str] = set()
+    for holder in (contract, contract.HostFields, contract.PrometheusFields):
+        values |= {v for k, v in vars(holder).items() if k.isupper() and isinstance(v, str)}
+    assert {"ConstructsObs::Host", "AWS-RunShellScript", "RoleLogicalId", "IntervalSeconds"} <= values
+    values -= AWS_API_NAMES
+    values -= set(constructs_obs.__all__)  # ContainerLogGroups: the class of that name, by name
+    copies = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for path in sorted((ROOT / "constructs_obs").rglob("*.py"))
+        if path.name != "contract.py"
+        for node in _names_written_or_read(ast.parse(path.read_text()))
+        if node.value in values
+    ]
+    assert copies == []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs.contract import DOCKER_EVENTS_UNIT as UNIT_NAME
+from constructs_obs.contract import RUN_SHELL_SCRIPT_DOCUMENT
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.discovery import ServiceLogging, compose_logging
 from constructs_obs.doctor.facts import InstanceState, StackFacts, could_not_check
@@ -126,7 +127,7 @@ def run_on_host(
     try:
         command = ssm.send_command(
             InstanceIds=[instance_id],
-            DocumentName="AWS-RunShellScript",
+            DocumentName=RUN_SHELL_SCRIPT_DOCUMENT,
             Comment="obs-doctor --deep: read-only systemctl is-active and docker inspect",
             TimeoutSeconds=max(30, int(timeout_seconds)),
             Parameters={"commands": list(HOST_COMMANDS)},

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_series
-from constructs_obs.checks.free_tier import LOG_INGESTION_METADATA_KEY
+from constructs_obs.contract import LOG_INGESTION_METADATA_KEY, PrometheusFields
 from constructs_obs.host.agent import AgentPrometheus
 from constructs_obs.host.log_groups import claimed_log_group
 from constructs_obs.host.prometheus.agent_section import agent_section
@@ -37,7 +37,7 @@ class PrometheusMetrics(Construct):
     - ``grantee`` (the host's role) may create streams in and write to that log group, and nothing else
       (:data:`EMF_WRITE_ACTIONS`); no ``logs:CreateLogGroup``.
     - The log group declares its estimated monthly ingestion (:func:`monthly_ingestion_bytes`) under
-      :data:`~constructs_obs.checks.free_tier.LOG_INGESTION_METADATA_KEY`; the metrics are declared by the agent
+      :data:`~constructs_obs.contract.LOG_INGESTION_METADATA_KEY`; the metrics are declared by the agent
       (:attr:`agent_prometheus`), both for the free-tier check.
     - Each metric's series is claimed app-wide: a second host publishing the same name to the same namespace fails
       synth, as for the metric filters.
@@ -168,14 +168,14 @@ class PrometheusMetrics(Construct):
     def describe(self) -> dict[str, Any]:
         """What the host metadata tells ``obs-doctor``: the log group and, per job, target, metrics, dimensions."""
         return {
-            "LogGroup": self.log_group_name,
-            "Jobs": [
+            PrometheusFields.LOG_GROUP: self.log_group_name,
+            PrometheusFields.JOBS: [
                 {
-                    "JobName": s.job_name,
-                    "Url": s.url,
-                    "IntervalSeconds": s.interval_seconds,
-                    "Metrics": list(s.metrics),
-                    "Dimensions": list(s.dimensions),
+                    PrometheusFields.JOB_NAME: s.job_name,
+                    PrometheusFields.URL: s.url,
+                    PrometheusFields.INTERVAL_SECONDS: s.interval_seconds,
+                    PrometheusFields.METRICS: list(s.metrics),
+                    PrometheusFields.DIMENSIONS: list(s.dimensions),
                 }
                 for s in self.scrapes
             ],

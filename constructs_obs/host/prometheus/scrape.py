@@ -15,14 +15,14 @@ from typing import Any
 from aws_cdk import Duration
 
 from constructs_obs.checks import _validation as check
-from constructs_obs.contract import DISK_USED_PERCENT, MEMORY_USED_PERCENT
+from constructs_obs.contract import DEFAULT_SCRAPE_INTERVAL_SECONDS, DISK_USED_PERCENT, MEMORY_USED_PERCENT
 from constructs_obs.host.docker_events import CONTAINER_CRASHES_METRIC
 
 #: The host's EMF log group is ``{log group prefix}/prometheus``.
 PROMETHEUS_LOG_NAME = "prometheus"
 
 #: The scrape interval when none is given (Prometheus's own default, and the agent documentation's).
-DEFAULT_SCRAPE_INTERVAL = Duration.minutes(1)
+DEFAULT_SCRAPE_INTERVAL = Duration.seconds(DEFAULT_SCRAPE_INTERVAL_SECONDS)
 #: The agent forgets a series' previous value 5 minutes after it last saw it (``CacheTTL``); a longer interval
 #: would publish no increase at all. 4 minutes leaves room for a late scrape.
 MAX_SCRAPE_INTERVAL_SECONDS = 240
