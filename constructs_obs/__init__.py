@@ -1,11 +1,13 @@
 """constructs_obs: AWS CDK constructs that observe a Docker host on EC2.
 
 - :class:`ContainerLogGroups`: one CloudWatch log group per container, for Docker's ``awslogs`` driver.
-- :class:`IObservedHost`: what alarms, queries and the dashboard read from a host; implemented by
-  :class:`ObservedEc2Host` and by :meth:`ObservedEc2Host.from_existing_instance` (an instance created elsewhere).
-- :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups, running
-  the CloudWatch agent (memory and disk metrics, :class:`CloudWatchAgent`) and a service that sends container
-  crash events to a log group of their own (:class:`DockerEventsLog`).
+- :class:`HostObservability`: the observability of an instance made anywhere (an ``ec2.Instance`` of your stack
+  or an instance id): the setup that runs the CloudWatch agent (memory and disk metrics, :class:`CloudWatchAgent`)
+  and a service that sends container crash events to a log group of their own (:class:`DockerEventsLog`), the
+  role's grants, the metric methods.
+- :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups: an
+  ``ec2.Instance`` plus a :class:`HostObservability`.
+- :class:`IObservedHost`: what alarms, queries and the dashboard read from a host; implemented by both.
 - :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
 - :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters, on a host's containers
   or any log groups (ECS, Fargate, ...).
@@ -18,6 +20,11 @@
   ``doctor`` extra, ``pip install "constructs-obs[doctor]"``).
 - :mod:`constructs_obs.testing`: check CloudWatch Logs filter patterns against your own log lines in your
   tests, without AWS.
+
+The packages show the architecture: :mod:`constructs_obs.host` (one host: the instance, its observability, setup,
+agent, docker-events, log groups, images, Prometheus), :mod:`constructs_obs.alarms`, :mod:`constructs_obs.views`
+(saved queries, dashboard), :mod:`constructs_obs.checks` (what runs at synth), :mod:`constructs_obs.doctor`,
+:mod:`constructs_obs.testing`, and :mod:`constructs_obs.contract` (the names the constructs and the doctor share).
 
 The constructs are imported on first use, so ``obs-doctor`` (which needs boto3, not the CDK) starts without
 loading aws-cdk-lib and its Node.js runtime.
@@ -36,8 +43,9 @@ if TYPE_CHECKING:
     from constructs_obs.host.docker_events import DockerEventsLog
     from constructs_obs.host.images import al2023_at_launch
     from constructs_obs.host.instance import ObservedEc2Host
+    from constructs_obs.host.interface import IObservedHost, MetricOptions
     from constructs_obs.host.log_groups import ContainerLogGroups
-    from constructs_obs.host.observability import IObservedHost
+    from constructs_obs.host.observability import HostObservability
     from constructs_obs.host.prometheus.cache import CachePerformance
     from constructs_obs.host.prometheus.metrics import PrometheusMetrics
     from constructs_obs.host.prometheus.scrape import PrometheusScrape
@@ -56,7 +64,9 @@ _EXPORTS = {
     "FreeTierCheck": "constructs_obs.checks.free_tier",
     "HostDashboard": "constructs_obs.views.dashboard",
     "HostSetup": "constructs_obs.host.setup",
-    "IObservedHost": "constructs_obs.host.observability",
+    "HostObservability": "constructs_obs.host.observability",
+    "IObservedHost": "constructs_obs.host.interface",
+    "MetricOptions": "constructs_obs.host.interface",
     "LogPatternAlarms": "constructs_obs.alarms.log_patterns",
     "ObservedEc2Host": "constructs_obs.host.instance",
     "PrometheusMetrics": "constructs_obs.host.prometheus.metrics",
@@ -75,9 +85,11 @@ __all__ = [
     "DockerEventsLog",
     "FreeTierCheck",
     "HostDashboard",
+    "HostObservability",
     "HostSetup",
     "IObservedHost",
     "LogPatternAlarms",
+    "MetricOptions",
     "ObservedEc2Host",
     "PrometheusMetrics",
     "PrometheusScrape",

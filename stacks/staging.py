@@ -175,9 +175,8 @@ class AiTutorStagingStack(Stack):
             metrics_namespace="AiTutor/Staging",
             prometheus_scrapes=[BACKEND_METRICS],
         )
-        assert self.host.prometheus is not None
         self.llm_cache = CachePerformance(
-            source=self.host.prometheus,
+            source=self.host,
             hits="llm_cache_hits_total",
             misses="llm_cache_misses_total",
             breakdown_label="content_item_id",

@@ -382,13 +382,3 @@ def test_the_host_is_grantable_and_has_metric_methods() -> None:
         assert stack.resolve(metric.dimensions) == {
             "InstanceId": {"Ref": stack.get_logical_id(host.instance.node.default_child)}
         }  # type: ignore[arg-type]
-
-
-def test_an_existing_instance_id_is_checked() -> None:
-    stack = cdk.Stack(cdk.App(), "Existing", env=cdk.Environment(region="eu-west-1"))
-    logs = ContainerLogGroups(stack, "Logs", prefix="/e", containers=["web"])
-    role = iam.Role.from_role_name(stack, "Role", "team-ec2")
-    with pytest.raises(
-        ValueError, match="instance_id must be an EC2 instance id, 'i-' and 8 or 17 hex digits"
-    ):
-        ObservedEc2Host.from_existing_instance(stack, "Host", instance_id="web-1", role=role, log_groups=logs)

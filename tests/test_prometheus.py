@@ -35,7 +35,7 @@ from constructs_obs.host.agent import (
     PROMETHEUS_CONFIG_HEREDOC,
     PROMETHEUS_CONFIG_PATH,
 )
-from constructs_obs.host.observability import HOST_METADATA_KEY, ObservedHostBase
+from constructs_obs.host.observability import HOST_METADATA_KEY, HostObservability
 from constructs_obs.host.prometheus.cache import HIT_RATE_EXPRESSION, CachePerformance
 from constructs_obs.host.prometheus.cost import event_bytes
 from constructs_obs.host.prometheus.scrape import PrometheusScrape
@@ -75,15 +75,15 @@ def backend() -> Iterator[tuple[BackendMetrics, int]]:
         yield metrics, port
 
 
-def _team_stack(port: int) -> tuple[cdk.Stack, ObservedHostBase]:
+def _team_stack(port: int) -> tuple[cdk.Stack, HostObservability]:
     """An instance created elsewhere, scraping the backend on ``port``."""
     app = cdk.App()
     stack = cdk.Stack(app, "Team", env=cdk.Environment(region="eu-west-1"))
     logs = ContainerLogGroups(stack, "Logs", prefix="/team", containers=["backend"])
-    host = ObservedEc2Host.from_existing_instance(
+    host = HostObservability(
         stack,
         "Host",
-        instance_id="i-0123456789abcdef0",
+        instance="i-0123456789abcdef0",
         role=iam.Role.from_role_name(stack, "InstanceRole", "team-ec2-role"),
         log_groups=logs,
         metrics_namespace=NAMESPACE,
@@ -97,18 +97,17 @@ def _team_stack(port: int) -> tuple[cdk.Stack, ObservedHostBase]:
             )
         ],
     )
-    assert isinstance(host, ObservedHostBase)
     return stack, host
 
 
 @pytest.fixture(scope="module")
-def team(backend: tuple[BackendMetrics, int]) -> tuple[dict[str, Any], ObservedHostBase]:
+def team(backend: tuple[BackendMetrics, int]) -> tuple[dict[str, Any], HostObservability]:
     stack, host = _team_stack(backend[1])
     return assertions.Template.from_stack(stack).to_json(), host
 
 
 @pytest.fixture(scope="module")
-def delivered(team: tuple[dict[str, Any], ObservedHostBase]) -> tuple[dict[str, Any], dict[str, Any]]:
+def delivered(team: tuple[dict[str, Any], HostObservability]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(scrape configuration, agent configuration) exactly as the association's script writes them."""
     script = setup_script(team[0])
     path, scrape_text = heredoc(script, PROMETHEUS_CONFIG_HEREDOC)
@@ -223,7 +222,7 @@ def test_a_new_content_item_counts_from_its_second_scrape(
 def test_estimated_event_size_covers_the_real_events(
     delivered: tuple[dict[str, Any], dict[str, Any]],
     backend: tuple[BackendMetrics, int],
-    team: tuple[dict[str, Any], ObservedHostBase],
+    team: tuple[dict[str, Any], HostObservability],
 ) -> None:
     metrics, port = backend
     host = team[1]
@@ -259,7 +258,7 @@ def test_estimated_event_size_covers_the_real_events(
 
 
 def test_promtool_accepts_the_scrape_configuration(
-    team: tuple[dict[str, Any], ObservedHostBase], tmp_path: Path
+    team: tuple[dict[str, Any], HostObservability], tmp_path: Path
 ) -> None:
     """Prometheus's own loader (strict YAML, every field checked) reads the file (Debian's promtool, if any)."""
     promtool = shutil.which("promtool")
@@ -296,7 +295,7 @@ def test_promtool_refuses_what_prometheus_would(tmp_path: Path) -> None:
 
 
 def test_host_metadata_tells_the_doctor_what_to_look_for(
-    team: tuple[dict[str, Any], ObservedHostBase],
+    team: tuple[dict[str, Any], HostObservability],
 ) -> None:
     (association,) = [r for r in team[0]["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
     port = team[1].prometheus.scrapes[0].port if team[1].prometheus else 0
@@ -541,10 +540,10 @@ def test_two_jobs_may_not_keep_one_metric_name() -> None:
         PrometheusScrape(job_name="b", port=2, metrics=(HITS,)),
     ]
     with pytest.raises(ValueError, match="in more than one job"):
-        ObservedEc2Host.from_existing_instance(
+        HostObservability(
             stack,
             "Host",
-            instance_id="i-0123456789abcdef0",
+            instance="i-0123456789abcdef0",
             role=iam.Role.from_role_name(stack, "R", "r"),
             log_groups=logs,
             prometheus_scrapes=scrapes,
@@ -556,10 +555,10 @@ def test_two_hosts_in_one_namespace_fail_synth() -> None:
     app = cdk.App()
     for name in ("A", "B"):
         stack = cdk.Stack(app, name, env=cdk.Environment(account="123456789012", region="eu-west-1"))
-        ObservedEc2Host.from_existing_instance(
+        HostObservability(
             stack,
             "Host",
-            instance_id="i-0123456789abcdef0",
+            instance="i-0123456789abcdef0",
             role=iam.Role.from_role_name(stack, "R", "r"),
             log_groups=ContainerLogGroups(stack, "Logs", prefix=f"/{name.lower()}", containers=["api"]),
             metrics_namespace="Shared/Namespace",
@@ -569,7 +568,7 @@ def test_two_hosts_in_one_namespace_fail_synth() -> None:
         app.synth()
 
 
-def test_cache_performance_refuses(team: tuple[dict[str, Any], ObservedHostBase]) -> None:
+def test_cache_performance_refuses(team: tuple[dict[str, Any], HostObservability]) -> None:
     source = team[1].prometheus
     assert source is not None
     ok: dict[str, Any] = {"source": source, "hits": HITS, "misses": MISSES, "saving_per_hit_usd": 0.01}
@@ -585,12 +584,33 @@ def test_cache_performance_refuses(team: tuple[dict[str, Any], ObservedHostBase]
         CachePerformance(**{**ok, "source": object()})
 
 
-def test_dashboard_and_queries_on_any_host(team: tuple[dict[str, Any], ObservedHostBase]) -> None:
+def test_cache_performance_takes_the_host_or_its_prometheus_metrics(
+    team: tuple[dict[str, Any], HostObservability],
+) -> None:
+    host = team[1]
+    by_host = CachePerformance(source=host, hits=HITS, misses=MISSES, saving_per_hit_usd=0.01)
+    assert by_host.source is host.prometheus
+    stack = cdk.Stack(cdk.App(), "NoScrapes", env=cdk.Environment(region="eu-west-1"))
+    plain = HostObservability(
+        stack,
+        "Host",
+        instance="i-0123456789abcdef0",
+        role=iam.Role.from_role_name(stack, "R", "r"),
+        log_groups=ContainerLogGroups(stack, "Logs", prefix="/plain", containers=["api"]),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"source NoScrapes/Host scrapes no Prometheus endpoint: give it prometheus_scrapes=\[PrometheusScrape",
+    ):
+        CachePerformance(source=plain, hits=HITS, misses=MISSES, saving_per_hit_usd=0.01)
+
+
+def test_dashboard_and_queries_on_any_host(team: tuple[dict[str, Any], HostObservability]) -> None:
     """CachePerformance works on a host made elsewhere too; the query needs a breakdown label."""
     stack, host = _team_stack(9100)
     assert host.prometheus is not None
     cache = CachePerformance(
-        source=host.prometheus,
+        source=host,
         hits=HITS,
         misses=MISSES,
         saving_per_hit_usd=0.002,
@@ -734,10 +754,10 @@ def _scrape_with_prometheus(server: str, port: int, tmp_path: Path) -> None:
 def test_free_tier_flags_log_data_and_per_value_metrics() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Big", env=cdk.Environment(region="eu-west-1"))
-    ObservedEc2Host.from_existing_instance(
+    HostObservability(
         stack,
         "Host",
-        instance_id="i-0123456789abcdef0",
+        instance="i-0123456789abcdef0",
         role=iam.Role.from_role_name(stack, "R", "r"),
         log_groups=ContainerLogGroups(stack, "Logs", prefix="/big", containers=["api"]),
         metrics_namespace="Big/Api",

@@ -25,7 +25,7 @@ from aws_cdk import aws_iam as iam
 from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
 from constructs_obs.host.instance import ObservedEc2Host
 from constructs_obs.host.log_groups import ContainerLogGroups
-from constructs_obs.host.observability import ObservedHostBase
+from constructs_obs.host.observability import HostObservability
 from constructs_obs.host.setup import HostSetup
 from constructs_obs.testing.filter_pattern import matches
 from stacks.staging import STACK_NAME
@@ -156,16 +156,14 @@ def test_running_the_setup_again_changes_nothing_and_stays_active(
 
 
 def test_an_existing_instance_gets_the_same_setup_without_reboot(bookworm_systemd: str) -> None:
-    """``from_existing_instance``: the association alone brings the service and the agent's configuration."""
+    """``HostObservability`` on an instance id: the association alone brings the service and the agent's
+    configuration."""
     app = cdk.App()
     stack = cdk.Stack(app, "Team", env=cdk.Environment(region="eu-west-1"))
     logs = ContainerLogGroups(stack, "Logs", prefix="/team", containers=["api"])
     role = iam.Role.from_role_name(stack, "InstanceRole", "team-ec2-role")
-    existing = ObservedEc2Host.from_existing_instance(
-        stack, "Host", instance_id="i-0123456789abcdef0", role=role, log_groups=logs
-    )
+    existing = HostObservability(stack, "Host", instance="i-0123456789abcdef0", role=role, log_groups=logs)
     template = assertions.Template.from_stack(stack).to_json()
-    assert isinstance(existing, ObservedHostBase)
     with boot_systemd_host(bookworm_systemd) as host:
         uptime = host.run("cat /proc/1/stat").stdout.split()[21]
         _run_portable_steps(host, existing.setup, template)

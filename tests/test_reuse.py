@@ -17,6 +17,7 @@ from constructs_obs import (
     BasicAlarms,
     ContainerLogGroups,
     HostDashboard,
+    HostObservability,
     LogPatternAlarms,
     ObservedEc2Host,
     SavedQueries,
@@ -63,10 +64,10 @@ class ShopLegacyStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.logs = ContainerLogGroups(self, "Logs", prefix="/shop-legacy", containers=["web", "api"])
-        self.host = ObservedEc2Host.from_existing_instance(
+        self.host = HostObservability(
             self,
             "Host",
-            instance_id=LEGACY_INSTANCE,
+            instance=LEGACY_INSTANCE,
             role=iam.Role.from_role_name(self, "InstanceRole", "shop-legacy-ec2"),
             log_groups=self.logs,
         )

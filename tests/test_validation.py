@@ -344,7 +344,7 @@ ALARM_CASES: dict[str, Case] = {
     "host-none": (
         {"host": None},
         TypeError,
-        "host must be an IObservedHost (ObservedEc2Host, or ObservedEc2Host.from_existing_instance(...)), got None",
+        "host must be an IObservedHost (ObservedEc2Host or HostObservability), got None",
     ),
     "empty-name-prefix": ({"name_prefix": ""}, ValueError, "name_prefix must not be empty, got ''"),
     "name-prefix-with-a-newline": (

@@ -17,7 +17,7 @@ from constructs import Construct
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.checks.compliance import acknowledge, declare
-from constructs_obs.host.observability import IObservedHost
+from constructs_obs.host.interface import IObservedHost
 
 #: EC2 basic monitoring publishes CPUUtilization every 5 minutes, free of charge.
 BASIC_MONITORING_PERIOD = Duration.minutes(5)
@@ -348,8 +348,10 @@ class BasicAlarms(Construct):
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            host: the host to watch: an :class:`~constructs_obs.host.instance.ObservedEc2Host` or the host of
-                :meth:`ObservedEc2Host.from_existing_instance <constructs_obs.host.instance.ObservedEc2Host.from_existing_instance>`.
+            host: the host to watch (:class:`~constructs_obs.host.interface.IObservedHost`): an
+                :class:`~constructs_obs.host.instance.ObservedEc2Host` or a
+                :class:`~constructs_obs.host.observability.HostObservability`. Every metric comes from its
+                ``metric_*`` methods.
             name_prefix: alarm names are ``{name_prefix}-cpu-high``, ``{name_prefix}-status-check``, ...
             emails: one email subscription per address. Each recipient must confirm the subscription email.
                 With none (and no ``topic``), synth warns that nobody will be notified.
@@ -381,7 +383,7 @@ class BasicAlarms(Construct):
             "host",
             host,
             "metric_container_crashes",
-            "an IObservedHost (ObservedEc2Host, or ObservedEc2Host.from_existing_instance(...))",
+            "an IObservedHost (ObservedEc2Host or HostObservability)",
         )
         check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=LONGEST_ALARM_SUFFIX)
         emails = check.email_addresses("emails", emails)
@@ -567,9 +569,7 @@ class BasicAlarms(Construct):
             alarms.add_alarm(
                 "NetworkOut",
                 suffix="network-out-high",
-                metric=cloudwatch.Metric(namespace="AWS/EC2", metric_name="NetworkOut",
-                                         dimensions_map={"InstanceId": host.instance_id},
-                                         statistic="Sum", period=Duration.minutes(5)),
+                metric=host.metric("NetworkOut", statistic="Sum"),
                 threshold=5e9,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,

@@ -96,7 +96,7 @@ class Host:
         prometheus_group: the log group the agent writes scraped Prometheus metrics to, if it scrapes any.
         prometheus_jobs: the endpoints it scrapes (none without a ``Prometheus`` block).
         association_id: the setup association's id (its physical id), if the stack lists it.
-        created_by_stack: whether the stack creates the instance (False for ``from_existing_instance``).
+        created_by_stack: whether the stack creates the instance (False for ``HostObservability`` on an instance made elsewhere).
     """
 
     path: str

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -34,7 +34,13 @@ from constructs_obs.contract import (
 from constructs_obs.contract import (
     PROMETHEUS_CONFIG_PATH as PROMETHEUS_CONFIG_PATH,
 )
+from constructs_obs.host.interface import metric_options
 from constructs_obs.host.setup import HostSetup, SetupStep
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from constructs_obs.host.interface import MetricOptions
 
 #: Namespace of the agent's metrics when :class:`CloudWatchAgent` is used alone and names none. A host gives
 #: its agent a namespace of its own (see :func:`constructs_obs.host.observability.default_metrics_namespace`).
@@ -285,24 +291,22 @@ class CloudWatchAgent(Construct):
             conditions={"StringEquals": {"cloudwatch:namespace": self.namespace}},
         )
 
-    def metric(self, metric_name: str, *, statistic: str, period: Duration) -> cloudwatch.Metric:
-        """An agent metric of this instance (dimension ``InstanceId``)."""
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """An agent metric of this instance (dimension ``InstanceId``). Default: average over 5 minutes."""
+        return self._metric(metric_name, cloudwatch.Stats.AVERAGE, options)
+
+    def _metric(self, metric_name: str, statistic: str, options: MetricOptions) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=metric_name,
-            dimensions_map={"InstanceId": self.instance_id},
-            statistic=statistic,
-            period=period,
+            **metric_options(options, statistic=statistic, dimensions_map={"InstanceId": self.instance_id}),
         )
 
-    def metric_memory_used_percent(
-        self, *, period: Duration, statistic: str = cloudwatch.Stats.AVERAGE
-    ) -> cloudwatch.Metric:
-        """Memory in use (not counting buffers and page cache), percent of total."""
-        return self.metric(MEMORY_USED_PERCENT, statistic=statistic, period=period)
+    def metric_memory_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Memory in use (not counting buffers and page cache), percent of total. Default: average over 5
+        minutes."""
+        return self._metric(MEMORY_USED_PERCENT, cloudwatch.Stats.AVERAGE, options)
 
-    def metric_disk_used_percent(
-        self, *, period: Duration, statistic: str = cloudwatch.Stats.MAXIMUM
-    ) -> cloudwatch.Metric:
-        """Root filesystem space in use, percent."""
-        return self.metric(DISK_USED_PERCENT, statistic=statistic, period=period)
+    def metric_disk_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Root filesystem space in use, percent. Default: maximum over 5 minutes."""
+        return self._metric(DISK_USED_PERCENT, cloudwatch.Stats.MAXIMUM, options)

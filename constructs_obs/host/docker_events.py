@@ -28,7 +28,9 @@ Docker's restart back-off (up to one restart a minute) bounds even a crash loop 
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from typing import TYPE_CHECKING
+
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -49,8 +51,14 @@ from constructs_obs.contract import (
     START_LINE_TYPE as START_LINE_TYPE,
 )
 from constructs_obs.host.agent import AgentLogFile
+from constructs_obs.host.interface import metric_options
 from constructs_obs.host.log_groups import claimed_log_group
 from constructs_obs.host.setup import HostSetup, SetupStep
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from constructs_obs.host.interface import MetricOptions
 
 #: The service's name and where its unit file goes on the host.
 UNIT_NAME = DOCKER_EVENTS_UNIT
@@ -269,6 +277,6 @@ class DockerEventsLog(Construct):
             resource_arns=[self.log_group.log_group_arn],
         )
 
-    def metric_crashes(self, *, period: Duration, statistic: str = cloudwatch.Stats.SUM) -> cloudwatch.Metric:
-        """Container crashes per ``period`` (by default the sum of the filter's counts)."""
-        return self.crash_filter.metric(statistic=statistic, period=period)
+    def metric_crashes(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Container crashes: the filter's counts. Default: sum over 5 minutes."""
+        return self.crash_filter.metric(**metric_options(options, statistic=cloudwatch.Stats.SUM))

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
 from aws_cdk import Annotations, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
-from constructs_obs.checks.compliance import acknowledge, declare, nag_label
+from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.host.agent import CloudWatchAgent
+from constructs_obs.host.docker_events import DockerEventsLog
 from constructs_obs.host.images import AL2023_PARAMETERS as AL2023_PARAMETERS  # re-exported
 from constructs_obs.host.images import ImageFacts, al2023_at_launch, inspect_image
 from constructs_obs.host.log_groups import ContainerLogGroups
 from constructs_obs.host.observability import (
-    DOCKER_EVENTS_LOG_NAME,
-    IObservedHost,
-    ObservedHostBase,
+    DEFAULT_ID,
+    HostObservability,
+    check_log_groups,
     default_metrics_namespace,
 )
+from constructs_obs.host.prometheus.metrics import PrometheusMetrics
 from constructs_obs.host.prometheus.scrape import PrometheusScrape, validate_scrapes
+from constructs_obs.host.setup import HostSetup
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from constructs_obs.host.interface import MetricOptions
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -33,23 +43,6 @@ DEFAULT_COMPOSE_VERSION = "v2.40.3"
 DEFAULT_PUBLIC_PORTS: tuple[int, ...] = (80, 443)
 #: The ports :data:`PUBLIC_WEB_INGRESS` explains; other public ports are the caller's finding to acknowledge.
 WEB_PORTS = frozenset(DEFAULT_PUBLIC_PORTS)
-
-_INSTANCE_ID = re.compile(r"i-[0-9a-f]{8}(?:[0-9a-f]{9})?")
-
-#: What the SSM agent needs for Session Manager's message channels (besides ssm:UpdateInstanceInformation):
-#: the channel actions of AmazonSSMManagedInstanceCore. None of them supports resource-level permissions.
-SSM_CHANNEL_ACTIONS: tuple[str, ...] = (
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-    "ec2messages:AcknowledgeMessage",
-    "ec2messages:DeleteMessage",
-    "ec2messages:FailMessage",
-    "ec2messages:GetEndpoint",
-    "ec2messages:GetMessages",
-    "ec2messages:SendReply",
-)
 
 #: The root volume: at least the Amazon Linux 2023 AMI's 8 GiB snapshot, at most gp3's 16 TiB.
 MIN_ROOT_VOLUME_GIB = 8
@@ -101,54 +94,6 @@ PUBLIC_WEB_INGRESS = declare(
     rules=("AwsSolutions-EC23",),
     reason="""The host serves a public web site through nginx, so HTTP (80) and HTTPS (443) are open to the
     internet; nothing else is (no SSH: shell access goes through Session Manager).""",
-)
-SESSION_MANAGER_REGISTRATION = declare(
-    "host.ssm-registration",
-    owner="ObservedEc2Host",
-    target="Role",
-    rules=("AwsSolutions-IAM5[Resource::{instances}]",),
-    placeholders={"instances": "arn:<partition>:ec2:<region>:<account>:instance/*"},
-    reason="""`ssm:UpdateInstanceInformation` (the SSM agent registering the host for Session Manager) is scoped
-    to the EC2 instances of this account and region. Naming the instance itself would need a policy created after
-    the instance launches, and the agent would fail to register until it exists.""",
-)
-EXISTING_HOST_PUT_METRIC_DATA = declare(
-    "host.existing-instance-metrics",
-    owner="ObservedEc2Host.from_existing_instance",
-    target="the instance role's policy",
-    rules=("AwsSolutions-IAM5[Resource::*]",),
-    reason="""`cloudwatch:PutMetricData` supports no resource-level permissions, so its resource is `*`; a
-    `cloudwatch:namespace` condition limits it to the host's own namespace. The policy's other statements name
-    their log groups.""",
-)
-EXISTING_HOST_POLICY = declare(
-    "host.existing-instance-policy",
-    owner="ObservedEc2Host.from_existing_instance",
-    target="the instance role's policy",
-    rules=("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"),
-    reason="""The statements the library adds to a role it did not create (the host's log writes and metrics)
-    are one policy this construct owns and deletes with it, attached to that role only; a managed policy would
-    hold the same statements with nothing to share them with.""",
-)
-NO_RESOURCE_LEVEL_PERMISSIONS = declare(
-    "host.actions-without-resource-scope",
-    owner="ObservedEc2Host",
-    target="Role",
-    rules=("AwsSolutions-IAM5[Resource::*]",),
-    reason="""`Resource: *` only for actions that support no resource-level permissions: the SSM agent's
-    `ssmmessages:*` and `ec2messages:*` channel actions for Session Manager (listed one by one, no action
-    wildcard), and the CloudWatch agent's `cloudwatch:PutMetricData`, limited by a `cloudwatch:namespace`
-    condition to the host's own metrics namespace. Every other statement names its resources (the container
-    and docker-events log groups).""",
-)
-ROLE_POLICY = declare(
-    "host.role-policy",
-    owner="ObservedEc2Host",
-    target="Role",
-    rules=("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"),
-    reason="""The role's permissions are one policy that this construct owns, created and deleted with the role and
-    granting only this host's log writes and Session Manager; a standalone managed policy would hold the same
-    statements with nothing to share them with.""",
 )
 
 
@@ -215,25 +160,6 @@ def _host_role(scope: Construct, role: iam.IRole | None, role_name: str | None) 
         if role_name is not None:
             claim_name(role, kind="IAM role", name=role_name, level="account")
     return role
-
-
-def _allow_session_manager(scope: Construct, role: iam.IRole) -> None:
-    """The SSM agent registers the instance (the account's instances), then opens its message channels."""
-    account_instances = Stack.of(scope).format_arn(service="ec2", resource="instance", resource_name="*")
-    added = role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["ssm:UpdateInstanceInformation"], resources=[account_instances])
-    )
-    role.add_to_principal_policy(iam.PolicyStatement(actions=list(SSM_CHANNEL_ACTIONS), resources=["*"]))
-    if not added.statement_added:
-        Annotations.of(scope).add_warning_v2(
-            "constructs-obs:immutable-role",
-            "role cannot be changed here (imported with mutable=False): give it Session Manager's permissions "
-            "(AmazonSSMManagedInstanceCore), the log writes and cloudwatch:PutMetricData yourself, or the "
-            "host's setup, logs and metrics fail.",
-        )
-    acknowledge(role, SESSION_MANAGER_REGISTRATION, instances=nag_label(scope, account_instances))
-    acknowledge(role, NO_RESOURCE_LEVEL_PERMISSIONS)
-    acknowledge(role, ROLE_POLICY)
 
 
 def _security_group(
@@ -313,20 +239,27 @@ def _security_group_description(public_ports: Sequence[int]) -> str:
 
 
 @jsii.implements(ec2.IConnectable, iam.IGrantable)
-class ObservedEc2Host(ObservedHostBase):
-    """An EC2 instance ready to run a docker-compose app whose containers log to CloudWatch.
+class ObservedEc2Host(Construct):
+    """An EC2 instance ready to run a docker-compose app whose containers log to CloudWatch, observed.
+
+    A secure ``ec2.Instance`` plus a :class:`~constructs_obs.host.observability.HostObservability` of it
+    (:attr:`observability`): composition, as aws-cdk-lib's ``ec2.Instance`` is a ``CfnInstance``, a role, a security
+    group and an instance profile. To observe an instance made elsewhere, use ``HostObservability`` alone.
 
     Secure by default: IMDSv2 required with a hop limit of 1 (containers cannot reach the role's credentials),
     encrypted gp3 root volume, no SSH port and no key pair (shell access through SSM Session Manager), inbound
     HTTP/HTTPS only (``public_ports``; ``()`` for a host behind a load balancer), termination protection on,
     basic (free) 5-minute monitoring, an Elastic IP so the address survives stop/start. The role may write to
-    ``log_groups``, use Session Manager and receive its setup, and nothing else.
+    ``log_groups``, use Session Manager and receive its setup, and nothing else (the observability's
+    ``ssm_agent_permissions``).
 
-    A CDK citizen: it is :class:`~constructs_obs.host.observability.IObservedHost` (what alarms, saved queries and the
+    A CDK citizen: it is :class:`~constructs_obs.host.interface.IObservedHost` (what alarms, saved queries and the
     dashboard read), ``ec2.IConnectable`` (``db.connections.allow_from(host, ec2.Port.tcp(5432))``) and
-    ``iam.IGrantable`` (``bucket.grant_read(host)``), with ``metric_cpu_utilization()``,
+    ``iam.IGrantable`` (``bucket.grant_read(host)``), with ``metric()``, ``metric_cpu_utilization()``,
     ``metric_status_check_failed()``, ``metric_memory_used_percent()``, ``metric_disk_used_percent()`` and
-    ``metric_container_crashes()``. For an instance created elsewhere use :meth:`from_existing_instance`.
+    ``metric_container_crashes()`` (each takes aws-cdk-lib's metric options, see
+    :class:`~constructs_obs.host.interface.MetricOptions`). Its ``node.default_child`` is the ``CfnInstance``, as
+    for ``ec2.Instance``.
 
     Set up in two parts: the user data installs Docker and the Compose plugin at first boot, and nothing else;
     everything the library runs on the host (the CloudWatch agent and its configuration, the docker-events
@@ -346,15 +279,13 @@ class ObservedEc2Host(ObservedHostBase):
             the instance).
         security_group: the instance's security group (created unless ``security_group`` was given).
         connections: the instance's connections (its security groups).
-        log_groups: the container log groups the host ships to.
         user_data: the instance's user data (first boot only: Docker and the Compose plugin). Changing it
             later stops and starts the instance, and cloud-init does not run it again: add your own first-boot
             commands here, and anything that must reach a running host to :attr:`setup`.
-        setup: the association that sets up the agent and the docker-events service (add steps to it).
         elastic_ip: the host's Elastic IP, or None with ``elastic_ip=False``.
-        agent: the CloudWatch agent (memory and disk metrics).
-        docker_events: the container events log group, its service and the crash metric.
-        prometheus: the Prometheus endpoints the agent scrapes (``prometheus_scrapes``), or None.
+        observability: the instance's :class:`~constructs_obs.host.observability.HostObservability` (setup,
+            grants, docker-events, agent, Prometheus, metrics); :attr:`log_groups`, :attr:`setup`,
+            :attr:`docker_events`, :attr:`agent`, :attr:`prometheus` and :attr:`metrics_namespace` are its.
     """
 
     def __init__(
@@ -460,10 +391,7 @@ class ObservedEc2Host(ObservedHostBase):
         super().__init__(scope, construct_id)
 
         self.role = _host_role(self, role, role_name)
-        log_groups_grant = log_groups.grant_write(self.role)
-        _allow_session_manager(self, self.role)
         self.security_group = _security_group(self, vpc, security_group, ports)
-
         self.user_data = docker_user_data(compose_version)
         self.instance = _instance(
             self,
@@ -481,6 +409,7 @@ class ObservedEc2Host(ObservedHostBase):
             root_volume_size_gib=root_volume_size_gib,
         )
         self.connections = self.instance.connections
+        self.node.default_child = self.instance.node.default_child
 
         if elastic_ip:
             # A fixed public address: DNS records keep pointing at the host across stop/start. An address
@@ -491,17 +420,21 @@ class ObservedEc2Host(ObservedHostBase):
         else:
             self.elastic_ip = None
 
-        grants = self._observe(
-            instance_id=self.instance.instance_id,
-            grantee=self.role,
-            setup_role=self.role,
+        # The id "Default" keeps the logical ids of the association, the docker-events and Prometheus log groups
+        # and the crash filter as they were when this construct held them directly (HostSetupAssociation...,
+        # HostDockerEventsLogGroup...): aws-cdk-lib leaves a "Default" path component out of logical ids
+        # (makeUniqueId, aws-cdk-lib core), and the observability names the host by this construct's path. No
+        # override_logical_id: resources added to the observability later get stable ids the same way.
+        self.observability = HostObservability(
+            self,
+            DEFAULT_ID,
+            instance=self.instance,
+            role=self.role,
             log_groups=log_groups,
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
-            declare_metrics_on=self.instance.instance,
             prometheus_scrapes=scrapes,
+            ssm_agent_permissions=True,
         )
-        for grant in [log_groups_grant, *grants]:
-            grant.apply_before(self.setup.association)
         self._acknowledge(image, detailed_monitoring)
 
     def _acknowledge(self, image: ImageFacts, detailed_monitoring: bool) -> None:
@@ -526,59 +459,6 @@ class ObservedEc2Host(ObservedHostBase):
             acknowledge(self.instance, SUBNET_AVAILABILITY_ZONE)
 
     @staticmethod
-    def from_existing_instance(
-        scope: Construct,
-        construct_id: str,
-        *,
-        instance_id: str,
-        role: iam.IRole,
-        log_groups: ContainerLogGroups,
-        metrics_namespace: str | None = None,
-        prometheus_scrapes: Sequence[PrometheusScrape] = (),
-    ) -> IObservedHost:
-        """Observe an Amazon Linux 2023 instance the library did not create, without a reboot or replacement.
-
-        The returned host works with :class:`~constructs_obs.alarms.basic.BasicAlarms`,
-        :class:`~constructs_obs.views.queries.SavedQueries` and :class:`~constructs_obs.views.dashboard.HostDashboard` like a
-        created one. The library:
-
-        - grants ``role`` exactly the log writes (``logs:CreateLogStream``, ``logs:PutLogEvents`` on the container
-          groups and the docker-events group) and ``cloudwatch:PutMetricData`` limited to ``metrics_namespace``,
-          in one policy attached to ``role`` (so ``role`` must be mutable: the usual ``iam.Role.from_role_arn``
-          or ``from_role_name``);
-        - brings the CloudWatch agent and the docker-events service to the instance with an SSM State Manager
-          association (:class:`~constructs_obs.host.setup.HostSetup`), which CloudFormation waits for.
-
-        What the instance needs: the SSM agent running (preinstalled on Amazon Linux 2023) and registered with
-        Systems Manager, and a role that lets it talk to Systems Manager (the AWS-managed
-        ``AmazonSSMManagedInstanceCore`` policy, which includes the State Manager calls) and reach the SSM
-        endpoints (internet or VPC endpoints). Docker must be installed; the setup installs the agent with dnf.
-
-        Args:
-            scope: the parent construct.
-            construct_id: the construct id.
-            instance_id: the instance (``i-...``).
-            role: the instance's role (from its instance profile).
-            log_groups: the container log groups its Docker daemon writes to.
-            metrics_namespace: as for :class:`ObservedEc2Host`. Default ``ConstructsObs/{stack name}/{path}``.
-            prometheus_scrapes: as for :class:`ObservedEc2Host`. Default: none.
-
-        Raises:
-            ValueError: an instance id that is not ``i-`` and 8 or 17 hex digits, a metrics namespace
-                CloudWatch would reject, or a container named ``docker-events``.
-            TypeError: ``role`` not an ``iam.IRole``, ``log_groups`` not a :class:`ContainerLogGroups`.
-        """
-        return ExistingEc2Host(
-            scope,
-            construct_id,
-            instance_id=instance_id,
-            role=role,
-            log_groups=log_groups,
-            metrics_namespace=metrics_namespace,
-            prometheus_scrapes=prometheus_scrapes,
-        )
-
-    @staticmethod
     def _validate(
         *,
         vpc: object,
@@ -599,7 +479,7 @@ class ObservedEc2Host(ObservedHostBase):
         metadata_hop_limit: object = 1,
         elastic_ip: object = True,
     ) -> tuple[int, ...]:
-        _check_log_groups(log_groups)
+        check_log_groups(log_groups)
         check.require_interface("vpc", vpc, "vpc_id", "an ec2.IVpc")
         if instance_type is not None:
             check.require_type("instance_type", instance_type, ec2.InstanceType, "an ec2.InstanceType")
@@ -639,88 +519,74 @@ class ObservedEc2Host(ObservedHostBase):
             check.metrics_namespace("metrics_namespace", metrics_namespace)
         return ports
 
+    # --- what the observability provides (IObservedHost) ----------------------------------------------------
 
-def _check_log_groups(log_groups: object) -> None:
-    if log_groups is None:
-        raise TypeError(
-            "log_groups is required: the ContainerLogGroups this host's containers ship their output to "
-            "(its role may write to those groups and nowhere else), got None"
-        )
-    check.require_type(
-        "log_groups",
-        log_groups,
-        ContainerLogGroups,
-        "the ContainerLogGroups this host's containers ship to (wrap plain log groups in ContainerLogGroups)",
-    )
-    if isinstance(log_groups, ContainerLogGroups) and DOCKER_EVENTS_LOG_NAME in log_groups.containers:
-        raise ValueError(
-            f"log_groups has a container named {DOCKER_EVENTS_LOG_NAME!r}, whose log group "
-            f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
-            "rename the container"
-        )
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The instance's role: grant it access with ``bucket.grant_read(host)`` and the like."""
+        return self.role.grant_principal
 
+    @property
+    def instance_id(self) -> str:
+        """The instance id (a token until deploy)."""
+        return self.instance.instance_id
 
-@jsii.implements(iam.IGrantable)
-class ExistingEc2Host(ObservedHostBase):
-    """An instance created elsewhere, observed like an :class:`ObservedEc2Host`.
+    @property
+    def region(self) -> str:
+        """The region the host and its log groups live in."""
+        return Stack.of(self).region
 
-    Create it with :meth:`ObservedEc2Host.from_existing_instance`, which documents what it does and needs.
+    @property
+    def log_groups(self) -> ContainerLogGroups:
+        """The container log groups the host ships to."""
+        return self.observability.log_groups
 
-    Attributes:
-        role: the instance's role.
-        log_groups: the container log groups the host ships to.
-        setup: the association that sets up the agent and the docker-events service (add steps to it).
-        agent: the CloudWatch agent (memory and disk metrics).
-        docker_events: the container events log group, its service and the crash metric.
-        prometheus: the Prometheus endpoints the agent scrapes (``prometheus_scrapes``), or None.
-    """
+    @property
+    def metrics_namespace(self) -> str:
+        """The namespace of the host's custom metrics."""
+        return self.observability.metrics_namespace
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        instance_id: str,
-        role: iam.IRole,
-        log_groups: ContainerLogGroups,
-        metrics_namespace: str | None = None,
-        prometheus_scrapes: Sequence[PrometheusScrape] = (),
-    ) -> None:
-        """See :meth:`ObservedEc2Host.from_existing_instance`."""
-        check.require_type("instance_id", instance_id, str, "an EC2 instance id like 'i-0123456789abcdef0'")
-        if not check.unresolved(instance_id) and not _INSTANCE_ID.fullmatch(instance_id):
-            raise ValueError(
-                f"instance_id must be an EC2 instance id, 'i-' and 8 or 17 hex digits like "
-                f"'i-0123456789abcdef0', got {instance_id!r}"
-            )
-        check.require_interface("role", role, "role_arn", "an iam.IRole (e.g. iam.Role.from_role_name(...))")
-        _check_log_groups(log_groups)
-        if metrics_namespace is not None:
-            check.metrics_namespace("metrics_namespace", metrics_namespace)
-        scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
-        super().__init__(scope, construct_id)
-        self.role = role
-        grants = [log_groups.grant_write(role)]
-        grants += self._observe(
-            instance_id=instance_id,
-            grantee=role,
-            setup_role=None,
-            log_groups=log_groups,
-            metrics_namespace=metrics_namespace or default_metrics_namespace(self),
-            prometheus_scrapes=scrapes,
-        )
-        # An immutable import (from_role_name(..., mutable=False)) reports success and keeps nothing: the
-        # statements land in no policy. A mutable import gets an iam.Policy child ("Policy", or "Policy<id>" with
-        # @aws-cdk/aws-iam:importedRoleStackSafeDefaultPolicyName), a role of this app its "DefaultPolicy".
-        kept = any(isinstance(child, iam.Policy) for child in role.node.children)
-        if not kept or not all(grant.success for grant in grants):
-            raise ValueError(
-                f"role {role.node.path} cannot be changed by this stack (imported with mutable=False): the host "
-                "needs its log writes and cloudwatch:PutMetricData added to it; import it mutable "
-                "(iam.Role.from_role_arn(..., mutable=True), the default)"
-            )
-        # The setup starts the agent, which publishes at once: the role must allow it first.
-        for grant in grants:
-            grant.apply_before(self.setup.association)
-        acknowledge(role, EXISTING_HOST_PUT_METRIC_DATA)
-        acknowledge(role, EXISTING_HOST_POLICY)
+    @property
+    def setup(self) -> HostSetup:
+        """The association that sets up the agent and the docker-events service (add steps to it)."""
+        return self.observability.setup
+
+    @property
+    def docker_events(self) -> DockerEventsLog:
+        """The container events log group, its service and the crash metric."""
+        return self.observability.docker_events
+
+    @property
+    def agent(self) -> CloudWatchAgent:
+        """The CloudWatch agent (memory and disk metrics)."""
+        return self.observability.agent
+
+    @property
+    def prometheus(self) -> PrometheusMetrics | None:
+        """The Prometheus endpoints the agent scrapes (``prometheus_scrapes``), or None."""
+        return self.observability.prometheus
+
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """An ``AWS/EC2`` metric of the instance (dimension ``InstanceId``). Default: average over 5 minutes."""
+        return self.observability.metric(metric_name, **options)
+
+    def metric_cpu_utilization(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """``AWS/EC2 CPUUtilization`` (percent). Default: average over 5 minutes (basic monitoring's period)."""
+        return self.observability.metric_cpu_utilization(**options)
+
+    def metric_status_check_failed(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """``AWS/EC2 StatusCheckFailed`` (0 or 1, every minute even on basic monitoring). Default: maximum over
+        5 minutes."""
+        return self.observability.metric_status_check_failed(**options)
+
+    def metric_memory_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Memory in use (not counting buffers and page cache), percent. Default: average over 5 minutes."""
+        return self.observability.metric_memory_used_percent(**options)
+
+    def metric_disk_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Root filesystem space in use, percent. Default: maximum over 5 minutes."""
+        return self.observability.metric_disk_used_percent(**options)
+
+    def metric_container_crashes(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Container crashes (see :mod:`constructs_obs.host.docker_events`). Default: sum over 5 minutes."""
+        return self.observability.metric_container_crashes(**options)

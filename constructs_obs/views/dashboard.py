@@ -13,7 +13,7 @@ from constructs import Construct, IValidation, Node
 from constructs_obs.alarms.basic import AlarmGraph
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
-from constructs_obs.host.observability import IObservedHost
+from constructs_obs.host.interface import IObservedHost
 from constructs_obs.host.prometheus.cache import CachePerformance
 
 #: The free tier covers 3 dashboards of up to 50 metrics each.

@@ -9,7 +9,7 @@ from constructs_obs.alarms.log_patterns import BACKEND_ERROR_REGEX
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.host.docker_events import DELIBERATE_STOP_EXIT_CODES
-from constructs_obs.host.observability import IObservedHost
+from constructs_obs.host.interface import IObservedHost
 from constructs_obs.host.prometheus.cache import CachePerformance
 
 #: The backend's error lines: the same regular expression the backend-errors metric filter counts with (level

@@ -1,7 +1,7 @@
 """Any stack built with the constructs: hosts found from the template's metadata, rows grouped by host.
 
 - two hosts in one stack (``TwoHosts``, tests/doctor/apps.py);
-- a host the library did not create (``ShopLegacy``: ``from_existing_instance`` with the team's own role, and an
+- a host the library did not create (``ShopLegacy``: ``HostObservability`` on an instance id with the team's own role, and an
   ECS service's plain log groups with log-pattern alarms);
 - a second team's stack in another region (``Shop``: its own names, an existing VPC and an imported topic),
   checked in the same run as the staging stack (``--stack`` repeated).

@@ -47,7 +47,7 @@ def check_instances(
                 Status.FAIL,
                 inv.name,
                 "the stack has no EC2 instance and observes none",
-                "Deploy a stack built with ObservedEc2Host (or ObservedEc2Host.from_existing_instance).",
+                "Deploy a stack built with ObservedEc2Host (or HostObservability for an instance made elsewhere).",
             )
         ], {}
     stack_profiles = [r.physical_id for r in inv.of_type("AWS::IAM::InstanceProfile") if r.physical_id]
@@ -88,7 +88,7 @@ def check_instances(
                     guide.drift(f"Instance {instance_id}", inv.name, inv.region)
                     if instance_id in expected_profiles
                     else "The stack observes an instance that no longer exists: point it at the instance that "
-                    "replaced it (from_existing_instance(instance_id=...)) and deploy.",
+                    "replaced it (HostObservability(instance=...)) and deploy.",
                 )
             )
             continue
@@ -187,5 +187,5 @@ def _existing_profile_row(
         f"and metric writes to {role}",
         guide.iam_role_attached()
         + f". Attach a profile holding {role}, or observe the instance with the role it has "
-        "(from_existing_instance(role=...)) and deploy.",
+        "(HostObservability(role=...)) and deploy.",
     )

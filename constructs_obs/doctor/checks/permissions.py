@@ -67,7 +67,7 @@ def _host_rows(iam: Any, facts: StackFacts, host: Host) -> list[CheckResult]:
                     role,
                     f"the role {role} does not exist: {host.instance_id} cannot write its logs and metrics",
                     "Deploy the stack again, or observe the instance with the role it has "
-                    "(from_existing_instance(role=...)).",
+                    "(HostObservability(role=...)).",
                 )
             ]
         return [could_not_check("role-permissions", role, error)]

@@ -9,12 +9,33 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 
 from constructs_obs.checks import _validation as check
+from constructs_obs.host.interface import IObservedHost
 from constructs_obs.host.prometheus.metrics import PrometheusMetrics
 
 #: The hit rate, percent, of a period: hits / (hits + misses). A period with neither (0/0) yields no point, not 0:
 #: ``IF`` without a false value drops the point ("Using metric math", Amazon CloudWatch User Guide: "is an empty
 #: time series ... if scalar3/metric3 is omitted"), and metric math drops a division by zero anyway.
 HIT_RATE_EXPRESSION = "IF((hits + misses) > 0, 100 * hits / (hits + misses))"
+
+
+def _prometheus_of(source: object) -> PrometheusMetrics:
+    """The Prometheus metrics of ``source``: a host's (``host.prometheus``), or ``source`` itself."""
+    if isinstance(source, PrometheusMetrics):
+        return source
+    check.require_interface(
+        "source",
+        source,
+        "metric_container_crashes",
+        "a host (ObservedEc2Host or HostObservability) with prometheus_scrapes, or its PrometheusMetrics",
+    )
+    prometheus = getattr(source, "prometheus", None)
+    if not isinstance(prometheus, PrometheusMetrics):
+        path = source.node.path  # type: ignore[attr-defined]
+        raise ValueError(
+            f"source {path} scrapes no Prometheus endpoint: give it prometheus_scrapes=[PrometheusScrape(...)] "
+            "with the cache's counters"
+        )
+    return prometheus
 
 
 def _money(value: float) -> str:
@@ -39,7 +60,7 @@ class CachePerformance:
     ``breakdown_label="content_item_id"``, ``saving_per_hit_usd=0.01``, ``title="LLM cache"``.
 
     Attributes:
-        source: the host's Prometheus metrics.
+        source: the host's Prometheus metrics (``host.prometheus``).
         hits, misses: the counters' names.
         saving_per_hit_usd: what one hit saves, in USD.
         breakdown_label: the label the saved query breaks down by, or None.
@@ -49,7 +70,7 @@ class CachePerformance:
     def __init__(
         self,
         *,
-        source: PrometheusMetrics,
+        source: IObservedHost | PrometheusMetrics,
         hits: str,
         misses: str,
         saving_per_hit_usd: float,
@@ -58,14 +79,23 @@ class CachePerformance:
     ) -> None:
         """Check the names against ``source``.
 
+        Args:
+            source: the host whose CloudWatch agent scrapes the counters (an
+                :class:`~constructs_obs.host.interface.IObservedHost` with ``prometheus_scrapes``: an
+                ``ObservedEc2Host`` or a ``HostObservability``), or its ``PrometheusMetrics``.
+            hits: the name of the counter of hits, as kept by the scrape.
+            misses: the name of the counter of misses, from the same scrape job.
+            saving_per_hit_usd: what one hit saves, in USD (an estimate, e.g. the price of the call it avoids).
+            breakdown_label: a label of the job to break the saved query down by. Default: none (no query).
+            title: what the widgets call the cache. Default ``Cache``.
+
         Raises:
-            TypeError: ``source`` is not a :class:`PrometheusMetrics`, or a prop of the wrong type.
-            ValueError: ``hits`` or ``misses`` not kept by ``source``, kept by different jobs, the same, or kept
-                with dimensions; ``breakdown_label`` not a label of their job; a negative saving; an empty title.
+            TypeError: ``source`` is neither a host nor a :class:`PrometheusMetrics`, or a prop of the wrong type.
+            ValueError: a host that scrapes no Prometheus endpoint; ``hits`` or ``misses`` not kept by ``source``,
+                kept by different jobs, the same, or kept with dimensions; ``breakdown_label`` not a label of their
+                job; a negative saving; an empty title.
         """
-        check.require_type(
-            "source", source, PrometheusMetrics, "the host's PrometheusMetrics (host.prometheus)"
-        )
+        source = _prometheus_of(source)
         for prop, name in (("hits", hits), ("misses", misses)):
             check.require_type(prop, name, str, "a kept metric name")
             if name not in source.metric_names:

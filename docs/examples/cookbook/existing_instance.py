@@ -18,7 +18,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_obs import BasicAlarms, ContainerLogGroups, HostDashboard, ObservedEc2Host, SavedQueries
+from constructs_obs import BasicAlarms, ContainerLogGroups, HostDashboard, HostObservability, SavedQueries
 
 INSTANCE_ID = "i-0123456789abcdef0"
 ROLE_NAME = "crm-prod-ec2-role"
@@ -34,9 +34,7 @@ class CrmObservabilityStack(cdk.Stack):
         self.logs = ContainerLogGroups(self, "Logs", prefix="/crm", containers=["nginx", "backend"])
         # The role of the instance's profile, imported by name: the host's policy is added to it.
         role = iam.Role.from_role_name(self, "InstanceRole", role_name)
-        self.host = ObservedEc2Host.from_existing_instance(
-            self, "Host", instance_id=instance_id, role=role, log_groups=self.logs
-        )
+        self.host = HostObservability(self, "Host", instance=instance_id, role=role, log_groups=self.logs)
         self.alarms = BasicAlarms(
             self, "Alarms", host=self.host, name_prefix="crm-prod", emails=["crm-oncall@example.com"]
         )
