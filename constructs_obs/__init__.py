@@ -36,8 +36,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from constructs_obs.alarms.basic import AlarmGraph, BasicAlarms
+    from constructs_obs.alarms.basic import BasicAlarms
     from constructs_obs.alarms.log_patterns import LogPatternAlarms
+    from constructs_obs.alarms.notifier import AlarmGraph
     from constructs_obs.checks.free_tier import FreeTierCheck, count_billables
     from constructs_obs.host.agent import CloudWatchAgent
     from constructs_obs.host.docker_events import DockerEventsLog
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "AlarmGraph": "constructs_obs.alarms.basic",
+    "AlarmGraph": "constructs_obs.alarms.notifier",
     "BasicAlarms": "constructs_obs.alarms.basic",
     "CachePerformance": "constructs_obs.host.prometheus.cache",
     "CloudWatchAgent": "constructs_obs.host.agent",

@@ -58,7 +58,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_obs.alarms.basic import AlarmGraph, AlarmNotifier, BasicAlarms, allow_cloudwatch_to_publish
+from constructs_obs.alarms.basic import BasicAlarms
+from constructs_obs.alarms.notifier import AlarmGraph, AlarmNotifier, allow_cloudwatch_to_publish
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_series
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here

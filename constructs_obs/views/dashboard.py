@@ -10,7 +10,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct, IValidation, Node
 
-from constructs_obs.alarms.basic import AlarmGraph
+from constructs_obs.alarms.notifier import AlarmGraph
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.host.interface import IObservedHost
