@@ -100,7 +100,7 @@ def validation_report(app: cdk.App, plugin: str) -> dict[str, Any] | None:
 def test_every_example_is_on_the_cookbook_page_and_builds_into_an_app() -> None:
     page = COOKBOOK_PAGE.read_text()
     files = sorted(p.name for p in COOKBOOK.glob("*.py"))
-    assert len(files) == 9
+    assert len(files) == 10
     for name in files:
         assert f'--8<-- "docs/examples/cookbook/{name}"' in page, f"{name} is not shown on docs/cookbook.md"
         if name.startswith("test_"):
@@ -352,6 +352,57 @@ def test_existing_instance_role_gets_exactly_its_writes_and_metrics_before_the_s
     assert association["DependsOn"] == [policy_id]
 
 
+# --- 4b. your own ec2.Instance ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_instance(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
+    _, stack = synthesized(tmp_path_factory, "own_instance")
+    return stack, template_of(stack)
+
+
+@pytest.mark.xdist_group("cookbook-own-instance")
+def test_own_instance_gets_the_setup_the_grants_and_the_alarms(
+    own_instance: tuple[Any, dict[str, Any]],
+) -> None:
+    stack, template = own_instance
+    (instance_id,) = resources(template, "AWS::EC2::Instance")
+    assert instance_id == logical_id(stack.web)
+    (association,) = resources(template, "AWS::SSM::Association").values()
+    assert association["Properties"]["Targets"] == [{"Key": "InstanceIds", "Values": [{"Ref": instance_id}]}]
+    # The instance's own role (aws-cdk-lib created it, with AmazonSSMManagedInstanceCore) gets the grants.
+    role_id = logical_id(stack.web.role)
+    ((policy_id, policy),) = resources(template, "AWS::IAM::Policy").items()
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    writes, metrics = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(writes.pop("Resource"), key=json.dumps) == sorted(
+        [
+            {"Fn::GetAtt": [logical_id(stack.logs.log_group("nginx")), "Arn"]},
+            {"Fn::GetAtt": [logical_id(stack.logs.log_group("backend")), "Arn"]},
+            {"Fn::GetAtt": [logical_id(stack.host.docker_events.log_group), "Arn"]},
+        ],
+        key=json.dumps,
+    )
+    assert writes == {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow"}
+    assert metrics["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "ConstructsObs/BlogProd/Observability"}
+    }
+    assert policy_id in association["DependsOn"]
+    managed = template["Resources"][role_id]["Properties"]["ManagedPolicyArns"]
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(managed)
+    watched = sorted(
+        alarm["Properties"]["AlarmName"]
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "InstanceId", "Value": {"Ref": instance_id}} in alarm["Properties"].get("Dimensions", [])
+    )
+    assert watched == [
+        "blog-prod-cpu-high",
+        "blog-prod-disk-high",
+        "blog-prod-memory-high",
+        "blog-prod-status-check",
+    ]
+
+
 # --- 5. ARM and pinned images ----------------------------------------------------------------------------------
 
 
@@ -581,6 +632,7 @@ EXAMPLES = (
     "staging_and_prod",
     "two_hosts",
     "existing_instance",
+    "own_instance",
     "images",
     "existing_topic",
     "ecs_fargate",
