@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from constructs_obs.host.docker_events import DockerEventsLog
     from constructs_obs.host.images import al2023_at_launch
     from constructs_obs.host.instance import ObservedEc2Host
-    from constructs_obs.host.interface import IObservedHost, MetricOptions
+    from constructs_obs.host.interface import IObservedHost
     from constructs_obs.host.log_groups import ContainerLogGroups
+    from constructs_obs.host.metric_options import MetricOptions
     from constructs_obs.host.observability import HostObservability
     from constructs_obs.host.prometheus.cache import CachePerformance
     from constructs_obs.host.prometheus.metrics import PrometheusMetrics
@@ -67,7 +68,7 @@ _EXPORTS = {
     "HostSetup": "constructs_obs.host.setup",
     "HostObservability": "constructs_obs.host.observability",
     "IObservedHost": "constructs_obs.host.interface",
-    "MetricOptions": "constructs_obs.host.interface",
+    "MetricOptions": "constructs_obs.host.metric_options",
     "LogPatternAlarms": "constructs_obs.alarms.log_patterns",
     "ObservedEc2Host": "constructs_obs.host.instance",
     "PrometheusMetrics": "constructs_obs.host.prometheus.metrics",

@@ -34,13 +34,13 @@ from constructs_obs.contract import (
 from constructs_obs.contract import (
     PROMETHEUS_CONFIG_PATH as PROMETHEUS_CONFIG_PATH,
 )
-from constructs_obs.host.interface import metric_options
+from constructs_obs.host.metric_options import metric_options
 from constructs_obs.host.setup import HostSetup, SetupStep
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from constructs_obs.host.interface import MetricOptions
+    from constructs_obs.host.metric_options import MetricOptions
 
 #: Namespace of the agent's metrics when :class:`CloudWatchAgent` is used alone and names none. A host gives
 #: its agent a namespace of its own (see :func:`constructs_obs.host.observability.default_metrics_namespace`).

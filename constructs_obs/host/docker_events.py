@@ -51,14 +51,14 @@ from constructs_obs.contract import (
     START_LINE_TYPE as START_LINE_TYPE,
 )
 from constructs_obs.host.agent import AgentLogFile
-from constructs_obs.host.interface import metric_options
 from constructs_obs.host.log_groups import claimed_log_group
+from constructs_obs.host.metric_options import metric_options
 from constructs_obs.host.setup import HostSetup, SetupStep
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from constructs_obs.host.interface import MetricOptions
+    from constructs_obs.host.metric_options import MetricOptions
 
 #: The service's name and where its unit file goes on the host.
 UNIT_NAME = DOCKER_EVENTS_UNIT

@@ -34,7 +34,7 @@ from constructs_obs.host.setup import HostSetup
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from constructs_obs.host.interface import MetricOptions
+    from constructs_obs.host.metric_options import MetricOptions
 
 #: Docker Compose plugin release installed by the user data (checked against the release's .sha256 file).
 DEFAULT_COMPOSE_VERSION = "v2.40.3"
@@ -258,7 +258,7 @@ class ObservedEc2Host(Construct):
     ``iam.IGrantable`` (``bucket.grant_read(host)``), with ``metric()``, ``metric_cpu_utilization()``,
     ``metric_status_check_failed()``, ``metric_memory_used_percent()``, ``metric_disk_used_percent()`` and
     ``metric_container_crashes()`` (each takes aws-cdk-lib's metric options, see
-    :class:`~constructs_obs.host.interface.MetricOptions`). Its ``node.default_child`` is the ``CfnInstance``, as
+    :class:`~constructs_obs.host.metric_options.MetricOptions`). Its ``node.default_child`` is the ``CfnInstance``, as
     for ``ec2.Instance``.
 
     Set up in two parts: the user data installs Docker and the Compose plugin at first boot, and nothing else;

@@ -13,7 +13,7 @@ Two constructs implement it:
 no more: the host's metrics come from its ``metric_*`` methods (never from an instance id), so a host made of
 several instances can implement it too.
 
-Each ``metric_*`` method takes aws-cdk-lib's metric options (:class:`MetricOptions`: ``account``, ``color``,
+Each ``metric_*`` method takes aws-cdk-lib's metric options (:class:`~constructs_obs.host.metric_options.MetricOptions`: ``account``, ``color``,
 ``dimensions_map``, ``label``, ``period``, ``region``, ``statistic``, ``unit``, ``visible``, ...) as keyword
 arguments and returns a ``cloudwatch.Metric``, as the metric methods of aws-cdk-lib's L2 constructs do
 (``Queue.metric_approximate_number_of_messages_visible(period=...)``); an option not given keeps the method's
@@ -22,13 +22,14 @@ documented default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Node
+
+from constructs_obs.host.metric_options import DEFAULT_METRIC_PERIOD as DEFAULT_METRIC_PERIOD  # re-exported
+from constructs_obs.host.metric_options import MetricOptions as MetricOptions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -36,46 +37,6 @@ if TYPE_CHECKING:
     from constructs_obs.host.docker_events import DockerEventsLog
     from constructs_obs.host.log_groups import ContainerLogGroups
     from constructs_obs.host.prometheus.metrics import PrometheusMetrics
-
-#: The period of a ``metric_*`` method when none is given (aws-cdk-lib's default for L2 metrics).
-DEFAULT_METRIC_PERIOD = Duration.minutes(5)
-
-
-class MetricOptions(TypedDict, total=False):
-    """The options of a metric method: the fields of aws-cdk-lib's ``cloudwatch.MetricOptions``.
-
-    Passed on to ``cloudwatch.Metric`` as given (an option set to ``None`` counts as not given), so their meaning
-    is aws-cdk-lib's; ``id``, ``stack_account`` and ``stack_region`` need an aws-cdk-lib that has them.
-    """
-
-    account: str
-    color: str
-    dimensions_map: Mapping[str, str]
-    id: str
-    label: str
-    period: Duration
-    region: str
-    stack_account: str
-    stack_region: str
-    statistic: str
-    unit: cloudwatch.Unit
-    visible: bool
-
-
-def metric_options(options: Mapping[str, Any], *, statistic: str, **defaults: Any) -> dict[str, Any]:
-    """``options`` over the method's defaults: ``period`` 5 minutes, ``statistic``, then ``defaults``.
-
-    Options given as ``None`` are left out (they keep the default). Unknown options raise ``TypeError`` naming
-    them and the known ones.
-    """
-    unknown = sorted(set(options) - set(MetricOptions.__annotations__))
-    if unknown:
-        raise TypeError(
-            f"unknown metric options {unknown}; the options are cloudwatch.MetricOptions' fields: "
-            f"{sorted(MetricOptions.__annotations__)}"
-        )
-    given = {key: value for key, value in options.items() if value is not None}
-    return {"period": DEFAULT_METRIC_PERIOD, "statistic": statistic, **defaults, **given}
 
 
 @runtime_checkable

@@ -46,9 +46,9 @@ from constructs_obs.contract import (  # the names shared with obs-doctor, re-ex
 from constructs_obs.contract import HostFields
 from constructs_obs.host.agent import CloudWatchAgent
 from constructs_obs.host.docker_events import DockerEventsLog
-from constructs_obs.host.interface import DEFAULT_METRIC_PERIOD as DEFAULT_METRIC_PERIOD  # re-exported
-from constructs_obs.host.interface import metric_options
 from constructs_obs.host.log_groups import ContainerLogGroups
+from constructs_obs.host.metric_options import DEFAULT_METRIC_PERIOD as DEFAULT_METRIC_PERIOD  # re-exported
+from constructs_obs.host.metric_options import metric_options
 from constructs_obs.host.prometheus.metrics import PrometheusMetrics
 from constructs_obs.host.prometheus.scrape import PROMETHEUS_LOG_NAME, PrometheusScrape, validate_scrapes
 from constructs_obs.host.setup import HostSetup
@@ -56,7 +56,7 @@ from constructs_obs.host.setup import HostSetup
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from constructs_obs.host.interface import MetricOptions
+    from constructs_obs.host.metric_options import MetricOptions
 
 #: The log group of the host's Docker container events is ``{log group prefix}/docker-events``.
 DOCKER_EVENTS_LOG_NAME = "docker-events"

@@ -11,20 +11,53 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from constructs_obs.host.prometheus.scrape import PrometheusScrape
+__all__ = ["EXAMPLE_HOST", "EmfScrape", "emf_event"]
 
-__all__ = ["EXAMPLE_HOST", "emf_event"]
+
+class EmfScrape(Protocol):
+    """What the emulation reads of a scrape job: a
+    :class:`~constructs_obs.host.prometheus.scrape.PrometheusScrape` has it all."""
+
+    @property
+    def job_name(self) -> str:
+        """The ``job`` label."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """``address:port``, the ``instance`` label."""
+        ...
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The application's labels."""
+        ...
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The kept metric names."""
+        ...
+
+    @property
+    def units(self) -> Mapping[str, str]:
+        """CloudWatch unit per metric name."""
+        ...
+
+    @property
+    def emf_dimensions(self) -> Sequence[Sequence[str]]:
+        """The EMF dimension sets."""
+        ...
+
 
 #: The agent's ``host`` tag when none is given: an EC2 private DNS name.
 EXAMPLE_HOST = "ip-10-0-0-10.us-east-2.compute.internal"
 
 
 def emf_event(
-    scrape: PrometheusScrape,
+    scrape: EmfScrape,
     *,
     namespace: str,
     label_values: Mapping[str, str] | None = None,
