@@ -290,6 +290,19 @@ def test_a_host_without_public_ports_is_open_to_nobody(two_hosts: tuple[Any, dic
     ]
 
 
+def _assert_writes_to_the_hosts_groups(stack: Any, writes: dict[str, Any]) -> None:
+    """``writes`` is exactly the log writes on the nginx, backend and docker-events groups of ``stack.host``."""
+    assert sorted(writes.pop("Resource"), key=json.dumps) == sorted(
+        [
+            {"Fn::GetAtt": [logical_id(stack.logs.log_group("nginx")), "Arn"]},
+            {"Fn::GetAtt": [logical_id(stack.logs.log_group("backend")), "Arn"]},
+            {"Fn::GetAtt": [logical_id(stack.host.docker_events.log_group), "Arn"]},
+        ],
+        key=json.dumps,
+    )
+    assert writes == {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow"}
+
+
 # --- 4. an instance managed elsewhere --------------------------------------------------------------------------
 
 
@@ -332,15 +345,7 @@ def test_existing_instance_role_gets_exactly_its_writes_and_metrics_before_the_s
     ((policy_id, policy),) = resources(template, "AWS::IAM::Policy").items()
     assert policy["Properties"]["Roles"] == ["crm-prod-ec2-role"]
     writes, metrics = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert sorted(writes.pop("Resource"), key=json.dumps) == sorted(
-        [
-            {"Fn::GetAtt": [logical_id(stack.logs.log_group("nginx")), "Arn"]},
-            {"Fn::GetAtt": [logical_id(stack.logs.log_group("backend")), "Arn"]},
-            {"Fn::GetAtt": [logical_id(stack.host.docker_events.log_group), "Arn"]},
-        ],
-        key=json.dumps,
-    )
-    assert writes == {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow"}
+    _assert_writes_to_the_hosts_groups(stack, writes)
     assert metrics == {
         "Action": "cloudwatch:PutMetricData",
         "Condition": {"StringEquals": {"cloudwatch:namespace": "ConstructsObs/CrmObservability/Host"}},
@@ -375,15 +380,7 @@ def test_own_instance_gets_the_setup_the_grants_and_the_alarms(
     ((policy_id, policy),) = resources(template, "AWS::IAM::Policy").items()
     assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
     writes, metrics = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert sorted(writes.pop("Resource"), key=json.dumps) == sorted(
-        [
-            {"Fn::GetAtt": [logical_id(stack.logs.log_group("nginx")), "Arn"]},
-            {"Fn::GetAtt": [logical_id(stack.logs.log_group("backend")), "Arn"]},
-            {"Fn::GetAtt": [logical_id(stack.host.docker_events.log_group), "Arn"]},
-        ],
-        key=json.dumps,
-    )
-    assert writes == {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow"}
+    _assert_writes_to_the_hosts_groups(stack, writes)
     assert metrics["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "ConstructsObs/BlogProd/Observability"}
     }

@@ -567,26 +567,25 @@ class ObservedEc2Host(Construct):
         return self.observability.prometheus
 
     def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """An ``AWS/EC2`` metric of the instance (dimension ``InstanceId``). Default: average over 5 minutes."""
+        """See :meth:`HostObservability.metric <constructs_obs.host.observability.HostObservability.metric>`."""
         return self.observability.metric(metric_name, **options)
 
     def metric_cpu_utilization(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """``AWS/EC2 CPUUtilization`` (percent). Default: average over 5 minutes (basic monitoring's period)."""
+        """See :meth:`~constructs_obs.host.observability.HostObservability.metric_cpu_utilization`."""
         return self.observability.metric_cpu_utilization(**options)
 
     def metric_status_check_failed(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """``AWS/EC2 StatusCheckFailed`` (0 or 1, every minute even on basic monitoring). Default: maximum over
-        5 minutes."""
+        """See :meth:`~constructs_obs.host.observability.HostObservability.metric_status_check_failed`."""
         return self.observability.metric_status_check_failed(**options)
 
     def metric_memory_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Memory in use (not counting buffers and page cache), percent. Default: average over 5 minutes."""
+        """See :meth:`~constructs_obs.host.observability.HostObservability.metric_memory_used_percent`."""
         return self.observability.metric_memory_used_percent(**options)
 
     def metric_disk_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Root filesystem space in use, percent. Default: maximum over 5 minutes."""
+        """See :meth:`~constructs_obs.host.observability.HostObservability.metric_disk_used_percent`."""
         return self.observability.metric_disk_used_percent(**options)
 
     def metric_container_crashes(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Container crashes (see :mod:`constructs_obs.host.docker_events`). Default: sum over 5 minutes."""
+        """See :meth:`~constructs_obs.host.observability.HostObservability.metric_container_crashes`."""
         return self.observability.metric_container_crashes(**options)
