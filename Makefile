@@ -8,7 +8,7 @@ CDK := node node_modules/aws-cdk/bin/cdk
 # `make test` runs it on every template, with cfn-lint. cdk-nag still runs on every synth.
 SYNTH_ENV ?= CDK_VALIDATION=false
 
-.PHONY: setup synth test lint typecheck docs docs-gen deploy diff bench print-synth-env clean
+.PHONY: setup synth test test-floor lint typecheck docs docs-gen deploy diff bench print-synth-env clean
 
 setup:
 	@scripts/setup.sh
@@ -21,6 +21,11 @@ synth: setup
 test: setup lint typecheck
 	python -m pytest
 	$(MAKE) -s docs
+
+## The consumer and cookbook tests on the oldest aws-cdk-lib the library supports (pyproject.toml's floor), with
+## cdk-nag 2, in their own virtualenv (.venv-floor/). CI runs it after `make test`.
+test-floor:
+	scripts/test-floor.sh
 
 ## Build the documentation site into site/ (strict: a broken link or reference fails).
 docs: setup

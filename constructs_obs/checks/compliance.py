@@ -16,20 +16,30 @@ A rule id may hold ``{placeholders}`` filled in when it is applied (a finding th
 declaration says what each one stands for.
 
 This module needs aws-cdk-lib only: acknowledgments are CDK's own ``Validations`` metadata, so using the
-constructs does not require cdk-nag.
+constructs does not require cdk-nag. On an aws-cdk-lib older than ``Validations`` (2.252.0), they are written in
+cdk-nag 2's suppression metadata instead (:mod:`constructs_obs.checks.cdk_versions`).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+import aws_cdk as cdk
+import jsii
+from aws_cdk import CfnResource, Stack
 from constructs import IConstruct
+
+from constructs_obs.checks.cdk_versions import HAS_VALIDATIONS
 
 #: Rule ids with this prefix are cfn-lint checks, acknowledged in the resource's template Metadata.
 CFN_LINT_PREFIX = "cfn-lint::"
+#: Rule ids of CDK's built-in CloudFormation validator (aws-cdk-lib 2.252.0 and later, like ``Validations``).
+CDK_VALIDATOR_PREFIX = "CloudFormation-Validate::"
+#: The resource metadata key cdk-nag 2 reads suppressions from.
+CDK_NAG_2_METADATA_KEY = "cdk_nag"
 
 
 @dataclass(frozen=True)
@@ -108,11 +118,58 @@ def acknowledge(scope: IConstruct, finding: AcknowledgedFinding, **placeholders:
 
     cdk-nag and CloudFormation-Validate rules go to CDK's ``Validations`` metadata; ``cfn-lint::`` rules also go
     into the template ``Metadata`` of ``scope`` (a ``CfnResource``, or a construct whose default child is one).
+    Without ``Validations`` (aws-cdk-lib before 2.252.0), cdk-nag rules go into cdk-nag 2's ``cdk_nag`` metadata
+    of every CloudFormation resource at or below ``scope``, as ``NagSuppressions.add_resource_suppressions(scope,
+    ..., apply_to_children=True)`` would write them.
     """
     for rule in finding.rule_ids(**placeholders):
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=finding.reason))
+        if HAS_VALIDATIONS:
+            cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=finding.reason))
+        elif not rule.startswith((CFN_LINT_PREFIX, CDK_VALIDATOR_PREFIX)):
+            _suppress_in_cdk_nag_2(scope, rule, finding.reason)
         if rule.startswith(CFN_LINT_PREFIX):
             _ignore_in_cfn_lint(scope, rule[len(CFN_LINT_PREFIX) :])
+
+
+def cdk_nag_2_suppression(rule: str, reason: str) -> dict[str, Any]:
+    """``rule`` (``AwsSolutions-IAM5`` or one finding of it, ``AwsSolutions-IAM5[Resource::*]``) as one entry of
+    cdk-nag 2's ``rules_to_suppress``: ``{"reason", "id"}`` plus ``"applies_to"`` for a finding; a reason with a
+    character beyond Latin-1 is base64 with ``"is_reason_encoded": True``, as cdk-nag 2 writes it."""
+    rule_id, bracket, finding_id = rule.partition("[")
+    entry: dict[str, Any] = {"reason": reason, "id": rule_id}
+    if bracket:
+        entry["applies_to"] = [finding_id.removesuffix("]")]
+    if any(ord(char) > 255 for char in reason):
+        entry["reason"] = base64.b64encode(reason.encode("utf-8")).decode("ascii")
+        entry["is_reason_encoded"] = True
+    return entry
+
+
+def _suppress_in_cdk_nag_2(scope: IConstruct, rule: str, reason: str) -> None:
+    # An Aspect, so resources created below ``scope`` after this call are covered too (as Validations covers
+    # them); MUTATING priority runs it before cdk-nag 2's packs, which users add with the default priority.
+    cdk.Aspects.of(scope).add(
+        _CdkNag2Suppression(cdk_nag_2_suppression(rule, reason)), priority=cdk.AspectPriority.MUTATING
+    )
+
+
+@jsii.implements(cdk.IAspect)
+class _CdkNag2Suppression:
+    """Adds one cdk-nag 2 suppression entry to every CloudFormation resource it visits."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+
+    def visit(self, node: IConstruct) -> None:
+        if not CfnResource.is_cfn_resource(node):
+            return
+        resource = node
+        assert isinstance(resource, CfnResource)
+        existing = resource.get_metadata(CDK_NAG_2_METADATA_KEY) or {}
+        rules = list(existing.get("rules_to_suppress", []))
+        if self.entry not in rules:
+            rules.append(self.entry)
+        resource.add_metadata(CDK_NAG_2_METADATA_KEY, {**existing, "rules_to_suppress": rules})
 
 
 def nag_label(scope: IConstruct, value: Any) -> str:

@@ -60,11 +60,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 import jsii
 
+from constructs_obs.checks.cdk_versions import HAS_VALIDATIONS, VALIDATIONS_RELEASE, installed_release
 from constructs_obs.contract import (  # the metadata keys the constructs write, re-exported here
     CUSTOM_METRICS_METADATA_KEY as CUSTOM_METRICS_METADATA_KEY,
 )
@@ -74,6 +75,8 @@ from constructs_obs.contract import (
 
 #: Bytes in the GB of CloudWatch pricing (AWS bills data in binary gigabytes, 2^30 bytes).
 BYTES_PER_GB = 1024**3
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -602,7 +605,12 @@ def free_tier_groups(stacks: Iterable[StackUsage], *, per_region: bool = False) 
     return groups
 
 
-@jsii.implements(cdk.IPolicyValidationPlugin)
+def _validation_plugin(cls: type[_T]) -> type[_T]:
+    """``jsii.implements(cdk.IPolicyValidationPlugin)``, where the installed aws-cdk-lib has that interface."""
+    return jsii.implements(cdk.IPolicyValidationPlugin)(cls) if HAS_VALIDATIONS else cls
+
+
+@_validation_plugin
 class FreeTierCheck:
     """A CDK validation plugin: the app's CloudWatch usage against the free tier, per account, at every synth.
 
@@ -620,7 +628,19 @@ class FreeTierCheck:
     ) -> None:
         """Args: strict: fail synth instead of warning. limits: the free tier to compare with. per_region: count
         each Region of an account against its own free tier (default: one free tier per account, across Regions;
-        see the module docstring for why)."""
+        see the module docstring for why).
+
+        Raises:
+            RuntimeError: the installed aws-cdk-lib is older than 2.252.0, which has no ``Validations`` to register
+                the check with (:func:`count_billables` works on every release).
+        """
+        if not HAS_VALIDATIONS:
+            raise RuntimeError(
+                f"FreeTierCheck is a validation plugin for Validations.of(app).add_plugins(...), which aws-cdk-lib "
+                f"has from {VALIDATIONS_RELEASE}; this environment has aws-cdk-lib {installed_release()}. Upgrade "
+                "aws-cdk-lib, or count a stack in a test: "
+                "count_billables(Template.from_stack(stack).to_json()).overages(FREE_TIER)"
+            )
         self.strict = strict
         self.limits = limits
         self.per_region = per_region

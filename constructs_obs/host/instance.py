@@ -78,6 +78,15 @@ DETAILED_MONITORING = declare(
     stricter="`ObservedEc2Host(detailed_monitoring=True)`, then `BasicAlarms(period=Duration.minutes(1))` to use "
     "the 1-minute data.",
 )
+IMDSV2_ON_THE_INSTANCE = declare(
+    "host.imdsv2-on-the-instance",
+    owner="ObservedEc2Host",
+    target="Instance",
+    rules=("NIST.800.53.R5-EC2IMDSv2Enabled", "HIPAA.Security-EC2IMDSv2Enabled"),
+    reason="""The instance requires IMDSv2 in its own `MetadataOptions` (`HttpTokens: required`, hop limit 1).
+    cdk-nag 2, which teams on aws-cdk-lib before 2.257 run, looks for IMDSv2 only in a launch template and reports
+    this instance; cdk-nag 3 reads `MetadataOptions` and finds nothing.""",
+)
 SUBNET_AVAILABILITY_ZONE = declare(
     "host.subnet-availability-zone",
     owner="ObservedEc2Host",
@@ -201,7 +210,7 @@ def _instance(
     root_volume_size_gib: int,
 ) -> ec2.Instance:
     """The instance: IMDSv2 only, an encrypted gp3 root volume, public subnets unless told otherwise."""
-    return ec2.Instance(
+    instance = ec2.Instance(
         scope,
         "Instance",
         vpc=vpc,
@@ -212,8 +221,6 @@ def _instance(
         security_group=security_group,
         user_data=user_data,
         instance_name=instance_name,
-        http_tokens=ec2.HttpTokens.REQUIRED,
-        http_put_response_hop_limit=metadata_hop_limit,
         detailed_monitoring=detailed_monitoring,
         disable_api_termination=termination_protection,
         block_devices=[
@@ -228,6 +235,12 @@ def _instance(
             )
         ],
     )
+    # IMDSv2 only, hop limit as given: on the L1 (CloudFormation's MetadataOptions, the same template as the L2's
+    # http_tokens/http_put_response_hop_limit, which aws-cdk-lib has only from 2.231.0; see checks/cdk_versions.py).
+    instance.instance.metadata_options = ec2.CfnInstance.MetadataOptionsProperty(
+        http_tokens="required", http_put_response_hop_limit=metadata_hop_limit
+    )
+    return instance
 
 
 def _security_group_description(public_ports: Sequence[int]) -> str:
@@ -438,6 +451,7 @@ class ObservedEc2Host(Construct):
         self._acknowledge(image, detailed_monitoring)
 
     def _acknowledge(self, image: ImageFacts, detailed_monitoring: bool) -> None:
+        acknowledge(self.instance, IMDSV2_ON_THE_INSTANCE)
         if image.resolved_at_launch and image.al2023:
             # EC2 accepts "resolve:ssm:<parameter>" image ids; the template validators' format check does not.
             # Any Amazon Linux 2023 parameter, pinned to a version or not (al2023_at_launch(parameter_version=...)).
