@@ -28,8 +28,10 @@ import boto3
 import requests
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.models import cloudformation_backends
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.ec2.models import ec2_backends
 
 from constructs_obs.doctor import DoctorOptions, Report, run_doctor
 from tests.cfn import Intrinsics
@@ -74,6 +76,10 @@ class AlarmThroughCloudFormation(CloudFormationModel):
     attribute is what other resources (the dashboard's alarm widgets) reference with ``Fn::GetAtt``. moto has no
     such model, so a template that references an alarm's ARN fails there; this one calls moto's own
     ``PutMetricAlarm`` (its CloudWatch backend) the same way. Registered once, when this module is imported.
+
+    A new alarm starts in INSUFFICIENT_DATA ("When this operation creates an alarm, the alarm state is immediately
+    set to INSUFFICIENT_DATA", Amazon CloudWatch API Reference, PutMetricAlarm); moto starts it in OK, so the state
+    is set here as AWS sets it.
     """
 
     def __init__(self, name: str, arn: str) -> None:
@@ -117,6 +123,7 @@ class AlarmThroughCloudFormation(CloudFormationModel):
             actions_enabled=props.get("ActionsEnabled", True),
             treat_missing_data=props.get("TreatMissingData"),
         )
+        alarm.state_value, alarm.state_reason = "INSUFFICIENT_DATA", "Unchecked: Initial alarm creation"
         return cls(alarm.name, alarm.alarm_arn)
 
     @property
@@ -381,6 +388,12 @@ class Deployment:
     template: dict[str, Any]
     deployed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     gaps: MotoGaps = field(default_factory=lambda: GAPS)
+    age: timedelta = timedelta(0)
+
+    @property
+    def launched_at(self) -> datetime:
+        """When the stack was created and its instances launched (``age`` before it was deployed here)."""
+        return self.deployed_at - self.age
 
     @property
     def region(self) -> str:
@@ -640,6 +653,13 @@ class Deployment:
         )
 
 
+#: How long ago a deployment was made, by default: longer than any window in which a check waits for its first
+#: data (constructs_obs.doctor.windows; the setup's is its 15-minute timeout, first container logs the 60-minute
+#: --recent-minutes), also for the tests that run the doctor hours before the data they publish (the shared
+#: deployments of test_prometheus.py).
+HEALTHY_AGE = timedelta(days=1)
+
+
 def deploy(
     session: boto3.Session,
     assembly_dir: Path,
@@ -651,6 +671,7 @@ def deploy(
     create_skipped: bool = True,
     emails: Sequence[str] = ("ops@example.com",),
     healthy: bool = True,
+    age: timedelta = HEALTHY_AGE,
 ) -> Deployment:
     """Deploy ``stack_name`` from the cloud assembly into moto and, by default, make it a healthy deployment.
 
@@ -663,6 +684,10 @@ def deploy(
     published here because moto does not extract EMF: :data:`CACHE_TRAFFIC`), and ``emails`` are confirmed
     subscribers of every alarm topic (moto confirms email subscriptions at once). Each host's setup association succeeded
     (:mod:`tests.doctor.moto_gaps`).
+
+    ``age``: how long ago the stack was created, its instances launched, its setup ran and its alarms were
+    created (:func:`age_deployment`): by default :data:`HEALTHY_AGE`, so that no check still waits for its first
+    data and a missing datapoint fails; ``timedelta(0)`` for a deployment that has just finished.
     """
     body = dict(template or json.loads((assembly_dir / f"{stack_name}.template.json").read_text()))
     if substitutions:
@@ -676,10 +701,28 @@ def deploy(
         answer_custom_resources(session, stack_id, body)
     if create_skipped:
         create_skipped_resources(session, stack_name, body)
-    deployment = Deployment(session, stack_name, stack_id, body)
+    deployment = Deployment(session, stack_name, stack_id, body, age=age)
+    if age:
+        age_deployment(deployment, age)
     if healthy:
         make_healthy(deployment, emails)
     return deployment
+
+
+def age_deployment(deployment: Deployment, age: timedelta) -> None:
+    """Move the deployment ``age`` into the past, as if ``cdk deploy`` had finished then: the stack's creation
+    time, the launch time of every instance it creates or observes, each setup association's run, and the state
+    change of each of its alarms (moto keeps them as naive UTC datetimes; set here in its backends, which the
+    doctor reads through the API as AWS would answer)."""
+    region, account = deployment.region, ACCOUNT
+    cloudformation_backends[account][region].stacks[deployment.stack_id].creation_time -= age
+    ec2 = ec2_backends[account][region]
+    for host in deployment.hosts():
+        ec2.get_instance(host.instance_id).launch_time -= age
+        for run in GAPS.association_on(host.instance_id).runs.values():
+            run.at -= age
+    for name in deployment.alarm_names:
+        cloudwatch_backends[account][region].alarms[name].state_updated_timestamp -= age
 
 
 def make_healthy(deployment: Deployment, emails: Sequence[str] = ("ops@example.com",)) -> None:

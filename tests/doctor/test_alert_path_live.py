@@ -260,7 +260,7 @@ def test_no_docker_events_start_line(healthy: Deployment) -> None:
     ]
 
     # A start line from before the instance's last start does not count; one after it does.
-    healthy.put_start_line(host, at=healthy.deployed_at - timedelta(days=1))
+    healthy.put_start_line(host, at=healthy.launched_at - timedelta(hours=1))
     assert [r.check for r in healthy.doctor().failures()] == ["docker-events"]
     healthy.put_start_line(host)
     assert healthy.doctor().failures() == []
