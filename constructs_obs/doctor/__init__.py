@@ -2,16 +2,20 @@
 one command.
 
 Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
-constructs_obs.doctor`` works too), or call :func:`run_doctor` with a ``boto3.Session``. It checks the alert path
+constructs_obs.doctor`` works too), or call :func:`run_doctor` with a
+``boto3.Session`` (:class:`~constructs_obs.doctor.runner.Doctor` to check the pending rows again). It checks the alert path
 as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the Prometheus metrics it
 scrapes reach CloudWatch, whether the docker-events service started, whether the logs have the format the metric
 filters read, whether the host's setup succeeded and whether its role may write. It only reads; ``--deep`` adds
 one SSM Run Command per host that runs a read-only ``systemctl is-active`` and ``docker inspect`` there.
 
-Modules: :mod:`~constructs_obs.doctor.cli` (the command), :mod:`~constructs_obs.doctor.runner` (runs the checks),
+Modules: :mod:`~constructs_obs.doctor.cli` (the command), :mod:`~constructs_obs.doctor.runner` (runs the checks,
+in the order of :mod:`~constructs_obs.doctor.plan`),
 :mod:`~constructs_obs.doctor.stack` and :mod:`~constructs_obs.doctor.discovery` (what the stack holds),
-:mod:`~constructs_obs.doctor.facts` (shared facts and errors), :mod:`~constructs_obs.doctor.checks` (one module
-per check family), :mod:`~constructs_obs.doctor.report` and :mod:`~constructs_obs.doctor.guide`.
+:mod:`~constructs_obs.doctor.facts` (shared facts and errors), :mod:`~constructs_obs.doctor.windows` (when data a
+check waits for can be there), :mod:`~constructs_obs.doctor.checks` (one module per check family),
+:mod:`~constructs_obs.doctor.report` (rows, statuses, exit codes, JSON), :mod:`~constructs_obs.doctor.text` and
+:mod:`~constructs_obs.doctor.junit` (how a report is printed), and :mod:`~constructs_obs.doctor.guide`.
 
 boto3 is the package's ``doctor`` extra: ``pip install "constructs-obs[doctor]"``. The names below are imported
 on first use, so the command can say so in one line when boto3 is missing instead of failing on import.
@@ -25,13 +29,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from constructs_obs.doctor.facts import DoctorOptions
     from constructs_obs.doctor.report import SCHEMA_VERSION, CheckResult, Report, Status
-    from constructs_obs.doctor.runner import run_doctor
+    from constructs_obs.doctor.runner import Doctor, run_doctor
     from constructs_obs.doctor.stack import StackNotFoundError
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "SCHEMA_VERSION": "constructs_obs.doctor.report",
     "CheckResult": "constructs_obs.doctor.report",
+    "Doctor": "constructs_obs.doctor.runner",
     "DoctorOptions": "constructs_obs.doctor.facts",
     "Report": "constructs_obs.doctor.report",
     "StackNotFoundError": "constructs_obs.doctor.stack",
@@ -42,6 +47,7 @@ _EXPORTS = {
 __all__ = [
     "SCHEMA_VERSION",
     "CheckResult",
+    "Doctor",
     "DoctorOptions",
     "Report",
     "StackNotFoundError",

@@ -1,8 +1,14 @@
 """``obs-doctor``: check that deployed constructs_obs stacks actually observe their hosts and alert.
 
-Exit codes: 0 when every check passes (warnings allowed), 1 when any check fails, 2 when the doctor cannot run
-(boto3 not installed, no credentials, no region, no such stack, AWS unreachable); then it prints one line per
-stack it could not check, never a traceback. With several ``--stack``, the worst of them: 2, else 1, else 0.
+Exit codes:
+
+- 0: every check passed; rows still waiting for their data (``PENDING``) and warnings allowed.
+- 1: a check failed.
+- 2: the doctor cannot run (boto3 not installed, no credentials, no region, no such stack, AWS unreachable); it
+  prints one line per stack it could not check, never a traceback.
+- 3: nothing failed, but something could not be checked (``UNKNOWN``: the doctor's own access, an AWS error).
+
+With several ``--stack``, the worst of them: 2, else 1, else 3, else 0.
 
 boto3 comes with the package's ``doctor`` extra (``pip install "constructs-obs[doctor]"``), not with the
 constructs: this module imports it, and the checks that need it, only once :func:`main` has found it installed.
@@ -15,7 +21,15 @@ import contextlib
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from constructs_obs.doctor.report import Report
+    from constructs_obs.doctor.runner import Doctor
 
 #: How to get what the doctor needs besides the constructs: the package's ``doctor`` extra.
 INSTALL_DOCTOR = 'pip install "constructs-obs[doctor]"'
@@ -64,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check that a deployed constructs_obs stack actually works and that its alerts would arrive: "
         "instances, roles and setup, log groups and their format, the agent's metrics, docker-events, alarms, "
         "who may publish to their topics, and their email subscriptions. It only reads.",
-        epilog="Exit codes: 0 all checks pass (warnings allowed), 1 a check failed, 2 the checks could not run.",
+        epilog="Exit codes: 0 every check passed (pending rows and warnings allowed), 1 a check failed, 2 the "
+        "checks could not run, 3 nothing failed but something could not be checked.",
     )
     parser.add_argument(
         "--stack",
@@ -76,7 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--region", help="the stack's region (default: the profile's or AWS_REGION)")
     parser.add_argument("--profile", help="an AWS CLI profile (default: the standard credential chain)")
-    parser.add_argument("--json", action="store_true", help="print a JSON document instead of the table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "junit"),
+        help="table (default): a summary, then the problems; json: a JSON document; junit: JUnit XML, one test "
+        "case per check",
+    )
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="with the table: every check's row, grouped by host"
+    )
     parser.add_argument(
         "--recent-minutes",
         type=_minutes,
@@ -144,8 +168,26 @@ def cannot_run_reason(error: BaseException, stack: str, region: str | None, prof
     return " ".join(reason.split())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the doctor; return the exit code (2, with one line on stderr, when boto3 is not installed)."""
+def _format(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    if args.json and args.format not in (None, "json"):
+        parser.error(f"--json is --format json: it cannot go with --format {args.format}")
+    return "json" if args.json else args.format or "table"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Callable[[], datetime] = _now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run the doctor; return the exit code (2, with one line on stderr, when boto3 is not installed).
+
+    ``clock``: the time of the checks (the tests pass their own); ``sleep``: how ``--deep`` waits for its command.
+    """
     missing = missing_boto3()
     if missing is not None:
         print(missing, file=sys.stderr)
@@ -154,41 +196,65 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from constructs_obs.doctor import runner
     from constructs_obs.doctor.facts import DoctorOptions
-    from constructs_obs.doctor.report import Report, combined_document, error_document
+    from constructs_obs.doctor.report import combined_exit_code
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    output_format = _format(args, parser)
     options = DoctorOptions(recent_minutes=args.recent_minutes, deep=args.deep)
-    outputs: list[str] = []
-    documents: list[dict[str, object]] = []
-    codes: list[int] = []
+    results: list[Report | CannotRun] = []
+    runs: list[tuple[Doctor, Report]] = []
     session: boto3.Session | None = None
     for value in args.stack:
         stack, region = parse_stack(value, args.region)
         try:
             session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
             region = region or session.region_name
-            report: Report = runner.run_doctor(session, stack, options=options, region=region)
-            outputs.append(report.render_table())
-            documents.append(report.to_json())
-            codes.append(report.exit_code)
+            doctor = runner.Doctor(session, stack, options=options, region=region, sleep=sleep)
+            runs.append((doctor, doctor.check(clock())))
+            results.append(runs[-1][1])
         # Every way of not running is one line and exit code 2 for that stack; the other stacks are still checked.
         except (Exception, KeyboardInterrupt) as error:
             reason = cannot_run_reason(error, stack, region, args.profile)
             print(f"obs-doctor: cannot check {stack}: {reason}", file=sys.stderr)
-            documents.append(error_document(stack, region, reason))
-            codes.append(2)
+            results.append(CannotRun(stack, region, reason))
             if isinstance(error, KeyboardInterrupt):
                 break
-    code = 2 if 2 in codes else max(codes, default=2)
-    if args.json:
-        document = documents[0] if len(documents) == 1 else combined_document(documents, code)
-        output = json.dumps(document, indent=2)
-    elif not outputs:
-        return code
-    else:
-        output = "\n\n".join(outputs)
-        if len(args.stack) > 1:
-            output += f"\n\n{len(args.stack)} stacks: exit code {code}"
-    with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
-        print(output)
+    code = combined_exit_code([2 if isinstance(r, CannotRun) else r.exit_code for r in results])
+    output = _render(output_format, results, code, verbose=args.verbose, several=len(args.stack) > 1)
+    if output is not None:
+        with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
+            print(output)
     return code
+
+
+@dataclass(frozen=True)
+class CannotRun:
+    """A stack the doctor could not check, and why (exit code 2)."""
+
+    stack: str
+    region: str | None
+    reason: str
+
+
+def _render(
+    output_format: str, results: Sequence[Report | CannotRun], code: int, *, verbose: bool, several: bool
+) -> str | None:
+    """What to print on stdout: None for a table with no stack checked (the reasons are on stderr)."""
+    from constructs_obs.doctor import junit, text
+    from constructs_obs.doctor.report import combined_document, error_document
+
+    if output_format == "junit":
+        return junit.document([(r.stack, r.reason) if isinstance(r, CannotRun) else r for r in results])
+    if output_format == "json":
+        documents = [
+            error_document(r.stack, r.region, r.reason) if isinstance(r, CannotRun) else r.to_json()
+            for r in results
+        ]
+        return json.dumps(
+            documents[0] if len(documents) == 1 else combined_document(documents, code), indent=2
+        )
+    tables = [text.render(r, verbose=verbose) for r in results if not isinstance(r, CannotRun)]
+    if not tables:
+        return None
+    return "\n\n".join(tables) + (f"\n\n{len(results)} stacks: exit code {code}" if several else "")

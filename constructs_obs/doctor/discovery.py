@@ -232,6 +232,18 @@ def _prometheus_jobs(block: Any, resolve: Resolver) -> tuple[PrometheusJob, ...]
     return tuple(found)
 
 
+def _setup_timeout(properties: Mapping[str, Any], resolve: Resolver) -> int | None:
+    """How long the setup association may take: CloudFormation's wait for it (``WaitForSuccessTimeoutSeconds``),
+    else its script's ``executionTimeout`` parameter; None when the template says neither."""
+    parameters = properties.get("Parameters")
+    timeout = parameters.get("executionTimeout") if isinstance(parameters, Mapping) else None
+    for value in (properties.get("WaitForSuccessTimeoutSeconds"), timeout):
+        text = resolve(value[0] if isinstance(value, list) and value else value)
+        if text and text.isdigit() and int(text) > 0:
+            return int(text)
+    return None
+
+
 def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
     hosts = []
     created = {r.physical_id for r in inv.of_type("AWS::EC2::Instance") if r.physical_id}
@@ -266,6 +278,7 @@ def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
                 prometheus_jobs=_prometheus_jobs(prometheus, resolve),
                 association_id=resource.physical_id,
                 created_by_stack=instance_id in created,
+                setup_timeout_seconds=_setup_timeout(resource.properties, resolve),
             )
         )
     return hosts

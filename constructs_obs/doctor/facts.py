@@ -5,6 +5,7 @@ This module imports no check and no AWS client: every check family imports it, n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -97,6 +98,9 @@ class Host:
         prometheus_jobs: the endpoints it scrapes (none without a ``Prometheus`` block).
         association_id: the setup association's id (its physical id), if the stack lists it.
         created_by_stack: whether the stack creates the instance (False for ``HostObservability`` on an instance made elsewhere).
+        setup_timeout_seconds: how long the setup may take, as the template says: the association's
+            ``WaitForSuccessTimeoutSeconds`` (how long CloudFormation waits for it), else its script's
+            ``executionTimeout``; None when the template says neither.
     """
 
     path: str
@@ -109,6 +113,7 @@ class Host:
     prometheus_jobs: tuple[PrometheusJob, ...] = ()
     association_id: str | None = None
     created_by_stack: bool = True
+    setup_timeout_seconds: int | None = None
 
     @property
     def log_groups(self) -> list[str]:
@@ -228,6 +233,23 @@ class InstanceState:
         return self.state == "running"
 
 
+@dataclass(frozen=True)
+class SetupRun:
+    """What Systems Manager said about a host's setup association on its instance.
+
+    Attributes:
+        instance_id: the instance.
+        status: ``Success``, ``Failed``, ``Pending``, ``InProgress``, ... or ``""`` when it has not run there.
+        at: when it last ran (``ExecutionDate``), if known.
+        expected_by: for a setup that has not finished: when it should have (the end of its window).
+    """
+
+    instance_id: str
+    status: str
+    at: datetime | None = None
+    expected_by: datetime | None = None
+
+
 def is_topic_arn(arn: str) -> bool:
     """Whether ``arn`` is an SNS topic's ARN."""
     parts = arn.split(":")
@@ -239,13 +261,44 @@ def topic_name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
+#: The longest AWS error message a row quotes; the rest is cut.
+MAX_ERROR_TEXT = 300
+_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|\?xml)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def one_line(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """``text`` on one line (whitespace collapsed), cut to ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _message(message: str, status: object) -> str:
+    """An error message in one line. botocore makes the whole response body the message when it is not the
+    service's format (``BaseJSONParser._parse_body_as_json``): a proxy's or firewall's HTML page becomes its
+    title and what it means, never the page."""
+    if _MARKUP.search(message):
+        title = _TITLE.search(message)
+        named = f" titled '{one_line(title.group(1), 80)}'" if title and title.group(1).strip() else ""
+        http = f"HTTP {status} with " if status else ""
+        return (
+            f"the endpoint answered {http}an HTML page{named}, not an AWS response (a proxy, firewall or "
+            "captive portal between here and AWS?)"
+        )
+    return one_line(message)
+
+
 def error_text(error: BaseException) -> str:
-    """An AWS error in one line: ``Code: message`` for service errors, the message for botocore's own errors,
-    ``Type: message`` for anything else (an answer the doctor did not expect)."""
+    """An AWS error in one line: ``Code: message`` for service errors (an HTML page in place of AWS's answer is
+    named, never quoted), the message for botocore's own errors, ``Type: message`` for anything else (an answer
+    the doctor did not expect). Never longer than about :data:`MAX_ERROR_TEXT` characters."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
-        return " ".join(f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}".split())
-    text = " ".join(str(error).split())
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = one_line(str(details.get("Code") or (f"HTTP {status}" if status else "Error")), 80)
+        message = _message(str(details.get("Message") or ""), status)
+        return f"{code}: {message}" if message else code
+    text = one_line(str(error))
     if isinstance(error, BotoCoreError):
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -258,15 +311,33 @@ def error_code(error: BaseException) -> str:
     return ""
 
 
+#: Error codes that mean the doctor's own credentials may not make the call.
+DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden"}
+)
+#: Error codes that mean AWS did not answer this time.
+TRANSIENT_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
+     "ServiceUnavailableException", "InternalFailure", "InternalError", "InternalServiceError"}
+)  # fmt: skip
+
+
 def could_not_check(check: str, resource: str, error: BaseException) -> CheckResult:
-    """The row for a check AWS refused or failed to answer (or that failed on an unexpected answer)."""
-    return CheckResult(
-        check,
-        Status.FAIL,
-        resource,
-        f"could not check: {error_text(error)}",
-        "Run obs-doctor with credentials that may read this resource (the runbook lists the permissions).",
-    )
+    """The ``UNKNOWN`` row for a check AWS refused or failed to answer (or that failed on an unexpected answer):
+    the doctor's own access or an AWS error, not a finding about the stack."""
+    code = error_code(error)
+    if code in DENIED_CODES or "AccessDenied" in code:
+        step = (
+            "Give the credentials obs-doctor runs with this read permission (the runbook's policy lists every "
+            "call), then run it again."
+        )
+    elif code in TRANSIENT_CODES or code.startswith("5") or isinstance(error, BotoCoreError):
+        step = "AWS did not answer this time: run obs-doctor again; if it persists, check the network path to AWS."
+    else:
+        step = (
+            "Run obs-doctor with credentials that may read this resource (the runbook lists the permissions)."
+        )
+    return CheckResult(check, Status.UNKNOWN, resource, f"could not check: {error_text(error)}", step)
 
 
 def missing_or_could_not_check(
@@ -290,6 +361,11 @@ def missing_or_could_not_check(
 def when(moment: datetime) -> str:
     """``2026-11-27 10:00 UTC``."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def clock_time(moment: datetime) -> str:
+    """``10:05 UTC``: the time of day of a moment in the next hours (an "expected by")."""
+    return moment.astimezone(timezone.utc).strftime("%H:%M UTC")
 
 
 def ago(then: datetime, now: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -64,6 +65,7 @@ class StackInventory:
         resources: every resource, in template order, then any the template does not list.
         template_read: whether the template could be parsed (its properties give expected values).
         parameters: the stack's parameter values (what ``Ref`` to a parameter resolves to).
+        updated_at: when the stack last changed: its ``LastUpdatedTime``, else its ``CreationTime``.
     """
 
     name: str
@@ -75,6 +77,7 @@ class StackInventory:
     resources: tuple[StackResource, ...]
     template_read: bool
     parameters: Mapping[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = None
 
     def of_type(self, resource_type: str) -> list[StackResource]:
         """The resources of ``resource_type``."""
@@ -167,4 +170,5 @@ def load_stack(cfn: CloudFormationClient, stack_name: str, region: str) -> Stack
         resources=tuple(resources),
         template_read=template is not None,
         parameters=parameters,
+        updated_at=stack.get("LastUpdatedTime") or stack.get("CreationTime"),
     )

@@ -36,6 +36,36 @@ def only_problem(report: Report) -> CheckResult:
     return found[0]
 
 
+def summary_of(output: str) -> dict[str, tuple[str, str]]:
+    """The summary of a table (the lines after the heading, up to the first empty line): area -> (status, text),
+    with a line the terminal's width wrapped joined again."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("obs-doctor: stack ")) + 2
+    end = lines.index("", start)
+    found: dict[str, tuple[str, str]] = {}
+    area = ""
+    for line in lines[start:end]:
+        if line[:1].strip():
+            status, rest = line.split(maxsplit=1)
+            area, text = (rest[:20].strip(), rest[20:].strip())
+            found[area] = (status, text)
+        else:
+            status, text = found[area]
+            found[area] = (status, f"{text} {line.strip()}")
+    return found
+
+
+def count_calls(session: boto3.Session) -> list[str]:
+    """Every AWS call made through ``session`` from now on, in order, as IAM actions (repeats included)."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(f"{model.service_model.service_name}:{model.name}")
+
+    session.events.register("before-call", record)
+    return calls
+
+
 def record_calls(session: boto3.Session) -> set[str]:
     """Every AWS call made through ``session`` from now on, as IAM actions (boto3's service name is the IAM
     prefix for every service the doctor uses)."""

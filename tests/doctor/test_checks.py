@@ -354,11 +354,15 @@ def test_alarm_in_insufficient_data(healthy: Deployment) -> None:
     healthy.set_alarm_state(CPU, "INSUFFICIENT_DATA")
     updated = healthy.describe_alarm(CPU)["StateUpdatedTimestamp"]
 
-    # Within 15 minutes of the state change: normal, and said so.
+    # Within 15 minutes of the state change (the CPU alarm: 2 periods of 5 minutes, and EC2's 5-minute basic
+    # monitoring; the seed's 15 minutes): normal, pending, and said so.
     soon = healthy.doctor(now=updated + timedelta(minutes=5))
-    assert problems(soon) == []
-    [state] = [r for r in rows(soon, "alarm-state") if r.resource == CPU]
-    assert state.detail == f"INSUFFICIENT_DATA for 5 min: {SEED_INSUFFICIENT_DATA}"
+    [state] = problems(soon)
+    assert (state.check, state.status, state.resource) == ("alarm-state", Status.PENDING, CPU)
+    assert state.expected_by == updated + timedelta(minutes=15)
+    expected = (updated + timedelta(minutes=15)).strftime("%H:%M UTC")
+    assert state.detail == f"INSUFFICIENT_DATA for 5 min: {SEED_INSUFFICIENT_DATA}; expected by {expected}"
+    assert soon.exit_code == 0
 
     # Beyond 15 minutes: the seed's explanation, and a failure (an EC2 metric of a running instance has data).
     later = healthy.doctor(now=updated + timedelta(minutes=20))
@@ -367,6 +371,28 @@ def test_alarm_in_insufficient_data(healthy: Deployment) -> None:
     assert problem.detail.startswith("INSUFFICIENT_DATA for 20 min since ")
     assert problem.detail.endswith(", longer than 15 min")
     assert problem.next_step.startswith(SEED_INSUFFICIENT_DATA)
+
+
+def test_a_longer_evaluation_range_waits_longer(healthy: Deployment) -> None:
+    # 4 periods of 5 minutes, and EC2's 5-minute basic monitoring: 25 minutes before the alarm can have data.
+    healthy.update_alarm(CPU, EvaluationPeriods=4, DatapointsToAlarm=2)
+    healthy.set_alarm_state(CPU, "INSUFFICIENT_DATA")
+    updated = healthy.describe_alarm(CPU)["StateUpdatedTimestamp"]
+
+    [state] = [
+        r
+        for r in rows(healthy.doctor(now=updated + timedelta(minutes=20)), "alarm-state")
+        if r.resource == CPU
+    ]
+    assert (state.status, state.expected_by) == (Status.PENDING, updated + timedelta(minutes=25))
+
+    [state] = [
+        r
+        for r in rows(healthy.doctor(now=updated + timedelta(minutes=26)), "alarm-state")
+        if r.resource == CPU
+    ]
+    assert state.status is Status.FAIL
+    assert state.detail.endswith(", longer than 25 min")
 
 
 def test_alarm_in_alarm_state_is_a_warning(healthy: Deployment) -> None:
@@ -487,19 +513,27 @@ def test_json_document_is_stable(healthy: Deployment) -> None:
 
     assert set(document) == {
         "schema_version", "stack", "stack_id", "region", "checked_at", "status", "exit_code", "error", "summary",
-        "hosts", "checks",
+        "wait", "hosts", "checks",
     }  # fmt: skip
-    assert document["schema_version"] == 1
-    assert (document["status"], document["exit_code"], document["error"]) == ("fail", 1, None)
-    assert document["summary"]["fail"] == 1
-    assert sum(document["summary"].values()) == len(document["checks"])
+    assert document["schema_version"] == 2
+    assert (document["status"], document["exit_code"], document["error"], document["wait"]) == (
+        "fail",
+        1,
+        None,
+        None,
+    )
+    assert document["summary"] == {
+        "pass": len(document["checks"]) - 1, "pending": 0, "warn": 0, "fail": 1, "unknown": 0,
+    }  # fmt: skip
     assert all(
-        set(c) == {"check", "status", "resource", "detail", "next_step", "host"} for c in document["checks"]
+        set(c) == {"check", "status", "resource", "detail", "next_step", "host", "expected_by"}
+        for c in document["checks"]
     )
     [failed] = [c for c in document["checks"] if c["status"] == "fail"]
     assert failed["resource"] == "/ai-tutor/backend"
     assert failed["next_step"].startswith("Restore the stack's retention")
     assert document["checks"][0]["next_step"] is None
+    assert {c["expected_by"] for c in document["checks"]} == {None}
 
 
 # --- the Prometheus scrape (the rows on the shared deployment are in test_prometheus.py) -------------------------

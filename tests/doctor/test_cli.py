@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from constructs_obs.doctor import CheckResult, Report, Status
 from constructs_obs.doctor.cli import main
+from constructs_obs.doctor.text import render
 from tests.conftest import ROOT
 from tests.doctor.conftest import isolate_from_real_aws
 from tests.doctor.deployment import Deployment
-from tests.doctor.helpers import MOTO_CFN_WARNINGS
+from tests.doctor.helpers import MOTO_CFN_WARNINGS, summary_of
 
 pytestmark = pytest.mark.filterwarnings(MOTO_CFN_WARNINGS)
 
@@ -25,21 +26,33 @@ ARGS = ["--stack", "AiTutorStaging", "--region", "us-east-2"]
 
 
 def test_failed_check_exits_1_and_shows_the_next_step(
-    healthy: Deployment, capsys: pytest.CaptureFixture[str]
+    healthy: Deployment, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
     healthy.client("logs").put_retention_policy(logGroupName="/ai-tutor/backend", retentionInDays=7)
 
     assert main(ARGS) == 1
 
-    lines = capsys.readouterr().out.splitlines()
-    [failed] = [i for i, line in enumerate(lines) if line.startswith("FAIL")]
-    assert lines[failed].split()[:3] == ["FAIL", "log-group", "/ai-tutor/backend"]
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    # The summary's logs line, then the problem with its next step.
+    status, logs = summary_of(out)["logs"]
+    assert status == "FAIL"
+    assert logs.startswith("4 of 5 log groups in place, ")
+    assert logs.endswith("; failing: /ai-tutor/backend")
+    [failed] = [i for i, line in enumerate(lines) if line.startswith("FAIL     log-group")]
+    assert lines[failed].split() == [
+        "FAIL", "log-group", "/ai-tutor/backend:", "events", "expire", "after", "7", "days,", "the", "stack", "sets",
+        "30", "days",
+    ]  # fmt: skip
     assert (
         lines[failed + 1]
         .strip()
         .startswith("next: Restore the stack's retention: aws logs put-retention-policy")
     )
-    assert lines[-1].endswith(" pass, 0 warn, 1 fail")
+    assert lines[-1].endswith(
+        " pass, 0 pending, 0 warn, 1 fail, 0 unknown; exit code 1 (--verbose lists every row)"
+    )
 
 
 def test_no_such_stack_exits_2_with_one_line(aws: object, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +152,7 @@ def test_every_way_of_not_running_is_one_line(
     def fail(*_: object, **__: object) -> None:
         raise error
 
-    monkeypatch.setattr("constructs_obs.doctor.runner.run_doctor", fail)
+    monkeypatch.setattr("constructs_obs.doctor.runner.Doctor", fail)
 
     assert main(ARGS) == 2
 
@@ -231,7 +244,7 @@ def test_the_command_does_not_load_the_cdk(tmp_path: Path) -> None:
         _ = constructs_obs.Nope  # type: ignore[attr-defined]
 
 
-def test_table_layout() -> None:
+def test_verbose_table_layout() -> None:
     report = Report(
         stack_name="S",
         region="us-east-2",
@@ -250,9 +263,13 @@ def test_table_layout() -> None:
         ),
     )
 
-    assert report.render_table(width=80) == "\n".join(
+    assert render(report, verbose=True, width=80) == "\n".join(
         [
             "obs-doctor: stack S in us-east-2, 2026-11-27 10:00 UTC",
+            "",
+            "PASS     stack and delivery  UPDATE_COMPLETE",
+            "FAIL     logs                0 of 1 log group in place; failing: /app/api",
+            "WARN     alarms              0 of 1 alarm OK; warning: app-cpu-high",
             "",
             "STATUS  CHECK        RESOURCE      DETAIL",
             "PASS    stack        S             UPDATE_COMPLETE",
@@ -262,7 +279,7 @@ def test_table_layout() -> None:
             "              --log-group-name /app/api --retention-in-days 30",
             "WARN    alarm-state  app-cpu-high  ALARM",
             "",
-            "3 checks: 1 pass, 1 warn, 1 fail",
+            "3 checks: 1 pass, 0 pending, 1 warn, 1 fail, 0 unknown; exit code 1",
         ]
     )
     assert (report.status, report.exit_code) == (Status.FAIL, 1)

@@ -257,6 +257,7 @@ def test_several_stacks_as_a_table_and_one_that_does_not_exist(
             "Nope",
             "--region",
             "us-east-2",
+            "--verbose",
         ]
     )
 

@@ -107,13 +107,20 @@ def test_the_layering() -> None:
     graph = import_graph()
     checks = {m for m in graph if m.startswith(f"{PACKAGE}.checks.")}
     assert len(checks) >= 10, "one module per check family"
-    shared = {f"{PACKAGE}.{m}" for m in ("facts", "report", "guide", "stack", "discovery")}
+    shared = {f"{PACKAGE}.{m}" for m in ("facts", "report", "guide", "stack", "discovery", "windows")}
     for module in checks:
         # A check family depends on the shared modules only, never on another family or the runner.
         assert graph[module] <= shared, (module, graph[module] - shared)
     assert graph[f"{PACKAGE}.facts"] <= {f"{PACKAGE}.report", f"{PACKAGE}.stack", f"{PACKAGE}.guide"}
+    assert graph[f"{PACKAGE}.windows"] <= {f"{PACKAGE}.facts", f"{PACKAGE}.report"}
     assert graph[f"{PACKAGE}.report"] == set()
     assert graph[f"{PACKAGE}.guide"] == set()
+    # How a report is printed depends on the report only; the checks and the runner never print.
+    for printer in ("text", "junit"):
+        assert graph[f"{PACKAGE}.{printer}"] == {f"{PACKAGE}.report"}, printer
+    assert not {f"{PACKAGE}.text", f"{PACKAGE}.junit"} & (
+        graph[f"{PACKAGE}.runner"] | graph[f"{PACKAGE}.plan"]
+    )
     runner = doctor_modules()[f"{PACKAGE}.runner"]
     assert len(runner.read_text().splitlines()) < 200, "the runner stays short"
     for name, path in doctor_modules().items():

@@ -227,27 +227,27 @@ def _refuse(staging: Deployment, operation: str) -> None:
     staging.session.events.register(f"before-call.{service}.{operation.split(':')[1]}", deny)
 
 
-def test_a_refused_metrics_read_is_a_could_not_check_row(staging: Deployment) -> None:
+def test_a_refused_metrics_read_is_an_unknown_row(staging: Deployment) -> None:
     _refuse(staging, "cloudwatch:GetMetricData")
 
     row = prometheus_row(staging.doctor())
 
     assert (row.status, row.resource, row.host, row.detail) == (
-        Status.FAIL,
+        Status.UNKNOWN,
         "job backend",
         HOST,
         "could not check: AccessDeniedException: not authorized to perform cloudwatch:GetMetricData",
     )
 
 
-def test_a_refused_events_read_is_a_could_not_check_row(staging: Deployment) -> None:
+def test_a_refused_events_read_is_an_unknown_row(staging: Deployment) -> None:
     # No datapoints at this hour, so the doctor reads the job's stream, and may not.
     _refuse(staging, "logs:FilterLogEvents")
 
     row = prometheus_row(staging.doctor(now=hour(staging, 10)))
 
     assert (row.status, row.detail) == (
-        Status.FAIL,
+        Status.UNKNOWN,
         "could not check: AccessDeniedException: not authorized to perform logs:FilterLogEvents",
     )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from constructs_obs.doctor import CheckResult, Status
 from constructs_obs.doctor.cli import main
+from constructs_obs.doctor.text import render
 from tests.doctor.deployment import Deployment
 from tests.doctor.helpers import (
     MOTO_CFN_WARNINGS,
@@ -22,6 +25,7 @@ from tests.doctor.helpers import (
     record_calls,
     rows,
     runbook_permissions,
+    summary_of,
 )
 
 pytestmark = [pytest.mark.filterwarnings(MOTO_CFN_WARNINGS), pytest.mark.xdist_group("doctor-read-staging")]
@@ -160,7 +164,7 @@ def test_rows_are_grouped_by_host(staging: Deployment) -> None:
         },
     )
     assert report.hosts[0]["log_groups"][:4] == [*CONTAINER_GROUPS, "/ai-tutor/docker-events"]
-    table = report.render_table(width=200).splitlines()
+    table = render(report, verbose=True, width=200).splitlines()
     heading = table.index(f"host {HOST} ({staging.instance_id})")
     assert table[heading - 1] == ""
     assert table[heading + 1].split()[:3] == ["PASS", "instance", staging.instance_id]
@@ -219,7 +223,7 @@ def test_log_groups_without_recent_events(staging: Deployment) -> None:
     ] == []
 
 
-def test_a_refused_call_is_a_failed_row_not_a_crash(staging: Deployment) -> None:
+def test_a_refused_call_is_an_unknown_row_not_a_crash(staging: Deployment) -> None:
     def deny(**_: Any) -> None:
         raise ClientError(
             {
@@ -235,17 +239,21 @@ def test_a_refused_call_is_a_failed_row_not_a_crash(staging: Deployment) -> None
 
     report = staging.doctor()
 
+    # Not a finding about the stack: the doctor's own access. Nothing failed, so the exit code is 3.
     assert [(r.check, r.status, r.resource) for r in problems(report)] == [
-        *[("log-events", Status.FAIL, group) for group in CONTAINER_GROUPS],
-        ("docker-events", Status.FAIL, staging.instance_id),
+        *[("log-events", Status.UNKNOWN, group) for group in CONTAINER_GROUPS],
+        ("docker-events", Status.UNKNOWN, staging.instance_id),
     ]
     assert problems(report)[0].detail == (
         "could not check: AccessDeniedException: not authorized to perform logs:FilterLogEvents"
     )
-    assert report.exit_code == 1
+    assert problems(report)[0].next_step.startswith(
+        "Give the credentials obs-doctor runs with this read permission"
+    )
+    assert report.exit_code == 3
 
 
-def test_an_unexpected_answer_is_a_failed_row_not_a_crash(staging: Deployment) -> None:
+def test_an_unexpected_answer_is_an_unknown_row_not_a_crash(staging: Deployment) -> None:
     def garbage(parsed: dict[str, Any], **_: Any) -> None:
         parsed["MetricDataResults"] = [{"Values": "not a list of numbers"}]
 
@@ -255,8 +263,8 @@ def test_an_unexpected_answer_is_a_failed_row_not_a_crash(staging: Deployment) -
 
     # Both checks that read metrics fail on it, each in its own row.
     assert [(r.check, r.status, r.resource, r.detail.split(":")[0]) for r in problems(report)] == [
-        ("agent-metrics", Status.FAIL, "AiTutorStaging", "could not check"),
-        ("prometheus-metrics", Status.FAIL, "AiTutorStaging", "could not check"),
+        ("agent-metrics", Status.UNKNOWN, "AiTutorStaging", "could not check"),
+        ("prometheus-metrics", Status.UNKNOWN, "AiTutorStaging", "could not check"),
     ]
     assert problems(report)[0].detail == "could not check: KeyError: 'Id'"
 
@@ -286,18 +294,52 @@ def test_only_pending_confirmations_fail(staging: Deployment) -> None:
 # --- the command on the shared deployment -------------------------------------------------------------------------
 
 
-def test_healthy_stack_exits_0_with_a_table(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+def test_healthy_stack_exits_0_with_a_summary(
+    staging: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(ARGS) == 0
 
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0].startswith("obs-doctor: stack AiTutorStaging in us-east-2, ")
-    assert lines[2].split() == ["STATUS", "CHECK", "RESOURCE", "DETAIL"]
-    assert lines[3].split()[:4] == ["PASS", "stack", "AiTutorStaging", "CREATE_COMPLETE"]
-    assert f"host {HOST} ({staging.instance_id})" in lines
-    assert any(line.split()[:3] == ["PASS", "log-group", "/ai-tutor/nginx"] for line in lines)
-    assert lines[-1].endswith(" pass, 0 warn, 0 fail")
+    # One line per area, every one passing, and no problem to list.
+    summary = summary_of(out)
+    assert summary == {
+        "stack and delivery": (
+            "PASS",
+            "CREATE_COMPLETE, 1 of 1 service logging here, 1 of 1 topic open to CloudWatch, 1 of 1 topic with a "
+            "confirmed email subscriber",
+        ),
+        "hosts": ("PASS", "1 of 1 instance running, all with its instance profile"),
+        "logs": ("PASS", "5 of 5 log groups in place, 3 of 3 container groups receiving events, 3 of 3 filters "
+                 "matching their logs"),
+        "alarms": ("PASS", "7 of 7 alarms notifying their topic, 4 of 4 on its instances, all OK, all without a "
+                   "failed action"),
+        "agent": ("PASS", "1 of 1 instance reporting"),
+        "docker-events": ("PASS", "1 of 1 instance with its start line"),
+        "setup": ("PASS", "1 of 1 instance set up"),
+        "permissions": ("PASS", "1 of 1 host role may write"),
+        "prometheus": ("PASS", "1 of 1 scrape job reaching CloudWatch"),
+    }  # fmt: skip
+    assert len(lines) == 2 + len(out.split("\n\n")[1].splitlines()) + 2
+    assert lines[-1].endswith(
+        " 0 pending, 0 warn, 0 fail, 0 unknown; exit code 0 (--verbose lists every row)"
+    )
     assert err == ""
+
+
+def test_verbose_lists_every_row(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--verbose"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    report = staging.doctor()
+    header = next(
+        i for i, line in enumerate(lines) if line.split() == ["STATUS", "CHECK", "RESOURCE", "DETAIL"]
+    )
+    rows = [line for line in lines[header + 1 :] if line.startswith("PASS ")]
+    assert len(rows) == len(report.results)
+    assert rows[0].split()[:4] == ["PASS", "stack", "AiTutorStaging", "CREATE_COMPLETE"]
+    assert f"host {HOST} ({staging.instance_id})" in lines
 
 
 def test_json_output(staging: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
@@ -305,7 +347,7 @@ def test_json_output(staging: Deployment, capsys: pytest.CaptureFixture[str]) ->
 
     document = json.loads(capsys.readouterr().out)
     assert (document["schema_version"], document["stack"], document["region"]) == (
-        1,
+        2,
         "AiTutorStaging",
         "us-east-2",
     )
@@ -317,7 +359,9 @@ def test_json_output(staging: Deployment, capsys: pytest.CaptureFixture[str]) ->
         "detail": "CREATE_COMPLETE",
         "next_step": None,
         "host": None,
+        "expected_by": None,
     }
+    assert document["wait"] is None
     assert [h["host"] for h in document["hosts"]] == [HOST]
     assert {c["host"] for c in document["checks"] if c["check"] == "agent-metrics"} == {HOST}
 
@@ -328,3 +372,37 @@ def test_recent_minutes_option(staging: Deployment, capsys: pytest.CaptureFixtur
     assert {c["detail"] for c in document["checks"] if c["check"] == "log-events"} == {
         "events in the last 5 min"
     }
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """What a proxy or firewall between the doctor and AWS may answer: CPython's own HTML error page."""
+
+    def do_POST(self) -> None:
+        self.send_error(403, "Forbidden", "This network does not allow the request")
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_an_html_page_in_place_of_aws_is_one_unknown_line(
+    staging: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CloudWatch Logs answered by a web page: botocore makes a body it cannot parse the error message
+    # (BaseJSONParser), which once put a whole HTML page into a row.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", f"http://127.0.0.1:{server.server_port}")
+    try:
+        report = staging.doctor()
+    finally:
+        server.shutdown()
+
+    unknown = [r for r in report.results if r.status is Status.UNKNOWN]
+    # (The scrape job has datapoints, so its row does not read the logs.)
+    assert {r.check for r in unknown} == {"log-group", "docker-events", "log-format"}
+    assert {r.detail for r in unknown} == {
+        "could not check: 403: the endpoint answered HTTP 403 with an HTML page titled 'Error response', not an "
+        "AWS response (a proxy, firewall or captive portal between here and AWS?)"
+    }
+    assert report.failures() == []
+    assert report.exit_code == 3

@@ -178,7 +178,7 @@ def test_log_format_with_test_metric_filter_none_match() -> None:
     )
 
     with stubber:
-        [row] = check_log_formats(logs, facts())
+        [row] = check_log_formats(logs, facts(), states={}, now=NOW, recent_minutes=60)
 
     stubber.assert_no_pending_responses()
     assert (row.check, row.status, row.resource) == ("log-format", Status.FAIL, "/app/nginx")
@@ -224,7 +224,7 @@ def test_log_format_with_test_metric_filter_matches() -> None:
     )
 
     with stubber:
-        [row] = check_log_formats(logs, facts())
+        [row] = check_log_formats(logs, facts(), states={}, now=NOW, recent_minutes=60)
 
     stubber.assert_no_pending_responses()
     assert row == CheckResult(
@@ -248,7 +248,7 @@ def test_log_format_falls_back_to_the_evaluator_when_test_metric_filter_is_refus
     )
 
     with stubber:
-        [row] = check_log_formats(logs, facts())
+        [row] = check_log_formats(logs, facts(), states={}, now=NOW, recent_minutes=60)
 
     stubber.assert_no_pending_responses()
     assert row.status is Status.PASS

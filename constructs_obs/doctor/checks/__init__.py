@@ -15,6 +15,8 @@
 - :mod:`~constructs_obs.doctor.checks.permissions`: each host's role may write its logs and metrics.
 - :mod:`~constructs_obs.doctor.checks.deep`: ``--deep``, on the host through SSM Run Command.
 
-They depend on :mod:`constructs_obs.doctor.facts` (shared facts and errors), the report and the guide, never on
-each other; :mod:`constructs_obs.doctor.runner` runs them in order.
+They depend on :mod:`constructs_obs.doctor.facts` (shared facts and errors), the report, the guide and
+:mod:`constructs_obs.doctor.windows` (when data can be there: a check that waits for data says ``PENDING`` until
+then), never on each other; :mod:`constructs_obs.doctor.runner` runs them in the order of
+:mod:`constructs_obs.doctor.plan`.
 """

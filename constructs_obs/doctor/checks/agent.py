@@ -3,7 +3,8 @@
 One ``cloudwatch:GetMetricData`` call (per 250 hosts) asks for the sample count of both metrics, dimension
 ``InstanceId``, in each host's namespace, over the last :data:`AGENT_WINDOW`: the agent publishes every minute,
 so a running agent leaves several datapoints there. Without them the memory and disk alarms show
-INSUFFICIENT_DATA, and nothing says why.
+INSUFFICIENT_DATA, and nothing says why. Until the agent's first datapoints can be there (after the host's setup
+started it: :func:`~constructs_obs.doctor.windows.agent_expected_by`), their absence is ``PENDING``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from constructs_obs.doctor.facts import (
     could_not_check,
 )
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import Start, agent_expected_by, pending_row
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -79,9 +81,14 @@ def _datapoints(cw: CloudWatchClient, hosts: Sequence[Host], now: datetime) -> d
 
 
 def check_agent_metrics(
-    cw: CloudWatchClient, facts: StackFacts, states: Mapping[str, InstanceState], now: datetime
+    cw: CloudWatchClient,
+    facts: StackFacts,
+    states: Mapping[str, InstanceState],
+    starts: Mapping[str, Start],
+    now: datetime,
 ) -> list[CheckResult]:
-    """Each running host's agent published both metrics in the last :data:`AGENT_WINDOW`."""
+    """Each running host's agent published both metrics in the last :data:`AGENT_WINDOW` (or, since the agent
+    started, cannot have yet: ``starts``, by instance)."""
     rows: list[CheckResult] = []
     hosts = []
     for host in facts.hosts:
@@ -110,6 +117,11 @@ def check_agent_metrics(
     for index, host in enumerate(hosts):
         silent = [m for i, m in enumerate(AGENT_METRICS) if not counts.get(f"h{index}m{i}")]
         namespace = host.metrics_namespace
+        start = starts.get(str(host.instance_id))
+        if silent and start is not None and now < agent_expected_by(start):
+            detail = f"no {' or '.join(silent)} in {namespace} yet; waiting since {start.reason}"
+            rows.append(pending_row("agent-metrics", str(host.instance_id), detail, agent_expected_by(start)))
+            continue
         if not silent:
             rows.append(
                 CheckResult(

@@ -1,10 +1,11 @@
 """The alarms: each alarm of the stack exists, notifies what the template says on ALARM and OK, watches an
-instance of the stack, and is not stuck without data."""
+instance of the stack, and is not stuck without data (``PENDING`` while a new alarm may still wait for its first
+evaluation: :func:`~constructs_obs.doctor.windows.alarm_expected_by`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,13 +13,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.facts import AlarmSpec, StackFacts, could_not_check, is_topic_arn, topic_name, when
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import alarm_expected_by, pending_row
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import MetricAlarmTypeDef
-
-#: The seed: an alarm still without data this long after its last state change is no longer "normal".
-INSUFFICIENT_DATA_GRACE = timedelta(minutes=15)
 
 
 def alarm_instance_ids(alarm: MetricAlarmTypeDef) -> list[str]:
@@ -123,18 +122,23 @@ def _check_alarm_state(
             f"ALARM{since}: {alarm.get('StateReason', '')}".rstrip(": "),
             f"The alarm works and something needs attention: {alarm.get('AlarmDescription') or name}",
         )
-    age = now - updated if updated else INSUFFICIENT_DATA_GRACE * 2
-    minutes = max(int(age.total_seconds() // 60), 0)
-    if age <= INSUFFICIENT_DATA_GRACE:
-        return CheckResult(
-            "alarm-state", Status.PASS, name, f"{state} for {minutes} min: {guide.INSUFFICIENT_DATA}"
+    if updated is not None and now < (expected_by := alarm_expected_by(updated, alarm)):
+        minutes = max(int((now - updated).total_seconds() // 60), 0)
+        return pending_row(
+            "alarm-state", name, f"{state} for {minutes} min: {guide.INSUFFICIENT_DATA}", expected_by
         )
+    lasted = (
+        f"{state} for {int((now - updated).total_seconds() // 60)} min{since}, longer than "
+        f"{int((alarm_expected_by(updated, alarm) - updated).total_seconds() // 60)} min"
+        if updated
+        else f"{state} (since an unknown time)"
+    )
     if watches_instance:
         return CheckResult(
             "alarm-state",
             Status.FAIL,
             name,
-            f"{state} for {minutes} min{since}, longer than 15 min",
+            lasted,
             guide.INSUFFICIENT_DATA
             + " Also check the instance is running and, for agent metrics, that the CloudWatch agent runs.",
         )
@@ -143,7 +147,7 @@ def _check_alarm_state(
         "alarm-state",
         Status.WARN,
         name,
-        f"{state} for {minutes} min{since}: {metric} has no datapoints",
+        f"{lasted}: {metric} has no datapoints",
         f"Check what publishes {metric} (the metric filter's log group receives events, the agent runs); an "
         "alarm on rare events should treat missing data as notBreaching.",
     )

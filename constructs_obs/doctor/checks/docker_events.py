@@ -5,7 +5,9 @@ agent ships its file to the docker-events group in a stream named after the inst
 ``logs:FilterLogEvents`` call (with the JSON pattern below, from the instance's ``LaunchTime`` on) finds it; each
 returned event is checked again here, so a service answering with unfiltered events is not believed. A missing
 line means the service did not start, or the agent does not ship its file: both are the docker-events alarm
-never firing. ``--deep`` asks systemd itself (:mod:`constructs_obs.doctor.checks.deep`).
+never firing. ``--deep`` asks systemd itself (:mod:`constructs_obs.doctor.checks.deep`). Until the line can have
+arrived after the host's setup started the service (:func:`~constructs_obs.doctor.windows.start_line_expected_by`),
+its absence is ``PENDING``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from constructs_obs.doctor.facts import (
     when,
 )
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import Start, pending_row, start_line_expected_by
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -88,9 +91,14 @@ def _retention_days(logs: CloudWatchLogsClient, group: str) -> int | None:
 
 
 def check_docker_events(
-    logs: CloudWatchLogsClient, facts: StackFacts, states: Mapping[str, InstanceState], now: datetime
+    logs: CloudWatchLogsClient,
+    facts: StackFacts,
+    states: Mapping[str, InstanceState],
+    starts: Mapping[str, Start],
+    now: datetime,
 ) -> list[CheckResult]:
-    """Each running host's docker-events service wrote its start line since the instance last started."""
+    """Each running host's docker-events service wrote its start line since the instance last started (or, since
+    the service started, cannot have yet: ``starts``, by instance)."""
     rows: list[CheckResult] = []
     for host in facts.hosts:
         group, instance_id = host.docker_events_group, host.instance_id
@@ -139,6 +147,13 @@ def check_docker_events(
                     f"instance started {when(launched)}",
                 )
             )
+            continue
+        start = starts.get(instance_id)
+        if start is not None and now < start_line_expected_by(start):
+            detail = (
+                f"no start line of the docker-events service in {group} yet; waiting since {start.reason}"
+            )
+            rows.append(pending_row("docker-events", instance_id, detail, start_line_expected_by(start)))
             continue
         on_host = (
             f"On the host (aws ssm start-session --target {instance_id} --region {facts.region}): sudo systemctl "

@@ -11,13 +11,16 @@ the library's evaluator (:mod:`constructs_obs.testing.filter_pattern`) otherwise
 program writes another format (nginx writing JSON, say) and the filter counts nothing, whatever happens.
 
 Term and regular-expression patterns select lines by their content, not by a layout: they have no shape to test.
+A group without any line yet is ``PENDING`` while it waits for its first events, as its ``log-events`` row
+(:func:`~constructs_obs.doctor.windows.first_logs_expected_by`), then a warning: nothing to test.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,12 +29,14 @@ from constructs_obs.contract import NGINX_COMBINED_FIELDS, NGINX_LAYOUT_CONDITIO
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.facts import (
     FilterSpec,
+    InstanceState,
     StackFacts,
     error_code,
     error_text,
     missing_or_could_not_check,
 )
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import first_logs_expected_by, pending_row
 from constructs_obs.testing import filter_pattern
 
 if TYPE_CHECKING:
@@ -237,9 +242,17 @@ def _next_step(shape: Shape, label: str, lines: Sequence[str]) -> str:
     return step
 
 
-def check_log_formats(logs: CloudWatchLogsClient, facts: StackFacts) -> list[CheckResult]:
+def check_log_formats(
+    logs: CloudWatchLogsClient,
+    facts: StackFacts,
+    *,
+    states: Mapping[str, InstanceState],
+    now: datetime,
+    recent_minutes: int,
+) -> list[CheckResult]:
     """Each metric filter of the stack exists on its group, and some of the group's recent lines have its shape
-    (the groups are in the stack's region, as CloudFormation requires)."""
+    (the groups are in the stack's region, as CloudFormation requires); a group still waiting for its first
+    events (``states``: the instances, ``recent_minutes``: how long a group waits) is ``PENDING``."""
     tester = Tester(logs)
     rows: list[CheckResult] = []
     filters_of: dict[str, list[dict[str, Any]]] = {}
@@ -290,6 +303,11 @@ def check_log_formats(logs: CloudWatchLogsClient, facts: StackFacts) -> list[Che
             if group not in lines_of:
                 lines_of[group] = recent_lines(logs, group)
             lines = lines_of[group]
+            waiting = None if lines else first_logs_expected_by(facts, group, states, None, recent_minutes)
+            if waiting is not None and now < waiting[0]:
+                detail = f"{group} has no events yet to test the {label} filter's format on; waiting since {waiting[1]}"
+                rows.append(pending_row("log-format", group, detail, waiting[0]))
+                continue
             if not lines:
                 rows.append(
                     CheckResult(

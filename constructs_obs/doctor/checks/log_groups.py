@@ -1,5 +1,6 @@
 """The log groups: each group of the stack exists, keeps events as long as the template says, and each container
-group receives events."""
+group receives events (``PENDING`` while a new group, or the group of a host that just started, may still wait for
+its first: :func:`~constructs_obs.doctor.windows.first_logs_expected_by`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs.doctor import guide
 from constructs_obs.doctor.discovery import compose_logging
-from constructs_obs.doctor.facts import StackFacts, ago, could_not_check, when
+from constructs_obs.doctor.facts import InstanceState, StackFacts, ago, could_not_check, when
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import first_logs_expected_by, pending_row
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -89,8 +91,10 @@ def check_log_groups(
     *,
     now: datetime,
     recent_minutes: int,
+    states: Mapping[str, InstanceState],
 ) -> list[CheckResult]:
-    """Every log group of the stack exists, keeps events as long as the template says, and receives events."""
+    """Every log group of the stack exists, keeps events as long as the template says, and receives events
+    (``states``: the instances, whose launch starts a wait for their groups' first events)."""
     inv = facts.inv
     containers = container_services(facts)
     services = containers or {}
@@ -191,6 +195,11 @@ def check_log_groups(
             found = f"no events in the last {recent_minutes} min; the latest arrived {when(latest)} " + (
                 f"({ago(latest, now)})"
             )
+        waiting = first_logs_expected_by(facts, name, states, latest if has_streams else None, recent_minutes)
+        if waiting is not None and now < waiting[0]:
+            detail = f"first events not there yet: {found}; waiting since {waiting[1]}"
+            rows.append(pending_row("log-events", name, detail, waiting[0]))
+            continue
         rows.append(
             CheckResult(
                 "log-events",

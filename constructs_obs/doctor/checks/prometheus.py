@@ -21,10 +21,14 @@ Over the window :func:`window` (three scrapes and five minutes, at least 15 minu
   run writes nothing.
 - FAIL: events but no datapoints: CloudWatch does not extract the metrics (the newest event read is checked for
   what it declares); or the log group does not exist.
+- PENDING: no datapoints yet while the first can still come: one scrape interval after the host's setup started
+  the agent, plus its flush and CloudWatch's delay for a new metric
+  (:func:`~constructs_obs.doctor.windows.scrape_expected_by`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -45,6 +49,7 @@ from constructs_obs.doctor.facts import (
     error_code,
 )
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import Start, pending_row, scrape_expected_by
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -298,11 +303,18 @@ def _judge(
     start: datetime,
     now: datetime,
     region: str,
+    waiting: Start | None = None,
 ) -> CheckResult:
-    """The row, from the datapoints and (when there are none) the stream's events."""
+    """The row, from the datapoints and (when there are none) the stream's events; ``PENDING`` without
+    datapoints until the first can be there, counted from ``waiting`` (when the agent started)."""
     namespace, group = str(host.metrics_namespace), host.prometheus_group or "(no log group)"
     minutes = int((now - start).total_seconds() // 60)
     with_data = [m for m in job.metrics if found.samples.get(m)]
+    expected_by = scrape_expected_by(waiting, job.interval_seconds) if waiting else None
+    if not with_data and waiting is not None and expected_by is not None and now < expected_by:
+        seen = f"the agent's events reach {group}, but " if events else ""
+        detail = f"{seen}no datapoints of {_and(list(job.metrics))} in {namespace} yet; waiting since {waiting.reason}"
+        return _with_host(pending_row(CHECK, f"job {job.job_name}", detail, expected_by), host)
     if any(found.sums.get(m, 0) > 0 for m in job.metrics):
         totals = ", ".join(
             f"{m} {_number(found.sums[m])}" if m in with_data else f"{m} (no datapoints)" for m in job.metrics
@@ -384,6 +396,7 @@ def _check_job(
     host: Host,
     job: PrometheusJob,
     now: datetime,
+    waiting: Start | None,
 ) -> CheckResult:
     start = now - window(job)
     events: list[str] | None = None
@@ -405,11 +418,11 @@ def _check_job(
                 )
     except (ClientError, BotoCoreError) as error:
         return _with_host(could_not_check(CHECK, f"job {job.job_name}", error), host)
-    return _judge(host, job, found, events, start, now, facts.region)
+    return _judge(host, job, found, events, start, now, facts.region, waiting)
 
 
 def _with_host(row: CheckResult, host: Host) -> CheckResult:
-    return CheckResult(row.check, row.status, row.resource, row.detail, row.next_step, host=host.path)
+    return dataclasses.replace(row, host=host.path)
 
 
 def check_prometheus_metrics(
@@ -417,9 +430,11 @@ def check_prometheus_metrics(
     logs: CloudWatchLogsClient,
     facts: StackFacts,
     states: Mapping[str, InstanceState],
+    starts: Mapping[str, Start],
     now: datetime,
 ) -> list[CheckResult]:
-    """One row per running host and scrape job (none for a host without a ``Prometheus`` block)."""
+    """One row per running host and scrape job (none for a host without a ``Prometheus`` block); ``starts``:
+    when each instance's agent started."""
     rows: list[CheckResult] = []
     for host in facts.hosts:
         if not host.prometheus_jobs or not host.metrics_namespace:
@@ -437,5 +452,5 @@ def check_prometheus_metrics(
                     )
                 )
                 continue
-            rows.append(_check_job(cw, logs, facts, host, job, now))
+            rows.append(_check_job(cw, logs, facts, host, job, now, starts.get(host.instance_id or "")))
     return rows

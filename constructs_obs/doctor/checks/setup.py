@@ -7,23 +7,36 @@ on the instance. When it failed, the output of the failed run is read: the assoc
 whose output source is a Run Command invocation) and that invocation (``ssm:GetCommandInvocation``): the script
 prints ``== constructs-obs setup: <step>`` before each step, so the last such line names the step that failed,
 and its standard error says why.
+
+A setup that has not run yet, or is still running, is ``PENDING`` while it may still finish: the association is
+(re)applied when the instance launches or the stack changes, and may take its timeout from then
+(:func:`~constructs_obs.doctor.windows.setup_expected_by`); after that it fails.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs.contract import RUN_SHELL_SCRIPT_DOCUMENT, SETUP_STEP_MARKER
-from constructs_obs.doctor.facts import Host, StackFacts, could_not_check, error_code, when
+from constructs_obs.doctor.facts import (
+    Host,
+    InstanceState,
+    SetupRun,
+    StackFacts,
+    clock_time,
+    could_not_check,
+    error_code,
+    when,
+)
 from constructs_obs.doctor.report import CheckResult, Status
+from constructs_obs.doctor.windows import SETUP_RUNNING, pending_row, setup_expected_by
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
-
-_WAITING = frozenset({"Pending", "InProgress"})
 
 
 def _statuses(ssm: SSMClient, instance_id: str) -> list[dict[str, Any]]:
@@ -77,12 +90,29 @@ def failure_output(ssm: SSMClient, association_id: str, instance_id: str) -> tup
     return command_id, (steps[-1] if steps else ""), (text if len(text) <= 400 else "..." + text[-397:])
 
 
-def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> CheckResult:
+def _window(facts: StackFacts, host: Host, state: InstanceState | None) -> datetime | None:
+    """When the host's setup should have finished: its timeout after the instance launched or the stack last
+    changed (whichever is later); None when neither is known."""
+    since = [t for t in (state.launch_time if state else None, facts.inv.updated_at) if t is not None]
+    return setup_expected_by(max(since), host.setup_timeout_seconds) if since else None
+
+
+def _row(
+    ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str, window: datetime | None, now: datetime
+) -> tuple[CheckResult, SetupRun]:
     region = facts.region
+    waiting = window is not None and now < window
     try:
         statuses = _statuses(ssm, instance_id)
     except ClientError as error:
         if error_code(error) == "InvalidInstanceId":
+            run = SetupRun(instance_id, "", expected_by=window)
+            if waiting and window is not None:
+                detail = (
+                    "the instance's SSM agent has not registered with Systems Manager yet (it does when the "
+                    "instance boots), so the setup association has not run"
+                )
+                return pending_row("setup", instance_id, detail, window), run
             return CheckResult(
                 "setup",
                 Status.FAIL,
@@ -91,8 +121,8 @@ def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> Che
                 "docker-events) cannot run on it",
                 "AWS Console → Systems Manager → Fleet Manager must list the instance as Online: its SSM agent must "
                 "run and its role allow Systems Manager (the instance-profile row).",
-            )
-        return could_not_check("setup", instance_id, error)
+            ), run
+        return could_not_check("setup", instance_id, error), SetupRun(instance_id, "")
     mine = [
         s
         for s in statuses
@@ -105,6 +135,10 @@ def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> Che
     association = host.association_id or (mine[0].get("AssociationId") if mine else None) or "(unknown)"
     describe = f"aws ssm describe-association --association-id {association} --region {region}"
     if not mine:
+        run = SetupRun(instance_id, "", expected_by=window)
+        if waiting and window is not None:
+            detail = f"the setup association {association} has not run on {instance_id} yet"
+            return pending_row("setup", instance_id, detail, window), run
         return CheckResult(
             "setup",
             Status.FAIL,
@@ -113,22 +147,46 @@ def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> Che
             "for it",
             "Check the instance is Online in Systems Manager → Fleet Manager (its SSM agent runs and its role "
             f"allows State Manager); then {describe}",
-        )
+        ), run
     status = mine[0]
     state = str(status.get("Status", ""))
-    at = when(status["ExecutionDate"]) if "ExecutionDate" in status else "at an unknown time"
+    executed = status.get("ExecutionDate")
+    at = when(executed) if executed else "at an unknown time"
     if state == "Success":
-        return CheckResult(
-            "setup", Status.PASS, instance_id, f"setup association {association} succeeded {at}"
+        return (
+            CheckResult("setup", Status.PASS, instance_id, f"setup association {association} succeeded {at}"),
+            SetupRun(instance_id, state, executed),
         )
-    if state in _WAITING:
+    if state in SETUP_RUNNING:
+        run = SetupRun(instance_id, state, executed, expected_by=window)
+        detail = f"setup association {association} is {state.lower()} ({status.get('DetailedStatus', state)}, since {at})"
+        if waiting and window is not None:
+            return pending_row("setup", instance_id, detail, window), run
+        if window is None:
+            return CheckResult(
+                "setup",
+                Status.WARN,
+                instance_id,
+                detail,
+                "Wait a few minutes (a new host's SSM agent registers first), then run obs-doctor again.",
+            ), run
         return CheckResult(
             "setup",
-            Status.WARN,
+            Status.FAIL,
             instance_id,
-            f"setup association {association} is {state.lower()} ({status.get('DetailedStatus', state)}, since {at})",
-            "Wait a few minutes (a new host's SSM agent registers first), then run obs-doctor again.",
-        )
+            f"{detail}: still not done at {clock_time(window)}, the end of its timeout",
+            f"It is stuck: {describe}, and Systems Manager → State Manager → the association → Execution history.",
+        ), run
+    return _failed_row(ssm, facts, instance_id, association, status), SetupRun(instance_id, state, executed)
+
+
+def _failed_row(
+    ssm: SSMClient, facts: StackFacts, instance_id: str, association: str, status: Mapping[str, Any]
+) -> CheckResult:
+    region = facts.region
+    describe = f"aws ssm describe-association --association-id {association} --region {region}"
+    state = str(status.get("Status", ""))
+    at = when(status["ExecutionDate"]) if "ExecutionDate" in status else "at an unknown time"
     summary = " ".join(str(status.get("ExecutionSummary") or status.get("DetailedStatus") or state).split())
     try:
         command_id, step, stderr = failure_output(ssm, association, instance_id)
@@ -153,6 +211,20 @@ def _row(ssm: SSMClient, facts: StackFacts, host: Host, instance_id: str) -> Che
     )
 
 
-def check_setup(ssm: SSMClient, facts: StackFacts) -> list[CheckResult]:
-    """Each host's setup association succeeded on its instance (with the failed step and its error otherwise)."""
-    return [_row(ssm, facts, host, host.instance_id) for host in facts.hosts if host.instance_id]
+def check_setup(
+    ssm: SSMClient, facts: StackFacts, states: Mapping[str, InstanceState], now: datetime
+) -> tuple[list[CheckResult], dict[str, SetupRun]]:
+    """Each host's setup association succeeded on its instance (with the failed step and its error otherwise).
+
+    Returns the rows and what Systems Manager said of each instance's setup, for the checks whose data the
+    setup brings (the agent's, docker-events').
+    """
+    rows: list[CheckResult] = []
+    runs: dict[str, SetupRun] = {}
+    for host in facts.hosts:
+        if not host.instance_id:
+            continue
+        window = _window(facts, host, states.get(host.instance_id))
+        row, runs[host.instance_id] = _row(ssm, facts, host, host.instance_id, window, now)
+        rows.append(row)
+    return rows, runs
