@@ -2,7 +2,7 @@
 one command.
 
 Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
-constructs_obs.doctor`` works too), or call :func:`run_doctor` with a
+constructs_obs.doctor`` works too; ``--wait 15m`` makes it the post-deploy gate), or call :func:`run_doctor` with a
 ``boto3.Session`` (:class:`~constructs_obs.doctor.runner.Doctor` to check the pending rows again). It checks the alert path
 as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the Prometheus metrics it
 scrapes reach CloudWatch, whether the docker-events service started, whether the logs have the format the metric
@@ -10,7 +10,7 @@ filters read, whether the host's setup succeeded and whether its role may write.
 one SSM Run Command per host that runs a read-only ``systemctl is-active`` and ``docker inspect`` there.
 
 Modules: :mod:`~constructs_obs.doctor.cli` (the command), :mod:`~constructs_obs.doctor.runner` (runs the checks,
-in the order of :mod:`~constructs_obs.doctor.plan`),
+in the order of :mod:`~constructs_obs.doctor.plan`), :mod:`~constructs_obs.doctor.wait` (``--wait``),
 :mod:`~constructs_obs.doctor.stack` and :mod:`~constructs_obs.doctor.discovery` (what the stack holds),
 :mod:`~constructs_obs.doctor.facts` (shared facts and errors), :mod:`~constructs_obs.doctor.windows` (when data a
 check waits for can be there), :mod:`~constructs_obs.doctor.checks` (one module per check family),

@@ -3,7 +3,7 @@
 Exit codes:
 
 - 0: every check passed; rows still waiting for their data (``PENDING``) and warnings allowed.
-- 1: a check failed.
+- 1: a check failed; with ``--wait``, also a check still pending at the deadline.
 - 2: the doctor cannot run (boto3 not installed, no credentials, no region, no such stack, AWS unreachable); it
   prints one line per stack it could not check, never a traceback.
 - 3: nothing failed, but something could not be checked (``UNKNOWN``: the doctor's own access, an AWS error).
@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,6 +48,15 @@ def _minutes(value: str) -> int:
     if minutes <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {minutes}")
     return minutes
+
+
+def _duration(value: str) -> timedelta:
+    from constructs_obs.doctor.wait import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def missing_boto3() -> str | None:
@@ -78,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check that a deployed constructs_obs stack actually works and that its alerts would arrive: "
         "instances, roles and setup, log groups and their format, the agent's metrics, docker-events, alarms, "
         "who may publish to their topics, and their email subscriptions. It only reads.",
-        epilog="Exit codes: 0 every check passed (pending rows and warnings allowed), 1 a check failed, 2 the "
-        "checks could not run, 3 nothing failed but something could not be checked.",
+        epilog="Exit codes: 0 every check passed (pending rows and warnings allowed), 1 a check failed (with "
+        "--wait: or is still pending at the deadline), 2 the checks could not run, 3 nothing failed but something "
+        "could not be checked.",
     )
     parser.add_argument(
         "--stack",
@@ -100,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="the same as --format json")
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="with the table: every check's row, grouped by host"
+    )
+    parser.add_argument(
+        "--wait",
+        type=_duration,
+        metavar="DURATION",
+        help="after a deploy: check again what is still pending (data not there yet), at most every 30 s, until "
+        "nothing is pending or DURATION (e.g. 15m) is up; then a check still pending fails (exit code 1)",
     )
     parser.add_argument(
         "--recent-minutes",
@@ -186,7 +203,7 @@ def main(
 ) -> int:
     """Run the doctor; return the exit code (2, with one line on stderr, when boto3 is not installed).
 
-    ``clock``: the time of the checks (the tests pass their own); ``sleep``: how ``--deep`` waits for its command.
+    ``clock`` and ``sleep`` are what ``--wait`` measures and waits with (the tests pass their own).
     """
     missing = missing_boto3()
     if missing is not None:
@@ -197,11 +214,13 @@ def main(
     from constructs_obs.doctor import runner
     from constructs_obs.doctor.facts import DoctorOptions
     from constructs_obs.doctor.report import combined_exit_code
+    from constructs_obs.doctor.wait import settle
 
     parser = build_parser()
     args = parser.parse_args(argv)
     output_format = _format(args, parser)
     options = DoctorOptions(recent_minutes=args.recent_minutes, deep=args.deep)
+    started = clock()
     results: list[Report | CannotRun] = []
     runs: list[tuple[Doctor, Report]] = []
     session: boto3.Session | None = None
@@ -220,6 +239,18 @@ def main(
             results.append(CannotRun(stack, region, reason))
             if isinstance(error, KeyboardInterrupt):
                 break
+    if args.wait is not None and runs:
+        settled = iter(
+            settle(
+                runs,
+                started=started,
+                deadline=started + args.wait,
+                clock=clock,
+                sleep=sleep,
+                progress=lambda line: print(line, file=sys.stderr, flush=True),
+            )
+        )
+        results = [r if isinstance(r, CannotRun) else next(settled) for r in results]
     code = combined_exit_code([2 if isinstance(r, CannotRun) else r.exit_code for r in results])
     output = _render(output_format, results, code, verbose=args.verbose, several=len(args.stack) > 1)
     if output is not None:
