@@ -180,6 +180,7 @@ def summary_lines(report: Report, width: int) -> list[str]:
     for name, rows in _area_rows(report):
         area = next((a for a in AREAS if a.name == name), Area(name, {}))
         text = "; ".join([", ".join(_fragments(area, rows)), *_exceptions(rows)]).strip("; ")
+        text = text or f"{len(rows)} {'check' if len(rows) == 1 else 'checks'} passed"
         head = f"{worst(r.status for r in rows).value.upper():<{_STATUS_WIDTH}}{name:<{_AREA_WIDTH}}"
         lines += _wrap(text, width, head, indent)
     return lines

@@ -143,3 +143,9 @@ def test_the_json_document_of_a_wait() -> None:
     assert document["wait"] == {"deadline": "2026-11-27T10:15:00+00:00", "rounds": 3}
     assert (document["status"], document["exit_code"]) == ("pending", 1)
     assert [c["expected_by"] for c in document["checks"]] == [None, "2026-11-27T10:04:00+00:00"]
+
+
+def test_a_check_of_no_known_area_still_has_its_line() -> None:
+    report = Report("S", "us-east-2", NOW, (CheckResult("something-new", Status.PASS, "S", "fine"),))
+
+    assert summary_of(render(report, width=100)) == {"other": ("PASS", "1 check passed")}
