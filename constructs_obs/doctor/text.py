@@ -101,7 +101,6 @@ _NAMED = {
 }
 
 _STATUS_WIDTH = max(len(s.value) for s in Status) + 2
-_AREA_WIDTH = max(len(a.name) for a in AREAS) + 2
 
 
 def _clock(moment: datetime) -> str:
@@ -162,7 +161,10 @@ def _exceptions(rows: Sequence[CheckResult]) -> list[str]:
             continue
         until = max((r.expected_by for r in mine if r.expected_by), default=None)
         named = _NAMED[status] + (f" until {_clock(until)}" if until else "")
-        found.append(f"{named}: {_names(_labels(mine, rows), limit=2)}")
+        # When every row of the checks concerned has it, their counts already say which: no names.
+        checks = {r.check for r in mine}
+        everyone = all(r.status is status for r in rows if r.check in checks)
+        found.append(named if everyone else f"{named}: {_names(_labels(mine, rows), limit=2)}")
     return found
 
 
@@ -176,13 +178,17 @@ def _area_rows(report: Report) -> list[tuple[str, list[CheckResult]]]:
 def summary_lines(report: Report, width: int) -> list[str]:
     """One line per area (wrapped to ``width``): its worst status, its counts, the resources that did not pass."""
     lines = []
-    indent = " " * (_STATUS_WIDTH + _AREA_WIDTH)
+    indent = " " * _STATUS_WIDTH
     for name, rows in _area_rows(report):
         area = next((a for a in AREAS if a.name == name), Area(name, {}))
         text = "; ".join([", ".join(_fragments(area, rows)), *_exceptions(rows)]).strip("; ")
         text = text or f"{len(rows)} {'check' if len(rows) == 1 else 'checks'} passed"
-        head = f"{worst(r.status for r in rows).value.upper():<{_STATUS_WIDTH}}{name:<{_AREA_WIDTH}}"
-        lines += _wrap(text, width, head, indent)
+        lines += _wrap(
+            f"{name}: {text}",
+            width,
+            f"{worst(r.status for r in rows).value.upper():<{_STATUS_WIDTH}}",
+            indent,
+        )
     return lines
 
 
@@ -264,13 +270,13 @@ def row_lines(report: Report, width: int) -> list[str]:
 
 
 def footer(report: Report, verbose: bool) -> str:
-    """``46 checks: 40 pass, 5 pending, 0 warn, 1 fail, 0 unknown; exit code 1``."""
+    """``46 checks: 40 pass, 5 pending, 1 fail; exit code 1`` (statuses no row has are left out)."""
     counts = report.counts()
-    shown = ", ".join(f"{counts[s.value]} {s.value}" for s in Status)
-    hint = "" if verbose else " (--verbose lists every row)"
+    shown = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value] or s is Status.PASS)
     waited = ""
     if report.wait is not None and report.pending():
-        waited = f"; still pending at the deadline {_clock(report.wait.deadline)}"
+        waited = f", still pending at the deadline {_clock(report.wait.deadline)}"
+    hint = "" if verbose else " (--verbose: every row)"
     return f"{len(report.results)} checks: {shown}{waited}; exit code {report.exit_code}{hint}"
 
 
@@ -284,4 +290,4 @@ def render(report: Report, *, verbose: bool = False, width: int | None = None) -
     details = row_lines(report, width) if verbose else problem_lines(report, width)
     if details:
         out += ["", *details]
-    return "\n".join([*out, "", footer(report, verbose)])
+    return "\n".join([*out, "", *_wrap(footer(report, verbose), width, "", "")])

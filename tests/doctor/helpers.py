@@ -47,7 +47,7 @@ def summary_of(output: str) -> dict[str, tuple[str, str]]:
     for line in lines[start:end]:
         if line[:1].strip():
             status, rest = line.split(maxsplit=1)
-            area, text = (rest[:20].strip(), rest[20:].strip())
+            area, text = rest.split(": ", 1)
             found[area] = (status, text)
         else:
             status, text = found[area]
