@@ -86,7 +86,7 @@ def settle(
             sleep(max((next_round - clock()).total_seconds(), 0.0))
             round_started = clock()
             reports = [
-                doctor.recheck(report, round_started)
+                doctor.recheck(report, round_started) if report.pending() else report
                 for (doctor, _), report in zip(runs, reports, strict=True)
             ]
             rounds += 1

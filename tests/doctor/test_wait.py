@@ -6,16 +6,18 @@ data arrives during a sleep, as it would on AWS. Nothing is slept for real.
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from constructs_obs.doctor import DoctorOptions, Status
+from constructs_obs.doctor import CheckResult, DoctorOptions, Report, Status
 from constructs_obs.doctor.cli import main
+from constructs_obs.doctor.report import Wait
 from constructs_obs.doctor.runner import Doctor
-from constructs_obs.doctor.wait import parse_duration
+from constructs_obs.doctor.wait import parse_duration, settle
 from tests.doctor.deployment import Deployment, make_healthy
 from tests.doctor.helpers import MOTO_CFN_WARNINGS, count_calls, summary_of
 
@@ -181,3 +183,53 @@ def test_a_bad_duration_is_a_usage_error(text: str, capsys: pytest.CaptureFixtur
         main([*ARGS, f"--wait={text}"])
     assert exit_.value.code == 2
     assert "argument --wait: expected a duration" in capsys.readouterr().err
+
+
+class SlowStack:
+    """A stack whose pending row passes on its ``passes_on``-th check again; each check takes ``takes``."""
+
+    def __init__(self, clock: FakeClock, passes_on: int, takes: timedelta) -> None:
+        self.clock, self.passes_on, self.takes, self.checks = clock, passes_on, takes, 0
+
+    def report(self, name: str, status: Status) -> Report:
+        row = CheckResult(
+            "agent-metrics", status, "i-1", status.value, expected_by=self.clock.now + timedelta(minutes=3)
+        )
+        return Report(name, "us-east-2", self.clock.now, (row,))
+
+    def recheck(self, report: Report, now: datetime) -> Report:
+        self.checks += 1
+        self.clock.now += self.takes
+        status = Status.PASS if self.checks >= self.passes_on else Status.PENDING
+        return dataclasses.replace(self.report(report.stack_name, status), checked_at=now)
+
+
+def test_several_stacks_share_the_rounds_and_a_slow_round_is_not_followed_by_a_sleep() -> None:
+    clock = FakeClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    fast, slow = SlowStack(clock, 1, timedelta(seconds=1)), SlowStack(clock, 3, timedelta(seconds=45))
+    runs = [(fast, fast.report("A", Status.PENDING)), (slow, slow.report("B", Status.PENDING))]
+    lines: list[str] = []
+
+    reports = settle(
+        runs,  # type: ignore[arg-type]
+        started=clock.now,
+        deadline=clock.now + timedelta(minutes=15),
+        clock=clock,
+        sleep=clock.sleep,
+        progress=lines.append,
+    )
+
+    # Round 1 at 10:00:00; round 2 30 s later; its checks took 46 s, so round 3 starts at once, and so does round
+    # 4 after round 3's 45 s (no sleep: rounds start at least 30 s apart, not 30 s after the last one ended).
+    assert clock.sleeps == [30.0, 0.0, 0.0]
+    assert [r.status for r in reports] == [Status.PASS, Status.PASS]
+    assert all(r.wait == Wait(datetime(2026, 11, 27, 10, 15, tzinfo=timezone.utc), 4) for r in reports)
+    assert lines[0] == (
+        "obs-doctor: round 1 (10:00:00 UTC): 2 pending (A: agent-metrics 1; B: agent-metrics 1); next round "
+        "10:00:30 UTC, until 10:15:00 UTC"
+    )
+    assert lines[1].startswith(
+        "obs-doctor: round 2 (10:00:30 UTC): 1 pending (B: agent-metrics 1); next round 10:01:16"
+    )
+    assert lines[-1] == "obs-doctor: round 4 (10:02:01 UTC): nothing pending"
+    assert fast.checks == 1  # a stack with nothing pending is not checked again
