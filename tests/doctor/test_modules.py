@@ -305,6 +305,10 @@ def test_the_shared_names_load_without_the_cdk() -> None:
 #: ``Dimensions`` of CloudWatch's alarm and metric calls, IAM's ``RoleName``): the code reads those from AWS too.
 AWS_API_NAMES = {"InstanceId", "Metrics", "Dimensions", "RoleName"}
 
+#: The doctor's name for one of its checks, by which the summary keys its areas, and which is also a contract value
+#: (the docker-events service's start line has the Type "docker-events"): the same word, not a copy of that value.
+CHECK_NAMES = {("constructs_obs/doctor/text.py", "docker-events")}
+
 
 def _names_written_or_read(tree: ast.AST) -> list[ast.Constant]:
     """String constants where a name is written or read: dict keys, ``.get()`` and subscript keys, keyword
@@ -339,6 +343,6 @@ def test_no_copy_of_a_contract_name_outside_the_contract() -> None:
         for path in sorted((ROOT / "constructs_obs").rglob("*.py"))
         if path.name != "contract.py"
         for node in _names_written_or_read(ast.parse(path.read_text()))
-        if node.value in values
+        if node.value in values and (str(path.relative_to(ROOT)), node.value) not in CHECK_NAMES
     ]
     assert copies == []
