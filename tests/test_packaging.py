@@ -117,7 +117,7 @@ def test_wheel_metadata_boto3_only_with_the_doctor_extra(wheel: Path) -> None:
     assert (metadata["Name"], metadata["Version"]) == ("constructs-obs", "0.1.0")
     requires = metadata.get_all("Requires-Dist")
     runtime = sorted(r for r in requires if ";" not in r)
-    assert runtime == ["aws-cdk-lib<3,>=2.275.0", "constructs<11,>=10.8.1", "pyyaml<7,>=6.0.1"]
+    assert runtime == ["aws-cdk-lib<3,>=2.208.0", "constructs<11,>=10.8.1", "pyyaml<7,>=6.0.1"]
     boto3 = sorted(r.split(";")[1].strip() for r in requires if r.startswith("boto3<"))
     assert boto3 == ["extra == 'dev'", "extra == 'doctor'"]
     assert {"dev", "doctor"} <= set(metadata.get_all("Provides-Extra"))
