@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -244,7 +245,7 @@ def test_existing_topic_is_used_and_none_is_created() -> None:
 
 
 def test_attributes() -> None:
-    _, alarms = _host_stack()
+    stack, alarms = _host_stack()
     assert alarms.alarms == [
         alarms.cpu_high,
         alarms.status_check,
@@ -253,7 +254,14 @@ def test_attributes() -> None:
         alarms.container_crash,
     ]
     assert alarms.period.to_minutes() == 5
-    assert alarms.topic.topic_arn
+    # The topic attribute is the topic the construct created, the one every alarm notifies.
+    template = assertions.Template.from_stack(stack)
+    topic = logical_id(template, "AWS::SNS::Topic")
+    assert stack.resolve(alarms.topic.topic_arn) == {"Ref": topic}
+    assert {
+        json.dumps(a["Properties"]["AlarmActions"])
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    } == {json.dumps([{"Ref": topic}])}
 
 
 @pytest.mark.parametrize(

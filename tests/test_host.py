@@ -14,7 +14,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
-from constructs_obs.host.instance import AL2023_PARAMETERS
 from tests.conftest import logical_id
 
 
@@ -46,7 +45,9 @@ def test_arm_instance_types_get_the_arm64_image() -> None:
     logs = ContainerLogGroups(stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"])
     ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, instance_type=ec2.InstanceType("t4g.small"))
     props = _instance(assertions.Template.from_stack(stack))
-    assert props["ImageId"] == f"resolve:ssm:{AL2023_PARAMETERS[ec2.InstanceArchitecture.ARM_64]}"
+    assert props["ImageId"] == (
+        "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
 
 
 def test_pinned_parameter_version_is_explicit() -> None:
@@ -240,11 +241,19 @@ def test_attributes_exposed() -> None:
     logs = ContainerLogGroups(stack, "Logs", prefix="/app", containers=["backend", "frontend", "nginx"])
     host = ObservedEc2Host(stack, "Host", vpc=vpc, log_groups=logs, termination_protection=False)
     assert isinstance(host.instance, ec2.Instance)
-    assert host.security_group.security_group_id
-    assert host.role.role_arn
     assert host.log_groups is logs
     assert host.region == "eu-west-1"
-    props = _instance(assertions.Template.from_stack(stack))
+    template = assertions.Template.from_stack(stack)
+    group = logical_id(template, "AWS::EC2::SecurityGroup")
+    role = logical_id(template, "AWS::IAM::Role")
+    # The attributes are the security group and the role the instance runs with (a token is always truthy:
+    # resolve it to see which resource it stands for).
+    assert stack.resolve(host.security_group.security_group_id) == {"Fn::GetAtt": [group, "GroupId"]}
+    assert stack.resolve(host.role.role_arn) == {"Fn::GetAtt": [role, "Arn"]}
+    props = _instance(template)
+    assert props["SecurityGroupIds"] == [{"Fn::GetAtt": [group, "GroupId"]}]
+    assert props["IamInstanceProfile"] == {"Ref": logical_id(template, "AWS::IAM::InstanceProfile")}
+    template.has_resource_properties("AWS::IAM::InstanceProfile", {"Roles": [{"Ref": role}]})
     assert props["DisableApiTermination"] is False
 
 
