@@ -16,8 +16,6 @@ from aws_cdk import aws_ec2 as ec2
 from constructs_obs import ContainerLogGroups, ObservedEc2Host
 from constructs_obs.host.agent import (
     AGENT_CONFIG_HEREDOC,
-    AGENT_CONFIG_PATH,
-    CUSTOM_METRICS_METADATA_KEY,
     AgentLogFile,
     agent_config,
 )
@@ -224,7 +222,7 @@ AGENT_SCHEMA: dict[str, Any] = {
 def config_file(staging_template_json: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The agent configuration file exactly as the staging host's setup script writes it."""
     path, content = heredoc(setup_script(staging_template_json), AGENT_CONFIG_HEREDOC)
-    assert path == AGENT_CONFIG_PATH
+    assert path == "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
     local = tmp_path_factory.mktemp("agent") / Path(path).name
     local.write_text(content)
     return local
@@ -340,7 +338,8 @@ def test_instance_declares_the_agent_metrics(staging_template_json: dict[str, An
     instance = next(
         r for r in staging_template_json["Resources"].values() if r["Type"] == "AWS::EC2::Instance"
     )
-    assert instance["Metadata"][CUSTOM_METRICS_METADATA_KEY] == [
+    # The key docgen and the free-tier check read (docs/generated/cost.md lists these metrics).
+    assert instance["Metadata"]["ConstructsObs::CustomMetrics"] == [
         {"Namespace": "AiTutor/Staging", "MetricName": "mem_used_percent", "Dimensions": ["InstanceId"]},
         {"Namespace": "AiTutor/Staging", "MetricName": "disk_used_percent", "Dimensions": ["InstanceId"]},
         # The backend's LLM cache counters, scraped by the agent (tests/test_prometheus.py): no dimension.

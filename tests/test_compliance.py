@@ -26,7 +26,6 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R
 import stacks.staging
 from app import build_app
 from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
-from constructs_obs.alarms.basic import CLOUDWATCH_TOPIC_KEY_ACTIONS, TOPIC_ENCRYPTION
 from constructs_obs.checks.compliance import (
     AcknowledgedFinding,
     acknowledge,
@@ -36,7 +35,6 @@ from constructs_obs.checks.compliance import (
     nag_label,
 )
 from constructs_obs.host.instance import DETAILED_MONITORING
-from constructs_obs.host.log_groups import KMS_LOGS_ACTIONS, LOG_GROUP_ENCRYPTION
 from stacks.staging import STACK_NAME
 from tests.conftest import ROOT, logical_id, make_app
 
@@ -175,9 +173,15 @@ def test_acknowledgments_sit_on_the_narrowest_construct(staging_app: cdk.App) ->
 def test_stricter_opt_ins_fix_what_the_defaults_acknowledge(consumer_app: cdk.App) -> None:
     strict = [(path, rule) for path, rule, _ in _applied(consumer_app) if path.startswith("ConsumerStrict/")]
     relaxed = [(path, rule) for path, rule, _ in _applied(consumer_app) if path.startswith("Consumer/")]
-    for finding in (LOG_GROUP_ENCRYPTION, TOPIC_ENCRYPTION, DETAILED_MONITORING):
-        assert not [rule for _, rule in strict if rule in finding.rules], finding.key
-        assert [rule for _, rule in relaxed if rule in finding.rules], finding.key
+    # The findings the defaults acknowledge and the stricter opt-ins fix (customer-managed keys for the log
+    # groups and the topic, detailed monitoring), by the packs' rule ids.
+    for rules in (
+        {"NIST.800.53.R5-CloudWatchLogGroupEncrypted", "HIPAA.Security-CloudWatchLogGroupEncrypted"},
+        {"NIST.800.53.R5-SNSEncryptedKMS", "HIPAA.Security-SNSEncryptedKMS"},
+        {"AwsSolutions-EC28", "HIPAA.Security-EC2InstanceDetailedMonitoringEnabled"},
+    ):
+        assert not [rule for _, rule in strict if rule in rules], rules
+        assert {rule for _, rule in relaxed if rule in rules} == rules
 
 
 def test_strict_log_groups_use_the_key_and_only_cloudwatch_logs_for_them_may_use_it(
@@ -194,7 +198,8 @@ def test_strict_log_groups_use_the_key_and_only_cloudwatch_logs_for_them_may_use
         "Sid": "CloudWatchLogsShopStrict",
         "Effect": "Allow",
         "Principal": {"Service": {"Fn::Join": ["", ["logs.eu-west-1.", {"Ref": "AWS::URLSuffix"}]]}},
-        "Action": sorted(KMS_LOGS_ACTIONS),
+        # The key policy of "Encrypt log data in CloudWatch Logs using AWS KMS" (CloudWatch Logs User Guide).
+        "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
         "Resource": "*",
         "Condition": {
             "ArnLike": {
@@ -220,7 +225,9 @@ def test_strict_topic_uses_the_key_and_cloudwatch_may_publish(consumer_app: cdk.
         "Sid": "CloudWatchAlarmsPublish",
         "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": list(CLOUDWATCH_TOPIC_KEY_ACTIONS),
+        # What an AWS service publishing to an encrypted topic needs on its key (Amazon SNS Developer Guide,
+        # "Enable compatibility between event sources from AWS services and encrypted topics").
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
     } in statements
 

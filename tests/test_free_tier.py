@@ -14,7 +14,6 @@ from aws_cdk import cx_api as cxapi
 from app import _flag, build_app
 from constructs_obs import FreeTierCheck, count_billables
 from constructs_obs.checks.free_tier import (
-    PLUGIN_NAME,
     BillableUsage,
     CustomMetric,
     DashboardUsage,
@@ -48,7 +47,7 @@ def test_staging_stays_at_zero_dollars_a_month(staging_template_json: dict[str, 
 def _plugin_report(assembly_dir: str) -> dict[str, Any] | None:
     """The free-tier plugin's part of the validation report (CDK leaves out plugins that found nothing)."""
     report = json.loads((Path(assembly_dir) / "validation-report.json").read_text())
-    found = [r for r in report["pluginReports"] if r["pluginName"] == PLUGIN_NAME]
+    found = [r for r in report["pluginReports"] if r["pluginName"] == "ConstructsObsFreeTier"]
     assert len(found) <= 1
     return found[0] if found else None
 
@@ -435,7 +434,9 @@ def _synth(tmp_path: Path, *, strict: bool, acknowledge: bool = False) -> cdk.Ap
     stack = _ElevenAlarms(app, "Busy")
     if acknowledge:
         cdk.Validations.of(stack).acknowledge(
-            cdk.Acknowledgment(id=f"{PLUGIN_NAME}::alarm-metrics", reason="an eleventh alarm is worth $0.10")
+            cdk.Acknowledgment(
+                id="ConstructsObsFreeTier::alarm-metrics", reason="an eleventh alarm is worth $0.10"
+            )
         )
     app.synth()
     return app

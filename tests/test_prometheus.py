@@ -33,9 +33,8 @@ from constructs_obs.checks.free_tier import count_billables
 from constructs_obs.host.agent import (
     AGENT_CONFIG_HEREDOC,
     PROMETHEUS_CONFIG_HEREDOC,
-    PROMETHEUS_CONFIG_PATH,
 )
-from constructs_obs.host.observability import HOST_METADATA_KEY, HostObservability
+from constructs_obs.host.observability import HostObservability
 from constructs_obs.host.prometheus.cache import HIT_RATE_EXPRESSION, CachePerformance
 from constructs_obs.host.prometheus.cost import event_bytes
 from constructs_obs.host.prometheus.scrape import PrometheusScrape
@@ -111,7 +110,7 @@ def delivered(team: tuple[dict[str, Any], HostObservability]) -> tuple[dict[str,
     """(scrape configuration, agent configuration) exactly as the association's script writes them."""
     script = setup_script(team[0])
     path, scrape_text = heredoc(script, PROMETHEUS_CONFIG_HEREDOC)
-    assert path == PROMETHEUS_CONFIG_PATH
+    assert path == "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"
     _, agent_text = heredoc(script, AGENT_CONFIG_HEREDOC)
     return yaml.safe_load(scrape_text), json.loads(agent_text)
 
@@ -299,7 +298,7 @@ def test_host_metadata_tells_the_doctor_what_to_look_for(
 ) -> None:
     (association,) = [r for r in team[0]["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
     port = team[1].prometheus.scrapes[0].port if team[1].prometheus else 0
-    assert association["Metadata"][HOST_METADATA_KEY]["Prometheus"] == {
+    assert association["Metadata"]["ConstructsObs::Host"]["Prometheus"] == {
         "LogGroup": "/team/prometheus",
         "Jobs": [
             {
@@ -778,15 +777,31 @@ def test_free_tier_flags_log_data_and_per_value_metrics() -> None:
     (metric,) = [m for m in usage.custom_metrics if m.metric_name == "requests_total"]
     assert (metric.dimensions, metric.per_dimension_value) == (("route",), True)
     (overage,) = [o for o in usage.overages() if o.rule == "log-ingestion"]
-    # 1000 label sets x (event + 26 bytes) x 262,800 scrapes a month: far over 5 GB, at $0.50 per GB beyond it.
-    per_event = event_bytes(
-        PrometheusScrape(
-            job_name="api", port=9000, metrics=("requests_total",), labels=("route",), dimensions=("route",)
-        ),
-        namespace="Big/Api",
+    # 1000 label sets x 378 bytes (API_EVENT_AT_ASSUMED_LENGTHS + 26) x 262,800 scrapes a month (one every 10 s for
+    # 730 hours) = 92.52 GB: far over 5 GB, at $0.50 per GB beyond it.
+    assert overage.monthly_usd == pytest.approx((378 * 1000 * 262_800 / 1024**3 - 5) * 0.50)
+    assert overage.monthly_usd == pytest.approx(43.76, abs=0.005)
+    assert overage.description.startswith("92.52 GB of log data a month declared (/big/prometheus: 92.52 GB)")
+
+
+#: The event whose size the ingestion estimate takes for job ``api`` (test_free_tier_flags_log_data_and_per_value_
+#: metrics), written out: one EMF event of one scrape of one label set (the fields of the agent's EMF exporter,
+#: ``metric_translator.go``, transcribed in tests/prometheus_agent.py), with the values the template cannot know at
+#: the estimate's assumed lengths: a 36-character label value (a UUID), a 48-character host tag and an 8-digit
+#: value.
+API_EVENT_AT_ASSUMED_LENGTHS = (
+    '{"CloudWatchMetrics":[{"Namespace":"Big/Api","Dimensions":[["route"]],"Metrics":[{"Name":"requests_total"}]}],'
+    '"Timestamp":"1700000000000","Version":"0","host":"'
+    + "h"
+    * 48
+    + '","instance":"127.0.0.1:9000","job":"api",'
+    '"prom_metric_type":"counter","route":"' + "x" * 36 + '","requests_total":11111111}'
+)
+
+
+def test_the_ingestion_estimate_sizes_one_event_at_the_assumed_lengths() -> None:
+    scrape = PrometheusScrape(
+        job_name="api", port=9000, metrics=("requests_total",), labels=("route",), dimensions=("route",)
     )
-    gb = per_event * 1000 * 262_800 / 1024**3
-    assert overage.monthly_usd == pytest.approx((gb - 5) * 0.50)
-    assert overage.description.startswith(
-        f"{gb:.2f} GB of log data a month declared (/big/prometheus: {gb:.2f} GB)"
-    )
+    # Plus the 26 bytes CloudWatch Logs counts per event (PutLogEvents, CloudWatch Logs API reference).
+    assert event_bytes(scrape, namespace="Big/Api") == len(API_EVENT_AT_ASSUMED_LENGTHS) + 26 == 378

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,9 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 
 from constructs_obs import ContainerLogGroups, ObservedEc2Host, SavedQueries
 from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN
-from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN, DELIBERATE_STOP_EXIT_CODES
 from constructs_obs.testing.filter_pattern import matches
-from constructs_obs.views.queries import NGINX_5XX_PARSE_REGEX
 from tests.conftest import logical_id
 from tests.test_log_alarms import (
     BACKEND_ERRORS,
@@ -29,6 +28,17 @@ def _query(template: assertions.Template, name: str) -> dict[str, Any]:
     assert len(found) == 1, f"no single query named {name}"
     props: dict[str, Any] = next(iter(found.values()))["Properties"]
     return props
+
+
+def _metric_filter_pattern(template: assertions.Template, metric_name: str) -> str:
+    """The filter pattern of the metric filter that publishes ``metric_name``, as deployed."""
+    (found,) = [
+        f["Properties"]["FilterPattern"]
+        for f in template.find_resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == metric_name
+    ]
+    pattern: str = found
+    return pattern
 
 
 def _python_regex(insights: str) -> re.Pattern[str]:
@@ -73,7 +83,7 @@ def test_backend_query_finds_exactly_what_the_alarm_counts(staging: assertions.T
 
 def test_nginx_5xx_by_path_query(staging: assertions.Template) -> None:
     assert _query(staging, "ai-tutor-staging/nginx-5xx-by-path")["QueryString"] == (
-        f"parse @message /{NGINX_5XX_PARSE_REGEX}/\n"
+        'parse @message /^\\S+ \\S+ \\S+ \\[[^\\]]*\\] "(?<method>[A-Z]+) (?<path>[^ ?"]*)[^"]*" (?<status>5\\d\\d) /\n'
         "| filter ispresent(status)\n"
         "| stats count(*) as responses by status, method, path\n"
         "| sort responses desc\n"
@@ -81,8 +91,9 @@ def test_nginx_5xx_by_path_query(staging: assertions.Template) -> None:
     )
 
 
-def test_nginx_parse_regex_extracts_method_path_and_status_of_5xx_only() -> None:
-    regex = _python_regex(NGINX_5XX_PARSE_REGEX)
+def test_nginx_parse_regex_extracts_method_path_and_status_of_5xx_only(staging: assertions.Template) -> None:
+    query = _query(staging, "ai-tutor-staging/nginx-5xx-by-path")["QueryString"]
+    regex = _python_regex(query.split("parse @message /", 1)[1].split("/\n", 1)[0])
     parsed = [m.groupdict() if (m := regex.search(line)) else None for line in NGINX_5XX]
     assert parsed == [
         {"method": "GET", "path": "/api/v1/lessons", "status": "502"},
@@ -101,9 +112,14 @@ def test_container_crashes_query(staging: assertions.Template) -> None:
         "| sort @timestamp desc\n"
         "| limit 50"
     )
-    # The same exit codes the crash metric filter leaves out.
-    for code in DELIBERATE_STOP_EXIT_CODES:
-        assert f'$.Actor.Attributes.exitCode != "{code}"' in CONTAINER_CRASH_PATTERN
+    # The query lists what the crash metric filter counts: the exit codes it leaves out are the ones the filter
+    # does not count, and the filter counts any other.
+    pattern = _metric_filter_pattern(staging, "ContainerCrashes")
+    for code, counted in (("0", False), ("137", False), ("143", False), ("1", True), ("139", True)):
+        event = json.dumps(
+            {"Type": "container", "Action": "die", "Actor": {"Attributes": {"exitCode": code}}}
+        )
+        assert matches(pattern, event) is counted, code
 
 
 def test_queries_follow_the_container_names() -> None:

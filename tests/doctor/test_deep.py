@@ -105,8 +105,16 @@ def test_healthy_containers(staging: Deployment) -> None:
     [command] = sent
     assert command["InstanceIds"] == [staging.instance_id]
     assert command["DocumentName"] == "AWS-RunShellScript"
-    assert command["Parameters"] == {"commands": list(HOST_COMMANDS)}
-    script = "\n".join(HOST_COMMANDS)
+    commands = command["Parameters"]["commands"]
+    assert commands[:4] == [
+        "set -eu",
+        "state=$(systemctl is-active docker-events.service 2>/dev/null || true)",
+        'printf \'{"unit":"docker-events.service","state":"%s"}\\n\' "${state:-unknown}"',
+        "ids=$(docker ps -q)",
+    ]
+    assert commands[4].startswith('if [ -n "$ids" ]; then docker inspect --format ')
+    assert len(commands) == 5
+    script = "\n".join(commands)
     assert script.count("docker ") == 2
     assert script.count("systemctl ") == 1
     assert "systemctl is-active docker-events.service" in script
