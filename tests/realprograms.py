@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.realenv.env import in_ci
+
 #: The official nginx image's log format, verbatim from its ``/etc/nginx/nginx.conf``: nginxinc/docker-nginx
 #: ``mainline/alpine/nginx.conf`` (before commit 0501f0b, 2019, which switched the image to nginx.org's packages
 #: shipping the same file) and ``.test/tests/modules/nginx.conf.sme`` (commit b430becb, 2025); the image's
@@ -57,7 +59,7 @@ def require_program(name: str) -> str:
         message = (
             f"{name} is not installed (Debian: apt-get install -y nginx-light; scripts/setup.sh installs it)"
         )
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"{message}; CI must run this test, not skip it")
         pytest.skip(message)
     return path
