@@ -181,31 +181,44 @@ def test_docker_kill_does_not_count(
     assert _crashes(lines) == 0
 
 
+#: OOM kills tried before the test fails for want of an ``oom`` event. Docker leaves it out of about 1 kill in 25
+#: here (see below), so 5 kills without one (about 1 chance in 10 million) mean it no longer sends it.
+OOM_TRIES = 5
+
+
 def test_oom_kill_counts_exactly_once(
     docker_daemon: DockerDaemon, busybox: str, events: DockerEventStream
 ) -> None:
     if not memory_cgroup_available(docker_daemon):
         unavailable("the daemon cannot limit memory (no memory cgroup controller), so no OOM kill can happen")
-    name = _name("oom")
-    # --memory-swap equal to --memory: no swap, so the kernel OOM-kills instead of swapping.
-    script = 'x=a; while :; do x="$x$x"; done'
-    _run_to_exit(docker_daemon, busybox, name, "--memory", "16m", "--memory-swap", "16m", script)
-    state = docker_daemon.run("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name).stdout
-    events.until(name, "die")
-    time.sleep(1)  # an `oom` event that came late would show up now (none was ever seen after `die`)
-    lines = _events_of(events, docker_daemon, name)
-    if _summary(lines) == [("die", "137")]:
-        # Seen here about once in 25 OOM kills (Docker 20.10, cgroup v1; reported for cgroup v2 too,
-        # hashicorp/nomad#13119): Docker emits no `oom` event and leaves State.OOMKilled false. A die 137 alone
-        # is a deliberate stop to the filter, so the crash metric misses this OOM kill.
-        assert state.split() == ["false", "137"]
-        assert _crashes(lines) == 0
-        pytest.xfail(
-            "Docker emitted no oom event for this OOM kill: the crash metric missed it (a known race)"
-        )
-    assert state.split() == ["true", "137"]
-    assert _summary(lines) == [("oom", None), ("die", "137")]
-    assert _crashes(lines) == 1
+    missed: list[str] = []
+    for _ in range(OOM_TRIES):
+        name = _name("oom")
+        # --memory-swap equal to --memory: no swap, so the kernel OOM-kills instead of swapping.
+        script = 'x=a; while :; do x="$x$x"; done'
+        _run_to_exit(docker_daemon, busybox, name, "--memory", "16m", "--memory-swap", "16m", script)
+        state = docker_daemon.run(
+            "inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name
+        ).stdout
+        events.until(name, "die")
+        time.sleep(1)  # an `oom` event that came late would show up now (none was ever seen after `die`)
+        lines = _events_of(events, docker_daemon, name)
+        if _summary(lines) == [("die", "137")]:
+            # Seen here about once in 25 OOM kills (Docker 20.10, cgroup v1; reported for cgroup v2 too,
+            # hashicorp/nomad#13119): Docker emits no `oom` event and leaves State.OOMKilled false. A die 137
+            # alone is a deliberate stop to the filter, so the crash metric misses this OOM kill: try another.
+            assert state.split() == ["false", "137"]
+            assert _crashes(lines) == 0
+            missed.append(name)
+            continue
+        assert state.split() == ["true", "137"]
+        assert _summary(lines) == [("oom", None), ("die", "137")]
+        assert _crashes(lines) == 1
+        return
+    pytest.fail(
+        f"no `oom` event in {OOM_TRIES} OOM kills ({missed}: each only `die` 137, which the crash filter does not "
+        "count): this Docker does not report OOM kills as the filter expects"
+    )
 
 
 def test_every_real_line_is_one_json_object(events: DockerEventStream) -> None:
