@@ -1,7 +1,7 @@
 """obs-doctor: check a deployed constructs_obs stack with boto3, the observability guide's troubleshooting as
 one command.
 
-Run ``obs-doctor --stack AiTutorStaging --region us-east-2`` after every deploy (``python -m
+Run ``obs-doctor --stack ShopProd --region eu-west-1`` after every deploy (``python -m
 constructs_obs.doctor`` works too; ``--wait 15m`` makes it the post-deploy gate), or call :func:`run_doctor` with a
 ``boto3.Session`` (:class:`~constructs_obs.doctor.runner.Doctor` to check the pending rows again). It checks the alert path
 as AWS runs it: who may publish to the alarm topic, whether the agent reports, whether the Prometheus metrics it

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         action="append",
         metavar="NAME[@REGION]",
-        help="a CloudFormation stack name, e.g. AiTutorStaging; repeat it to check several stacks; NAME@REGION "
+        help="a CloudFormation stack name, e.g. ShopProd; repeat it to check several stacks; NAME@REGION "
         "(or the stack's ARN) for a stack in another region than --region",
     )
     parser.add_argument("--region", help="the stack's region (default: the profile's or AWS_REGION)")

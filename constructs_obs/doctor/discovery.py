@@ -1,6 +1,6 @@
 """Find what to check in a deployed stack: hosts, alarms and metric filters, from its template and metadata.
 
-Nothing here depends on outputs only the staging stack has. Each host (created by the stack, or an existing
+Nothing here depends on a stack's outputs. Each host (created by the stack, or an existing
 instance the stack observes) has one setup association whose resource metadata ``ConstructsObs::Host`` names
 its instance, metrics namespace, role (``RoleName``, or ``RoleLogicalId`` for a role the stack creates) and log
 groups (its containers', docker-events', and with Prometheus scrapes ``Prometheus.LogGroup``), and the scrape jobs

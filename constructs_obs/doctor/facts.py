@@ -70,7 +70,7 @@ class PrometheusJob:
 
     Attributes:
         job_name: the scrape job (the ``job`` label, and the log stream's name).
-        url: the endpoint the agent fetches, e.g. ``http://127.0.0.1:9898/metrics``.
+        url: the endpoint the agent fetches, e.g. ``http://127.0.0.1:9000/metrics``.
         interval_seconds: how often the agent scrapes it.
         metrics: the metric names kept, as exposed (a counter's ``_total`` name).
         dimensions: the labels kept as CloudWatch dimensions (empty: one metric per name, no dimension).
@@ -88,7 +88,7 @@ class Host:
     """A host the constructs observe, as its setup association's metadata describes it.
 
     Attributes:
-        path: the host construct's path, e.g. ``AiTutorStaging/Host`` (how the report names the host).
+        path: the host construct's path, e.g. ``ShopProd/Host`` (how the report names the host).
         instance_id: the EC2 instance, or None when the template's value cannot be resolved.
         metrics_namespace: the namespace of the agent's metrics.
         role_name: the instance role's name (the one the constructs grant the writes to).

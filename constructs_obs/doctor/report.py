@@ -61,7 +61,7 @@ class CheckResult:
         resource: the resource the row is about (stack name, instance id, log group or alarm name, ...).
         detail: what was found, in one line.
         next_step: what to do about it; empty when there is nothing to do.
-        host: the path of the host the row is about (``AiTutorStaging/Host``), or None for the stack as a whole.
+        host: the path of the host the row is about (``ShopProd/Host``), or None for the stack as a whole.
         expected_by: for a ``PENDING`` row, when the data it waits for is expected by (UTC).
     """
 
@@ -182,7 +182,7 @@ class Report:
         ]
 
     def host_label(self, host: str) -> str:
-        """``host AiTutorStaging/Host (i-0abc...)``: the heading of a host's rows."""
+        """``host ShopProd/Host (i-0abc...)``: the heading of a host's rows."""
         instance = next((h.get("instance_id") for h in self.hosts if h.get("host") == host), None)
         return f"host {host}" + (f" ({instance})" if instance else "")
 

@@ -441,7 +441,10 @@ def test_no_email_subscription(deploy_staging: Callable[..., Deployment]) -> Non
     topic = deployment.topic_arn.rsplit(":", 1)[-1]
     assert (problem.check, problem.status, problem.resource) == ("subscriptions", Status.FAIL, topic)
     assert problem.detail == "no confirmed email subscription: alarms reach nobody"
-    assert problem.next_step.startswith("Subscribe an address and confirm it: cdk deploy -c alarm_emails=")
+    assert problem.next_step.startswith(
+        "Subscribe an address and confirm it: BasicAlarms(emails=['you@example.com']) and deploy (or aws sns "
+        "subscribe --topic-arn "
+    )
 
 
 def _pending(session: boto3.Session, *endpoints: str) -> None:

@@ -420,8 +420,8 @@ def check_subscriptions(client_for: ClientFor, facts: StackFacts) -> list[CheckR
                     Status.FAIL,
                     topic,
                     f"no confirmed email subscription{found}: alarms reach nobody",
-                    "Subscribe an address and confirm it: cdk deploy -c alarm_emails=you@example.com (or "
-                    f"{subscribe}), then click the link in the confirmation email.",
+                    "Subscribe an address and confirm it: BasicAlarms(emails=['you@example.com']) and deploy "
+                    f"(or {subscribe}), then click the link in the confirmation email.",
                 )
             )
         for endpoint in pending:

@@ -277,7 +277,8 @@ def _is_cache(job: PrometheusJob) -> bool:
 
 
 def _grep(job: PrometheusJob) -> str:
-    """``grep '^llm_cache_'``: the metrics' common prefix, else the names."""
+    """``grep '^cache_'`` for ``cache_hits_total`` and ``cache_misses_total``: the metrics' common prefix, else the
+    names."""
     prefix = job.metrics[0]
     for metric in job.metrics[1:]:
         while not metric.startswith(prefix):
