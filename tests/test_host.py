@@ -311,6 +311,26 @@ def test_other_public_ports_are_opened_and_not_acknowledged_as_web() -> None:
     )
 
 
+def test_remote_login_is_opened_to_the_internet_only_when_asked_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^public_ports would open 22 \(SSH\) to the whole internet"):
+        _citizen_stack(public_ports=(443, 22))
+    stack, _, _ = _citizen_stack(public_ports=(443, 22), allow_remote_login_from_internet=True)
+    template = assertions.Template.from_stack(stack)
+    (group,) = [
+        g
+        for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
+        if k.startswith("HostSecurityGroup")
+    ]
+    assert [(r["FromPort"], r["CidrIp"]) for r in group["Properties"]["SecurityGroupIngress"]] == [
+        (443, "0.0.0.0/0"),
+        (22, "0.0.0.0/0"),
+    ]
+    # Not acknowledged as web ingress: a compliance pack reports it, as the caller chose.
+    assert "AwsSolutions-EC23" not in json.dumps(
+        stack.node.find_child("Host").node.find_child("SecurityGroup").node.metadata
+    )
+
+
 @pytest.mark.parametrize(
     ("ports", "error", "message"),
     [

@@ -41,6 +41,9 @@ DEFAULT_COMPOSE_VERSION = "v2.40.3"
 
 #: The ports open to the internet by default: nginx's HTTP and HTTPS.
 DEFAULT_PUBLIC_PORTS: tuple[int, ...] = (80, 443)
+#: Remote-login ports ``public_ports`` refuses to open to the internet unless told so by name: the host's shell is
+#: Session Manager's, and these are what internet-wide scanners try first.
+REMOTE_LOGIN_PORTS = {22: "SSH", 3389: "RDP"}
 #: The ports :data:`PUBLIC_WEB_INGRESS` explains; other public ports are the caller's finding to acknowledge.
 WEB_PORTS = frozenset(DEFAULT_PUBLIC_PORTS)
 
@@ -143,7 +146,9 @@ def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.User
     return user_data
 
 
-def _check_public_ports(public_ports: Any) -> tuple[int, ...]:
+def _check_public_ports(
+    public_ports: Any, *, allow_remote_login_from_internet: object = False
+) -> tuple[int, ...]:
     if isinstance(public_ports, (str, bytes)) or not isinstance(public_ports, Sequence):
         raise TypeError(
             f"public_ports must be a sequence of TCP port numbers like (80, 443), or () for none, "
@@ -153,6 +158,15 @@ def _check_public_ports(public_ports: Any) -> tuple[int, ...]:
     repeated = sorted({p for p in ports if ports.count(p) > 1})
     if repeated:
         raise ValueError(f"public_ports repeats {repeated}; give each port once, got {list(ports)}")
+    check.require_bool("allow_remote_login_from_internet", allow_remote_login_from_internet)
+    login = [f"{port} ({REMOTE_LOGIN_PORTS[port]})" for port in ports if port in REMOTE_LOGIN_PORTS]
+    if login and not allow_remote_login_from_internet:
+        raise ValueError(
+            f"public_ports would open {', '.join(login)} to the whole internet, got {list(ports)}. The host needs "
+            "no open port for a shell: Session Manager (aws ssm start-session --target <instance id>). To let "
+            "your own network in, use host.connections.allow_from(ec2.Peer.ipv4('203.0.113.0/24'), "
+            "ec2.Port.tcp(22)); to open it to the internet anyway, pass allow_remote_login_from_internet=True"
+        )
     return ports
 
 
@@ -324,6 +338,7 @@ class ObservedEc2Host(Construct):
         metadata_hop_limit: int = 1,
         elastic_ip: bool = True,
         prometheus_scrapes: Sequence[PrometheusScrape] = (),
+        allow_remote_login_from_internet: bool = False,
     ) -> None:
         """Create the host.
 
@@ -344,7 +359,8 @@ class ObservedEc2Host(Construct):
             security_group: an existing security group for the instance. Default: a new one with all outbound.
             public_ports: TCP ports open to the whole internet (IPv4) on the security group. Default ``(80,
                 443)`` for nginx; ``()`` for a host behind a load balancer (open the balancer's access with
-                ``host.connections.allow_from(alb, ec2.Port.tcp(80))``).
+                ``host.connections.allow_from(alb, ec2.Port.tcp(80))``). 22 (SSH) and 3389 (RDP) only with
+                ``allow_remote_login_from_internet``.
             instance_name: the ``Name`` tag. Default: the construct path.
             vpc_subnets: where to launch. Default: public subnets (no NAT gateway needed).
             root_volume_size_gib: root gp3 volume size. Default 30 GiB (the EBS free tier).
@@ -368,13 +384,17 @@ class ObservedEc2Host(Construct):
             prometheus_scrapes: Prometheus endpoints on the host for the CloudWatch agent to scrape
                 (:class:`~constructs_obs.host.prometheus.scrape.PrometheusScrape`): their selected metrics are published to
                 ``metrics_namespace`` through the log group ``{prefix}/prometheus``. Default: none.
+            allow_remote_login_from_internet: let ``public_ports`` open 22 (SSH) or 3389 (RDP) to the whole
+                internet. Default off: the host's shell is Session Manager's, which needs no open port; open a
+                login port to your own network with ``host.connections.allow_from(...)`` instead.
 
         Raises:
             TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
                 wrong type.
             ValueError: a role name IAM would reject, ``role`` with ``role_name``, a root volume size outside
                 8-16384 GiB, a compose version that is not a release tag like ``v2.40.3``, a metrics namespace
-                CloudWatch would reject, a public port outside 1-65535 or repeated, or a container named
+                CloudWatch would reject, a public port outside 1-65535 or repeated, 22 or 3389 in
+                ``public_ports`` without ``allow_remote_login_from_internet``, or a container named
                 ``docker-events`` (that log group is the host's).
         """
         # Validated before the construct joins the tree, so a refused one leaves nothing behind.
@@ -396,6 +416,7 @@ class ObservedEc2Host(Construct):
             metrics_namespace=metrics_namespace,
             metadata_hop_limit=metadata_hop_limit,
             elastic_ip=elastic_ip,
+            allow_remote_login_from_internet=allow_remote_login_from_internet,
         )
         scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
         instance_type = instance_type or ec2.InstanceType("t3.small")
@@ -492,6 +513,7 @@ class ObservedEc2Host(Construct):
         metrics_namespace: object,
         metadata_hop_limit: object = 1,
         elastic_ip: object = True,
+        allow_remote_login_from_internet: object = False,
     ) -> tuple[int, ...]:
         check_log_groups(log_groups)
         check.require_interface("vpc", vpc, "vpc_id", "an ec2.IVpc")
@@ -512,7 +534,9 @@ class ObservedEc2Host(Construct):
             check.require_interface(
                 "security_group", security_group, "security_group_id", "an ec2.ISecurityGroup"
             )
-        ports = _check_public_ports(public_ports)
+        ports = _check_public_ports(
+            public_ports, allow_remote_login_from_internet=allow_remote_login_from_internet
+        )
         if instance_name is not None:
             check.tag_value("instance_name", instance_name)
         if vpc_subnets is not None:
