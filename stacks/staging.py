@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -96,6 +96,14 @@ BACKEND_METRICS = PrometheusScrape(
 #: The seed's estimate of what a cache hit saves: "~$0.01 per LLM call (approximate for Claude Haiku-class models)".
 LLM_CALL_USD = 0.01
 
+#: The app's own advice in the alarm notifications: Sentry (the seed's error tracker and APM) has every exception
+#: and the slow endpoints, so the on-call engineer starts there.
+RUNBOOK = {
+    "cpu-high": "Find the busy container with `docker stats` (Session Manager) and slow endpoints in Sentry "
+    "Performance; scale up if the load is real.",
+    "backend-errors": "Sentry has each exception; see the backend-errors saved query.",
+}
+
 
 def _keep_logical_ids(log_alarms: LogPatternAlarms) -> None:
     for attribute, logical_id in DEPLOYED_LOG_ALARM_IDS.items():
@@ -184,10 +192,31 @@ class AiTutorStagingStack(Stack):
             title="LLM cache",
         )
         self.alarms = BasicAlarms(
-            self, "Alarms", host=self.host, name_prefix="ai-tutor-staging", emails=list(alarm_emails)
+            self,
+            "Alarms",
+            host=self.host,
+            name_prefix="ai-tutor-staging",
+            emails=list(alarm_emails),
+            runbook={"cpu-high": RUNBOOK["cpu-high"]},
         )
+        if not alarm_emails:
+            # The library's warning says "pass emails=": this app takes them from the command line.
+            Annotations.of(self.alarms).acknowledge_warning(
+                "constructs-obs:no-alarm-emails",
+                "replaced by the app's own warning, which names its context key",
+            )
+            Annotations.of(self.alarms).add_warning_v2(
+                "ai-tutor:no-alarm-emails",
+                f"{self.alarms.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody: deploy with "
+                "-c alarm_emails=ops@example.com (comma-separated; each address confirms its subscription once).",
+            )
         self.log_alarms = LogPatternAlarms(
-            self, "LogAlarms", alarms=self.alarms, nginx_container="nginx", backend_container="backend"
+            self,
+            "LogAlarms",
+            alarms=self.alarms,
+            nginx_container="nginx",
+            backend_container="backend",
+            runbook={"backend-errors": RUNBOOK["backend-errors"]},
         )
         _keep_logical_ids(self.log_alarms)
         self.queries = SavedQueries(

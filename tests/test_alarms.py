@@ -107,7 +107,50 @@ def test_every_alarm_is_named_from_the_prefix_and_notifies_on_alarm_and_on_recov
         props = alarm["Properties"]
         assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
         assert "InsufficientDataActions" not in props
-        assert props["AlarmDescription"]
+
+
+def test_every_notification_says_what_happened_and_what_to_do(staging: assertions.Template) -> None:
+    alarms = staging.find_resources("AWS::CloudWatch::Alarm")
+    descriptions = {
+        a["Properties"]["AlarmName"]: a["Properties"]["AlarmDescription"] for a in alarms.values()
+    }
+    # The library's advice, except where the staging app gives its own (its runbook: Sentry, the seed's error
+    # tracker, for cpu-high and backend-errors).
+    assert descriptions == {
+        "ai-tutor-staging-cpu-high": "CPU above 80% for 10 minutes on AiTutorStaging/Host: the server is under "
+        "heavy load. Find the busy container with `docker stats` (Session Manager) and slow endpoints in Sentry "
+        "Performance; scale up if the load is real.",
+        "ai-tutor-staging-status-check": "EC2 status check failed for 2 minutes on AiTutorStaging/Host: the "
+        "instance is unreachable or unhealthy. EC2 console > instance > Status checks: a failed system check is "
+        "fixed by stop and start (new hardware), a failed instance check by a reboot and the system log.",
+        "ai-tutor-staging-memory-high": "Memory used above 85% for 10 minutes on AiTutorStaging/Host: containers "
+        "risk being killed by the OOM killer. Find the largest with `docker stats`; restart or limit it "
+        "(`mem_limit`), or move to a larger instance.",
+        "ai-tutor-staging-disk-high": "Root filesystem above 80% used on AiTutorStaging/Host: prune Docker images "
+        "(docker system prune) before writes start failing.",
+        "ai-tutor-staging-container-crash": "A container on AiTutorStaging/Host crashed (non-zero exit other than "
+        "a stop, or OOM kill). See the docker-events log group or the container-crashes saved query.",
+        "ai-tutor-staging-nginx-5xx": "1 or more 5xx responses a minute, in 3 of the last 5 minutes, in "
+        "/ai-tutor/nginx (502/504: the backend is down or slow). See the nginx-5xx-by-path saved query.",
+        "ai-tutor-staging-backend-errors": "1 or more ERROR/CRITICAL lines a minute, in 3 of the last 5 minutes, "
+        "in /ai-tutor/backend: errors keep coming. Sentry has each exception; see the backend-errors saved query.",
+    }
+
+
+def test_the_librarys_advice_names_no_particular_tool_and_a_runbook_replaces_it() -> None:
+    stack, _ = _host_stack()
+    cpu = _alarm(assertions.Template.from_stack(stack), "shop-cpu-high")["AlarmDescription"]
+    assert cpu == (
+        "CPU above 80% for 10 minutes on AlarmsTest/Host: the server is under heavy load. Find the busy container "
+        "with `docker stats` (Session Manager) and the slow requests in the web server's access log; scale up if "
+        "the load is real."
+    )
+    stack, _ = _host_stack(runbook={"disk-high": "Page #storage; the runbook is go/disk."})
+    template = assertions.Template.from_stack(stack)
+    assert _alarm(template, "shop-disk-high")["AlarmDescription"] == (
+        "Root filesystem above 80% used on AlarmsTest/Host: Page #storage; the runbook is go/disk."
+    )
+    assert _alarm(template, "shop-cpu-high")["AlarmDescription"] == cpu  # the others keep the library's
 
 
 def test_memory_high_watches_the_agents_metric(staging: assertions.Template) -> None:

@@ -321,3 +321,18 @@ def test_the_window_is_configurable_and_checked() -> None:
         match=r"datapoints_to_alarm must be between 1 and 2 \(the alarm's evaluation periods\), got 3",
     ):
         _shop(datapoints_to_alarm=3, evaluation_periods=2, **containers)
+
+
+def test_the_librarys_advice_and_a_runbook_instead() -> None:
+    stack, _, _ = _shop(backend_container="api")
+    assert _alarm(assertions.Template.from_stack(stack), "shop-backend-errors")["AlarmDescription"] == (
+        "1 or more ERROR/CRITICAL lines a minute, in 3 of the last 5 minutes, in /shop/api: errors keep coming. "
+        "See the backend-errors saved query; each error's traceback follows its line in the log stream."
+    )
+    stack, _, _ = _shop(
+        backend_container="api", runbook={"backend-errors": "Our tracker has each exception."}
+    )
+    assert _alarm(assertions.Template.from_stack(stack), "shop-backend-errors")["AlarmDescription"] == (
+        "1 or more ERROR/CRITICAL lines a minute, in 3 of the last 5 minutes, in /shop/api: errors keep coming. "
+        "Our tracker has each exception."
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -344,3 +345,23 @@ def test_the_docstring_example_runs() -> None:
     assert len(tests) == 2
     for test in tests:
         test()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The library speaks for itself: the staging app's names and advice stay in stacks/ and app.py
+
+#: What only the staging app (the ai-tutor seed) has: its names, its error tracker, its context keys, its cache.
+STAGING_APP_WORDS = re.compile(
+    r"ai-tutor|aitutor|ai_tutor|sentry|alarm_emails|free_tier_strict|\bllm|content_item|9898|\bseed\b",
+    re.IGNORECASE,
+)
+
+
+def test_the_package_names_nothing_of_the_staging_app() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "constructs_obs").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if STAGING_APP_WORDS.search(line)
+    ]
+    assert found == []

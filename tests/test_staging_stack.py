@@ -143,3 +143,19 @@ def test_adopt_log_groups_builds_only_the_groups_with_the_full_stacks_logical_id
     # The full stack later owns the adopted groups under the same logical ids (no replacement).
     assert set(template["Resources"]) <= set(staging.find_resources("AWS::Logs::LogGroup"))
     assert all(r["DeletionPolicy"] == "Retain" for r in template["Resources"].values())
+
+
+def test_without_emails_one_warning_says_how_this_app_takes_them(staging_app: Any) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    stack = staging_app.node.find_child("AiTutorStaging")
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    # The library's "pass emails=" is acknowledged in favour of the app's own, which names its context key.
+    assert [(w.id, str(w.entry.data)) for w in warnings] == [
+        (
+            "/AiTutorStaging/Alarms",
+            "ai-tutor-staging: the alarm topic has no email subscription, so alarms notify nobody: deploy with "
+            "-c alarm_emails=ops@example.com (comma-separated; each address confirms its subscription once). "
+            "[ack: ai-tutor:no-alarm-emails]",
+        )
+    ]

@@ -6,7 +6,7 @@ Every message names the prop, the value received and what is expected. Unresolve
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import aws_cdk as cdk
 import pytest
@@ -16,8 +16,16 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from constructs import Construct
 
-from constructs_obs import BasicAlarms, ContainerLogGroups, ObservedEc2Host
+from constructs_obs import (
+    BasicAlarms,
+    ContainerLogGroups,
+    HostDashboard,
+    LogPatternAlarms,
+    ObservedEc2Host,
+    SavedQueries,
+)
 
 Case = tuple[dict[str, Any], type[Exception], str]
 
@@ -130,12 +138,12 @@ LOG_GROUP_CASES: dict[str, Case] = {
     "empty-prefix": (
         {"prefix": ""},
         ValueError,
-        "prefix must name something besides slashes, such as '/ai-tutor', got ''",
+        "prefix must name something besides slashes, such as '/shop', got ''",
     ),
     "slash-only-prefix": (
         {"prefix": "/"},
         ValueError,
-        "prefix must name something besides slashes, such as '/ai-tutor', got '/'",
+        "prefix must name something besides slashes, such as '/shop', got '/'",
     ),
     "prefix-with-a-space": (
         {"prefix": "/ai tutor"},
@@ -158,7 +166,7 @@ LOG_GROUP_CASES: dict[str, Case] = {
         "prefix is too long: log group names are at most 512 characters and '/" + "a" * 508 + "' plus the "
         "longest '/{container}' makes 513, got '/" + "a" * 508 + "'",
     ),
-    "prefix-not-a-string": ({"prefix": 5}, TypeError, "prefix must be a string such as '/ai-tutor', got 5"),
+    "prefix-not-a-string": ({"prefix": 5}, TypeError, "prefix must be a string such as '/shop', got 5"),
     "retention-as-a-number": ({"retention": 30}, TypeError, "retention must be a logs.RetentionDays, got 30"),
     "removal-policy-as-a-string": (
         {"removal_policy": "retain"},
@@ -202,6 +210,13 @@ def test_names_that_only_contain_database_letters_are_not_databases(parts: Parts
 
 
 # --- ObservedEc2Host -----------------------------------------------------------------------------------------
+
+REMOTE_LOGIN_MESSAGE = (
+    "public_ports would open {ports} to the whole internet, got {got}. The host needs no open port for a shell: "
+    "Session Manager (aws ssm start-session --target <instance id>). To let your own network in, use "
+    "host.connections.allow_from(ec2.Peer.ipv4('203.0.113.0/24'), ec2.Port.tcp(22)); to open it to the internet "
+    "anyway, pass allow_remote_login_from_internet=True"
+)
 
 HOST_CASES: dict[str, Case] = {
     "log-groups-none": (
@@ -299,6 +314,21 @@ HOST_CASES: dict[str, Case] = {
         TypeError,
         "elastic_ip must be True or False, got 'no'",
     ),
+    "ssh-open-to-the-internet": (
+        {"public_ports": (80, 443, 22)},
+        ValueError,
+        REMOTE_LOGIN_MESSAGE.format(ports="22 (SSH)", got="[80, 443, 22]"),
+    ),
+    "rdp-open-to-the-internet": (
+        {"public_ports": (3389,)},
+        ValueError,
+        REMOTE_LOGIN_MESSAGE.format(ports="3389 (RDP)", got="[3389]"),
+    ),
+    "remote-login-opt-in-as-a-string": (
+        {"public_ports": (22,), "allow_remote_login_from_internet": "yes"},
+        TypeError,
+        "allow_remote_login_from_internet must be True or False, got 'yes'",
+    ),
 }
 
 
@@ -330,7 +360,11 @@ def test_host_with_plain_log_groups(parts: Parts) -> None:
 # --- BasicAlarms ---------------------------------------------------------------------------------------------
 
 EMAIL_MESSAGE = "emails entries must be email addresses such as 'ops@example.com', got {email!r}"
-PREFIX_ASCII_MESSAGE = "name_prefix must be printable ASCII (no control characters, tabs, newlines or non-ASCII letters), got {value!r}"
+PREFIX_CHARACTERS_MESSAGE = (
+    "name_prefix must use only letters, digits, '-' and '_': it names the alarms ('{{prefix}}-container-crash', "
+    "...) and, by default, the dashboard, and CloudWatch allows only these characters in dashboard names, got "
+    "{value!r}"
+)
 PERIOD_MESSAGE = (
     "period must be a multiple of 60 seconds (EC2 publishes its metrics at most once a minute; 10, 20 and 30 "
     "seconds are only for high-resolution custom metrics), got {got}"
@@ -347,21 +381,30 @@ ALARM_CASES: dict[str, Case] = {
         "host must be an IObservedHost (ObservedEc2Host or HostObservability), got None",
     ),
     "empty-name-prefix": ({"name_prefix": ""}, ValueError, "name_prefix must not be empty, got ''"),
+    "name-prefix-with-a-dot": (
+        {"name_prefix": "shop.prod"},
+        ValueError,
+        PREFIX_CHARACTERS_MESSAGE.format(value="shop.prod"),
+    ),
+    "name-prefix-with-a-wildcard": (
+        {"name_prefix": "shop*"},
+        ValueError,
+        PREFIX_CHARACTERS_MESSAGE.format(value="shop*"),
+    ),
     "name-prefix-with-a-newline": (
         {"name_prefix": "shop\nprod"},
         ValueError,
-        PREFIX_ASCII_MESSAGE.format(value="shop\nprod"),
+        PREFIX_CHARACTERS_MESSAGE.format(value="shop\nprod"),
     ),
-    "name-prefix-with-a-tab": (
-        {"name_prefix": "shop\tprod"},
+    "name-prefix-not-ascii": (
+        {"name_prefix": "café"},
         ValueError,
-        PREFIX_ASCII_MESSAGE.format(value="shop\tprod"),
+        PREFIX_CHARACTERS_MESSAGE.format(value="café"),
     ),
-    "name-prefix-not-ascii": ({"name_prefix": "café"}, ValueError, PREFIX_ASCII_MESSAGE.format(value="café")),
-    "name-prefix-with-edge-spaces": (
-        {"name_prefix": " shop "},
+    "name-prefix-with-a-space": (
+        {"name_prefix": "shop prod"},
         ValueError,
-        "name_prefix must not start or end with a space, got ' shop '",
+        PREFIX_CHARACTERS_MESSAGE.format(value="shop prod"),
     ),
     "name-prefix-too-long": (
         {"name_prefix": "p" * 240},
@@ -479,6 +522,29 @@ ALARM_CASES: dict[str, Case] = {
         TypeError,
         "topic must be an sns.ITopic, got 'arn:aws:sns:eu-west-1:111111111111:ops'",
     ),
+    "runbook-of-an-unknown-alarm": (
+        {"runbook": {"cpu": "Call the on-call."}},
+        ValueError,
+        "runbook names unknown alarms ['cpu']; the alarms are ['cpu-high', 'status-check', 'memory-high', "
+        "'disk-high', 'container-crash']",
+    ),
+    "runbook-with-an-empty-text": (
+        {"runbook": {"cpu-high": " "}},
+        ValueError,
+        "runbook['cpu-high'] must not be empty, got ' '",
+    ),
+    "runbook-as-a-string": (
+        {"runbook": "Call the on-call."},
+        TypeError,
+        "runbook must map alarm names to texts, such as {'cpu-high': 'What we do: ...'}, got 'Call the on-call.'",
+    ),
+    "runbook-too-long": (
+        {"runbook": {"cpu-high": "x" * 1000}},
+        ValueError,
+        # What happened (80 characters), a space, and the runbook's 1000: more than CloudWatch's 1024.
+        "runbook['cpu-high'] makes an alarm description of 1081 characters; CloudWatch allows at most 1024: "
+        "shorten it, got 'CPU above 80% for 10 minutes on Validation/Host: the server '...",
+    ),
 }
 
 
@@ -537,6 +603,12 @@ ADD_ALARM_CASES: dict[str, Case] = {
         ValueError,
         "threshold must be a finite number, got inf",
     ),
+    "description-too-long": (
+        {"description": "d" * 1025},
+        ValueError,
+        f"description makes an alarm description of 1025 characters; CloudWatch allows at most 1024: shorten it, "
+        f"got '{'d' * 60}'...",
+    ),
 }
 
 
@@ -555,6 +627,85 @@ def test_add_alarm_refuses(parts: Parts, props: dict[str, Any], error: type[Exce
     }
     with _raises(error, message):
         alarms.add_alarm(parts.new_id(), **arguments)
+
+
+# --- Physical names derived from props: checked at construction, naming the prop ----------------------------
+
+
+def test_dashboard_name_outside_cloudwatchs_characters(parts: Parts) -> None:
+    alarms = BasicAlarms(parts.stack, parts.new_id(), host=parts.host, name_prefix="shop")
+    construct_id = parts.new_id()
+    with _raises(
+        ValueError,
+        "dashboard_name must be a CloudWatch dashboard name: 1-255 letters, digits, '-' and '_', got 'shop prod'",
+    ):
+        HostDashboard(parts.stack, construct_id, alarms=alarms, dashboard_name="shop prod")
+    assert parts.stack.node.try_find_child(construct_id) is None
+
+
+def test_dashboard_named_after_a_sources_name_prefix(parts: Parts) -> None:
+    class OwnAlarms(Construct):
+        name_prefix = "shop.prod"
+        graphs: ClassVar[list[Any]] = []
+
+    source = OwnAlarms(parts.stack, parts.new_id())
+    with _raises(
+        ValueError,
+        f"dashboard_name (default: the name_prefix of Validation/{source.node.id}) must be a CloudWatch dashboard "
+        "name: 1-255 letters, digits, '-' and '_', got 'shop.prod'",
+    ):
+        HostDashboard(parts.stack, parts.new_id(), alarms=source)
+
+
+def test_log_pattern_alarms_name_prefix_and_runbook(parts: Parts) -> None:
+    topic = sns.Topic(parts.stack, parts.new_id())
+    group = logs.LogGroup(parts.stack, parts.new_id())
+    with _raises(
+        ValueError,
+        "name_prefix must use only letters, digits, '-' and '_': it names the alarms ('{prefix}-backend-errors', "
+        "...) and, by default, the dashboard, and CloudWatch allows only these characters in dashboard names, got "
+        "'shop.prod'",
+    ):
+        LogPatternAlarms(
+            parts.stack, parts.new_id(), topic=topic, name_prefix="shop.prod", backend_log_group=group
+        )
+    with _raises(
+        ValueError,
+        "runbook names unknown alarms ['cpu-high']; the alarms are ['nginx-5xx', 'backend-errors']",
+    ):
+        LogPatternAlarms(
+            parts.stack,
+            parts.new_id(),
+            topic=topic,
+            name_prefix="shop",
+            backend_log_group=group,
+            runbook={"cpu-high": "x"},
+        )
+
+
+def test_saved_query_names_too_long(parts: Parts) -> None:
+    prefix = "q" * 240  # "{prefix}/backend-errors" is 255 characters, "{prefix}/container-crashes" 258
+    construct_id = parts.new_id()
+    with _raises(
+        ValueError,
+        f"name_prefix must make saved query names of 1-255 printable characters, got '{prefix}/container-crashes' "
+        "(258 characters)",
+    ):
+        SavedQueries(parts.stack, construct_id, name_prefix=prefix, host=parts.host, backend_container="api")
+    assert parts.stack.node.try_find_child(construct_id) is None
+
+
+def test_a_prefix_too_long_for_the_hosts_own_log_group(parts: Parts) -> None:
+    # 500 characters: every container's group fits in 512, the host's "{prefix}/docker-events" (514) does not.
+    groups = ContainerLogGroups(parts.stack, parts.new_id(), prefix="/" + "p" * 499, containers=["api"])
+    construct_id = parts.new_id()
+    with _raises(
+        ValueError,
+        f"log_groups' prefix '/{'p' * 499}' makes the log group name '/{'p' * 499}/docker-events' (514 characters); "
+        "CloudWatch Logs allows 1-512 letters, digits, '.', '-', '_', '/' and '#'",
+    ):
+        ObservedEc2Host(parts.stack, construct_id, vpc=parts.vpc, log_groups=groups)
+    assert parts.stack.node.try_find_child(construct_id) is None
 
 
 # --- Tokens --------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration
@@ -33,12 +33,12 @@ FAST_PERIOD = Duration.minutes(1)
 #: A status check must fail in 2 consecutive minutes: one failed minute can be a transient probe failure.
 STATUS_CHECK_PERIODS = 2
 
-#: The seed's "CPU > 80% for 10 min".
+#: CPU above 80% for 10 minutes: sustained load, not a spike.
 DEFAULT_CPU_THRESHOLD_PERCENT = 80.0
 DEFAULT_CPU_DURATION = Duration.minutes(10)
 
 #: A t3.small has 2 GiB and no swap: at 85% used (page cache not counted) about 300 MiB is left before the
-#: kernel's OOM killer starts; the seed's stack already uses most of the memory.
+#: kernel's OOM killer starts; a few containers (app, web server, database) already use most of the memory.
 DEFAULT_MEMORY_THRESHOLD_PERCENT = 85.0
 DEFAULT_MEMORY_DURATION = Duration.minutes(10)
 #: 80% of the 30 GiB root volume leaves about 6 GiB for image pulls and logs.
@@ -78,8 +78,9 @@ CONTAINER_CRASH = "container-crash"
 class AlarmSpec:
     """One built-in alarm: what it compares, how it treats missing data, and how it is shown.
 
-    ``description`` is a template filled with ``threshold``, ``minutes`` (of the alarm's duration), ``periods``
-    and ``host`` (the host's construct path).
+    The alarm's description, sent in every notification, is ``description`` (what happened: a template filled
+    with ``threshold``, ``minutes`` of the alarm's duration, ``periods`` and ``host``, the host's construct path),
+    a space, and ``advice`` (what to do), which ``BasicAlarms(runbook=...)`` replaces.
     """
 
     name: str
@@ -89,6 +90,7 @@ class AlarmSpec:
     comparison_operator: cloudwatch.ComparisonOperator
     treat_missing_data: cloudwatch.TreatMissingData
     description: str
+    advice: str
 
 
 _GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
@@ -103,9 +105,9 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
         100,
         _GT,
         cloudwatch.TreatMissingData.NOT_BREACHING,
-        "CPU above {threshold:g}% for {minutes:g} minutes on {host}: the server is under heavy load. Find the busy "
-        "container with `docker stats` (Session Manager) and slow endpoints in Sentry Performance; scale up if "
-        "the load is real.",
+        "CPU above {threshold:g}% for {minutes:g} minutes on {host}: the server is under heavy load.",
+        "Find the busy container with `docker stats` (Session Manager) and the slow requests in the web server's "
+        "access log; scale up if the load is real.",
     ),
     AlarmSpec(
         STATUS_CHECK,
@@ -114,9 +116,9 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
         1,
         _GE,
         cloudwatch.TreatMissingData.MISSING,
-        "EC2 status check failed for {periods} minutes on {host}: the instance is unreachable or unhealthy. EC2 "
-        "console > instance > Status checks: a failed system check is fixed by stop and start (new hardware), a "
-        "failed instance check by a reboot and the system log.",
+        "EC2 status check failed for {periods} minutes on {host}: the instance is unreachable or unhealthy.",
+        "EC2 console > instance > Status checks: a failed system check is fixed by stop and start (new "
+        "hardware), a failed instance check by a reboot and the system log.",
     ),
     AlarmSpec(
         MEMORY_HIGH,
@@ -126,8 +128,8 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
         _GT,
         cloudwatch.TreatMissingData.MISSING,
         "Memory used above {threshold:g}% for {minutes:g} minutes on {host}: containers risk being killed by the "
-        "OOM killer. Find the largest with `docker stats`; restart or limit it (`mem_limit`), or move to a larger "
-        "instance.",
+        "OOM killer.",
+        "Find the largest with `docker stats`; restart or limit it (`mem_limit`), or move to a larger instance.",
     ),
     AlarmSpec(
         DISK_HIGH,
@@ -136,8 +138,8 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
         100,
         _GT,
         cloudwatch.TreatMissingData.MISSING,
-        "Root filesystem above {threshold:g}% used on {host}: prune Docker images (docker system prune) before "
-        "writes start failing.",
+        "Root filesystem above {threshold:g}% used on {host}:",
+        "prune Docker images (docker system prune) before writes start failing.",
     ),
     AlarmSpec(
         CONTAINER_CRASH,
@@ -146,8 +148,8 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
         None,
         _GE,
         cloudwatch.TreatMissingData.NOT_BREACHING,
-        "A container on {host} crashed (non-zero exit other than a stop, or OOM kill). See the docker-events log "
-        "group or the container-crashes saved query.",
+        "A container on {host} crashed (non-zero exit other than a stop, or OOM kill).",
+        "See the docker-events log group or the container-crashes saved query.",
     ),
 )
 
@@ -210,6 +212,7 @@ class BasicAlarms(Construct):
         disk_threshold_percent: float = DEFAULT_DISK_THRESHOLD_PERCENT,
         topic_encryption_key: kms.IKey | None = None,
         leave_out: Sequence[str] = (),
+        runbook: Mapping[str, str] | None = None,
     ) -> None:
         """Create the topic (unless given), its email subscriptions and the alarms.
 
@@ -238,11 +241,16 @@ class BasicAlarms(Construct):
                 for an imported key, add it yourself (synth warns). Not with ``topic``.
             leave_out: built-in alarms not to create, by name: ``"cpu-high"``, ``"status-check"``,
                 ``"memory-high"``, ``"disk-high"``, ``"container-crash"``. Default: none left out.
+            runbook: your team's advice for a built-in alarm, by name (the names of ``leave_out``), e.g.
+                ``{"cpu-high": "Check the slow endpoints in our APM; page the on-call if it lasts."}``. Each
+                notification's description says what happened, then this text instead of the library's
+                generic advice. Default: the library's advice for every alarm.
 
         Raises:
             ValueError: a malformed or repeated email address, an alarm name prefix CloudWatch would reject,
                 a threshold, period or duration outside what CloudWatch accepts, ``topic_encryption_key``
-                together with ``topic``, or an unknown name in ``leave_out``.
+                together with ``topic``, an unknown name in ``leave_out`` or ``runbook``, or a runbook text that is
+                empty or makes a description longer than CloudWatch's 1024 characters.
             TypeError: a prop of the wrong type (for example one string instead of a list of emails, or a host
                 that is not an IObservedHost).
         """
@@ -265,6 +273,7 @@ class BasicAlarms(Construct):
                     "encrypt your own topic instead, or drop topic="
                 )
         left_out = _leave_out(leave_out)
+        advice = _runbook(runbook)
         check.percent_threshold("cpu_threshold_percent", cpu_threshold_percent)
         period_seconds = check.alarm_period("period", period)
         cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
@@ -275,13 +284,6 @@ class BasicAlarms(Construct):
         if memory_periods is not None:
             check.evaluation_range("memory_duration", memory_periods, period_seconds)
         check.percent_threshold("disk_threshold_percent", disk_threshold_percent)
-        super().__init__(scope, construct_id)
-        self.name_prefix = name_prefix
-        self.host = host
-        self.period = period
-        self.topic = self._topic(topic, topic_encryption_key, emails)
-        self._notifier = AlarmNotifier(self.topic, name_prefix)
-
         settings = self._settings(
             host=host,
             period=period,
@@ -289,23 +291,37 @@ class BasicAlarms(Construct):
             memory=(memory_threshold_percent, memory_duration, memory_periods),
             disk_threshold_percent=disk_threshold_percent,
         )
+        descriptions: dict[str, str] = {}
+        for spec in BUILT_IN_ALARMS:
+            _, threshold, evaluation_periods, minutes = settings[spec.name]
+            happened = spec.description.format(
+                threshold=threshold, minutes=minutes, periods=evaluation_periods, host=host.node.path
+            )
+            descriptions[spec.name] = f"{happened} {advice.get(spec.name, spec.advice)}"
+            if spec.name in advice:
+                check.alarm_description(f"runbook[{spec.name!r}]", descriptions[spec.name])
+        super().__init__(scope, construct_id)
+        self.name_prefix = name_prefix
+        self.host = host
+        self.period = period
+        self.topic = self._topic(topic, topic_encryption_key, emails)
+        self._notifier = AlarmNotifier(self.topic, name_prefix)
+
         built: dict[str, cloudwatch.Alarm | None] = {}
         for spec in BUILT_IN_ALARMS:
             if spec.name in left_out:
                 built[spec.name] = None
                 continue
-            metric, threshold, evaluation_periods, minutes = settings[spec.name]()
+            metric, threshold, evaluation_periods, _ = settings[spec.name]
             built[spec.name] = self.add_alarm(
                 spec.construct_id,
                 suffix=spec.name,
-                metric=metric,
+                metric=metric(),
                 threshold=threshold,
                 comparison_operator=spec.comparison_operator,
                 evaluation_periods=evaluation_periods,
                 treat_missing_data=spec.treat_missing_data,
-                description=spec.description.format(
-                    threshold=threshold, minutes=minutes, periods=evaluation_periods, host=host.node.path
-                ),
+                description=descriptions[spec.name],
                 graph_title=spec.title,
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=spec.y_axis_max),
             )
@@ -323,33 +339,33 @@ class BasicAlarms(Construct):
         cpu: tuple[float, Duration, int | None],
         memory: tuple[float, Duration, int | None],
         disk_threshold_percent: float,
-    ) -> dict[str, Callable[[], tuple[cloudwatch.Metric, float, int, float]]]:
-        """Alarm name -> (metric, threshold, evaluation periods, minutes for the description), made on demand."""
+    ) -> dict[str, tuple[Callable[[], cloudwatch.Metric], float, int, float]]:
+        """Alarm name -> (its metric, made on demand; threshold; evaluation periods; minutes for the description)."""
 
         def periods(duration: Duration, whole: int | None) -> int:
             return whole or int(duration.to_seconds() // period.to_seconds())
 
         return {
-            CPU_HIGH: lambda: (
-                host.metric_cpu_utilization(period=period),
+            CPU_HIGH: (
+                lambda: host.metric_cpu_utilization(period=period),
                 cpu[0],
                 periods(cpu[1], cpu[2]),
                 cpu[1].to_minutes(),
             ),
-            STATUS_CHECK: lambda: (
-                host.metric_status_check_failed(period=FAST_PERIOD),
+            STATUS_CHECK: (
+                lambda: host.metric_status_check_failed(period=FAST_PERIOD),
                 1,
                 STATUS_CHECK_PERIODS,
                 STATUS_CHECK_PERIODS,
             ),
-            MEMORY_HIGH: lambda: (
-                host.metric_memory_used_percent(period=period),
+            MEMORY_HIGH: (
+                lambda: host.metric_memory_used_percent(period=period),
                 memory[0],
                 periods(memory[1], memory[2]),
                 memory[1].to_minutes(),
             ),
-            DISK_HIGH: lambda: (host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
-            CONTAINER_CRASH: lambda: (host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
+            DISK_HIGH: (lambda: host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
+            CONTAINER_CRASH: (lambda: host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
         }
 
     def _topic(self, topic: sns.ITopic | None, key: kms.IKey | None, emails: Sequence[str]) -> sns.ITopic:
@@ -375,7 +391,8 @@ class BasicAlarms(Construct):
             Annotations.of(self).add_warning_v2(
                 "constructs-obs:no-alarm-emails",
                 f"{self.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody. "
-                "Pass emails (the staging app: cdk deploy -c alarm_emails=ops@example.com).",
+                "Pass emails=['oncall@example.com'] (each address confirms its subscription once), or topic= an "
+                "existing topic with its own subscribers.",
             )
         return topic
 
@@ -461,7 +478,8 @@ class BasicAlarms(Construct):
             scope: the construct that owns the alarm. Default: this one.
 
         Raises:
-            ValueError: an alarm name CloudWatch would reject, evaluation periods below 1 or beyond
+            ValueError: an alarm name CloudWatch would reject, a description longer than its 1024 characters,
+                evaluation periods below 1 or beyond
                 CloudWatch's evaluation range for the metric's period, ``datapoints_to_alarm`` outside
                 1..``evaluation_periods``, or a threshold that is not a finite number.
         """
@@ -488,6 +506,11 @@ def _leave_out(value: object) -> frozenset[str]:
     if unknown:
         raise ValueError(f"leave_out names unknown alarms {unknown}; the built-in alarms are {known}")
     return frozenset(names)
+
+
+def _runbook(value: object) -> dict[str, str]:
+    """``runbook`` checked: built-in alarm names to non-empty texts."""
+    return check.runbook_texts("runbook", value, [spec.name for spec in BUILT_IN_ALARMS])
 
 
 def _display_name(name_prefix: str) -> str:

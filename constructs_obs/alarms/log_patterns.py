@@ -52,6 +52,8 @@ containing a regular expression per log group; this construct puts one on the ba
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
@@ -117,10 +119,19 @@ BACKEND_ERRORS_METRIC = "BackendErrorLines"
 #: the backend (normal) does not page anyone.
 DEFAULT_LOG_ALARM_PERIOD = Duration.minutes(1)
 DEFAULT_NGINX_5XX_THRESHOLD = 1
-#: Sentry already reports each new exception; this alarm is for errors that keep coming.
+#: One error line a minute, in 3 of 5 minutes: errors that keep coming, not a single exception.
 DEFAULT_BACKEND_ERRORS_THRESHOLD = 1
 DEFAULT_DATAPOINTS_TO_ALARM = 3
 DEFAULT_EVALUATION_PERIODS = 5
+
+#: The alarms, by the name ``runbook`` takes (also their alarm-name suffix).
+NGINX_5XX = "nginx-5xx"
+BACKEND_ERRORS = "backend-errors"
+#: What each alarm's notification advises after what happened, unless ``runbook`` says otherwise.
+LOG_ALARM_ADVICE = {
+    NGINX_5XX: "See the nginx-5xx-by-path saved query.",
+    BACKEND_ERRORS: "See the backend-errors saved query; each error's traceback follows its line in the log stream.",
+}
 
 
 class LogPatternAlarms(Construct):
@@ -175,6 +186,7 @@ class LogPatternAlarms(Construct):
         datapoints_to_alarm: int = DEFAULT_DATAPOINTS_TO_ALARM,
         evaluation_periods: int = DEFAULT_EVALUATION_PERIODS,
         namespace: str | None = None,
+        runbook: Mapping[str, str] | None = None,
     ) -> None:
         """Create the metric filters and alarms.
 
@@ -199,12 +211,17 @@ class LogPatternAlarms(Construct):
             evaluation_periods: out of how many recent periods. Default 5.
             namespace: namespace of the filters' metrics. Default: the host's metrics namespace with
                 ``alarms``, else ``ConstructsObs/{stack name}/{path}``.
+            runbook: your team's advice for an alarm, by name (``"nginx-5xx"``, ``"backend-errors"``), e.g.
+                ``{"backend-errors": "Our error tracker has each exception; see the backend-errors saved
+                query."}``: each notification says what happened, then this text instead of the library's generic
+                advice. Default: the library's advice.
 
         Raises:
             ValueError: neither nginx nor backend given, a container the host has no log group for (naming the
                 prop), a container and a log group for the same thing, ``alarms`` with ``topic`` or
-                ``name_prefix`` (or neither), a threshold below 1, or a period or window CloudWatch would
-                reject.
+                ``name_prefix`` (or neither), a threshold below 1, a period or window CloudWatch would reject, an
+                unknown alarm name in ``runbook`` or a runbook text that is empty or makes a description longer
+                than CloudWatch's 1024 characters.
             TypeError: a prop of the wrong type.
         """
         groups = self._validate(
@@ -222,8 +239,12 @@ class LogPatternAlarms(Construct):
             evaluation_periods=evaluation_periods,
             namespace=namespace,
         )
-        super().__init__(scope, construct_id)
+        advice = check.runbook_texts("runbook", runbook, list(LOG_ALARM_ADVICE))
         self._window = (datapoints_to_alarm, evaluation_periods)
+        descriptions = self._descriptions(
+            groups, period, nginx_5xx_threshold, backend_errors_threshold, advice
+        )
+        super().__init__(scope, construct_id)
         self.name_prefix = alarms.name_prefix if alarms is not None else str(name_prefix)
         if alarms is None:
             self.topic: sns.ITopic = topic  # type: ignore[assignment]
@@ -243,36 +264,31 @@ class LogPatternAlarms(Construct):
 
         nginx = groups.get("nginx")
         if nginx is not None:
-            group, group_name = nginx
             self.nginx_5xx = self._count_alarm(
                 "Nginx5xx",
-                "nginx-5xx",
+                NGINX_5XX,
                 "nginx 5xx responses",
-                group,
+                nginx[0],
                 NGINX_5XX_PATTERN,
                 NGINX_5XX_METRIC,
                 namespace,
                 period,
                 nginx_5xx_threshold,
-                f"{nginx_5xx_threshold} or more 5xx responses {self._window_text(period)} in "
-                f"{group_name} (502/504: the backend is down or slow). See the nginx-5xx-by-path saved query.",
+                descriptions[NGINX_5XX],
             )
         backend = groups.get("backend")
         if backend is not None:
-            group, group_name = backend
             self.backend_errors = self._count_alarm(
                 "BackendErrors",
-                "backend-errors",
+                BACKEND_ERRORS,
                 "Backend error lines",
-                group,
+                backend[0],
                 BACKEND_ERROR_PATTERN,
                 BACKEND_ERRORS_METRIC,
                 namespace,
                 period,
                 backend_errors_threshold,
-                f"{backend_errors_threshold} or more ERROR/CRITICAL lines {self._window_text(period)} in "
-                f"{group_name}: errors keep coming. Sentry has each exception; see the backend-errors saved "
-                "query.",
+                descriptions[BACKEND_ERRORS],
             )
 
     @staticmethod
@@ -305,7 +321,7 @@ class LogPatternAlarms(Construct):
                     f"topic={topic!r}, name_prefix={name_prefix!r}"
                 )
             check.require_interface("topic", topic, "topic_arn", "an sns.ITopic")
-            check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix="backend-errors")
+            check.alarm_name_prefix("name_prefix", name_prefix, longest_suffix=BACKEND_ERRORS)
         groups: dict[str, tuple[logs.ILogGroup, str]] = {}
         for what in ("nginx", "backend"):
             container = containers[f"{what}_container"]
@@ -387,6 +403,31 @@ class LogPatternAlarms(Construct):
         )
         self._own.append(alarm)
         return alarm
+
+    def _descriptions(
+        self,
+        groups: Mapping[str, tuple[logs.ILogGroup, str]],
+        period: Duration,
+        nginx_5xx_threshold: int,
+        backend_errors_threshold: int,
+        advice: Mapping[str, str],
+    ) -> dict[str, str]:
+        """Each alarm's description: what happened, then the runbook's advice or the library's."""
+        window = self._window_text(period)
+        happened = {
+            NGINX_5XX: f"{nginx_5xx_threshold} or more 5xx responses {window} in {{group}} (502/504: the backend is "
+            "down or slow).",
+            BACKEND_ERRORS: f"{backend_errors_threshold} or more ERROR/CRITICAL lines {window} in {{group}}: errors "
+            "keep coming.",
+        }
+        descriptions: dict[str, str] = {}
+        for name, what in ((NGINX_5XX, "nginx"), (BACKEND_ERRORS, "backend")):
+            if what in groups:
+                text = happened[name].format(group=groups[what][1])
+                descriptions[name] = f"{text} {advice.get(name, LOG_ALARM_ADVICE[name])}"
+                if name in advice:
+                    check.alarm_description(f"runbook[{name!r}]", descriptions[name])
+        return descriptions
 
     def _window_text(self, period: Duration) -> str:
         """``a minute, in 3 of the last 5 minutes,`` (or the same in periods of several minutes)."""

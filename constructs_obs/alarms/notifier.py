@@ -124,6 +124,8 @@ class AlarmNotifier:
         """Create the alarm in ``scope`` (see :meth:`~constructs_obs.alarms.basic.BasicAlarms.add_alarm` for the arguments and errors)."""
         name = f"{self.name_prefix}-{suffix}"
         check.alarm_name("suffix", name)
+        check.require_type("description", description, str, "the alarm's description")
+        check.alarm_description("description", description)
         check.number("threshold", threshold)
         period_seconds = None
         if isinstance(metric, cloudwatch.Metric):

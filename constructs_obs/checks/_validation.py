@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Duration, Token
 
-#: CloudWatch Logs: log group names are 1-512 characters of these, and may not start with ``aws/``.
+#: CloudWatch Logs: log group names are 1-512 characters of these, and may not start with ``aws/`` (Amazon
+#: CloudWatch Logs API Reference, CreateLogGroup, logGroupName: pattern ``[\.\-_/#A-Za-z0-9]+``).
 LOG_GROUP_NAME_MAX_LENGTH = 512
 _LOG_GROUP_NAME_CHARS = re.compile(r"[.\-_/#A-Za-z0-9]+")
 
@@ -50,10 +51,24 @@ DATABASE_WORDS: frozenset[str] = frozenset(
     }
 )
 
-#: CloudWatch alarm names: 1-255 characters. These constructs keep them to printable ASCII so they read the same
-#: in the console, in ARNs and in notification email subjects.
+#: CloudWatch alarm names: 1-255 characters ("Length Constraints: Minimum length of 1. Maximum length of 255.",
+#: Amazon CloudWatch API Reference, PutMetricAlarm, AlarmName). These constructs keep them to printable ASCII so
+#: they read the same in the console, in ARNs and in notification email subjects.
 ALARM_NAME_MAX_LENGTH = 255
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+#: CloudWatch alarm descriptions: at most 1024 characters (PutMetricAlarm, AlarmDescription).
+ALARM_DESCRIPTION_MAX_LENGTH = 1024
+
+#: CloudWatch dashboard names: "The maximum length is 255, and valid characters are A-Z, a-z, 0-9, "-", and "_""
+#: (Amazon CloudWatch API Reference, PutDashboard, DashboardName).
+DASHBOARD_NAME_MAX_LENGTH = 255
+_DASHBOARD_NAME = re.compile(r"[A-Za-z0-9_-]+")
+#: The characters of a name prefix: a dashboard name's, since the prefix names the default dashboard too.
+NAME_PREFIX_CHARACTERS = "letters, digits, '-' and '_'"
+
+#: CloudWatch Logs Insights saved query names: 1-255 characters, ``/`` making folders in the console (Amazon
+#: CloudWatch Logs API Reference, PutQueryDefinition, name; AWS::Logs::QueryDefinition, Name).
+QUERY_NAME_MAX_LENGTH = 255
 
 #: CloudWatch alarm periods: 10, 20 or 30 seconds (high resolution, custom metrics only) or a multiple of 60.
 HIGH_RESOLUTION_PERIODS_SECONDS: tuple[int, ...] = (10, 20, 30)
@@ -69,7 +84,8 @@ _EMAIL = re.compile(
     r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 
-#: IAM role names: 1-64 characters of letters, digits and ``+=,.@_-``.
+#: IAM role names: 1-64 characters of letters, digits and ``+=,.@_-`` (IAM API Reference, CreateRole, RoleName:
+#: pattern ``[\w+=,.@-]+``).
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
@@ -128,12 +144,12 @@ def log_group_prefix(prop: str, value: Any, *, longest_suffix: int) -> str:
 
     ``longest_suffix`` is the length of the longest ``/{container}`` that will follow it.
     """
-    require_type(prop, value, str, "a string such as '/ai-tutor'")
+    require_type(prop, value, str, "a string such as '/shop'")
     if unresolved(value):
         return str(value)
     prefix: str = value.rstrip("/")
     if not prefix:
-        raise ValueError(f"{prop} must name something besides slashes, such as '/ai-tutor', got {value!r}")
+        raise ValueError(f"{prop} must name something besides slashes, such as '/shop', got {value!r}")
     if not _LOG_GROUP_NAME_CHARS.fullmatch(prefix):
         raise ValueError(
             f"{prop} must use only the characters CloudWatch Logs allows in log group names "
@@ -194,19 +210,23 @@ def email_addresses(prop: str, values: Any) -> list[str]:
 
 
 def alarm_name_prefix(prop: str, value: Any, *, longest_suffix: str) -> None:
-    """A prefix that makes valid alarm names ``{prefix}-{suffix}`` for suffixes up to ``longest_suffix``."""
+    """A prefix that makes valid alarm names ``{prefix}-{suffix}`` for suffixes up to ``longest_suffix``, and a
+    valid dashboard name by itself (:class:`~constructs_obs.views.dashboard.HostDashboard`'s default name).
+
+    Only a dashboard name's characters, so the prefix fails here, naming the prop, rather than in the dashboard
+    later; they also keep ``*`` and ``?`` out of the ``{prefix}-*`` alarm ARN pattern the topic policy allows.
+    """
     require_type(prop, value, str, "a string such as 'shop-prod'")
     if unresolved(value):
         return
     if not value:
         raise ValueError(f"{prop} must not be empty, got {value!r}")
-    if not _PRINTABLE_ASCII.fullmatch(value):
+    if not _DASHBOARD_NAME.fullmatch(value):
         raise ValueError(
-            f"{prop} must be printable ASCII (no control characters, tabs, newlines or non-ASCII letters), "
-            f"got {value!r}"
+            f"{prop} must use only {NAME_PREFIX_CHARACTERS}: it names the alarms ('{{prefix}}-{longest_suffix}', "
+            f"...) and, by default, the dashboard, and CloudWatch allows only these characters in dashboard "
+            f"names, got {value!r}"
         )
-    if value != value.strip():
-        raise ValueError(f"{prop} must not start or end with a space, got {value!r}")
     longest = f"{value}-{longest_suffix}"
     if len(longest) > ALARM_NAME_MAX_LENGTH:
         raise ValueError(
@@ -225,6 +245,67 @@ def alarm_name(prop: str, value: str) -> None:
             f"{prop} must make an alarm name of 1-{ALARM_NAME_MAX_LENGTH} printable ASCII characters, "
             f"got {value!r} ({len(value)} characters)"
         )
+
+
+def alarm_description(prop: str, value: str) -> None:
+    """An alarm description CloudWatch accepts: at most 1024 characters."""
+    if not unresolved(value) and len(value) > ALARM_DESCRIPTION_MAX_LENGTH:
+        raise ValueError(
+            f"{prop} makes an alarm description of {len(value)} characters; CloudWatch allows at most "
+            f"{ALARM_DESCRIPTION_MAX_LENGTH}: shorten it, got {value[:60]!r}..."
+        )
+
+
+def dashboard_name(prop: str, value: Any) -> None:
+    """A CloudWatch dashboard name: 1-255 of ``A-Z a-z 0-9 - _``."""
+    require_type(prop, value, str, "a string such as 'shop-prod'")
+    if unresolved(value):
+        return
+    if not _DASHBOARD_NAME.fullmatch(value) or len(value) > DASHBOARD_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"{prop} must be a CloudWatch dashboard name: 1-{DASHBOARD_NAME_MAX_LENGTH} {NAME_PREFIX_CHARACTERS}, "
+            f"got {value!r}"
+        )
+
+
+def query_name(prop: str, value: str) -> None:
+    """A Logs Insights saved query name CloudWatch Logs accepts: 1-255 characters, none a control character."""
+    if unresolved(value):
+        return
+    if not value or len(value) > QUERY_NAME_MAX_LENGTH or not value.isprintable():
+        raise ValueError(
+            f"{prop} must make saved query names of 1-{QUERY_NAME_MAX_LENGTH} printable characters, got "
+            f"{value!r} ({len(value)} characters)"
+        )
+
+
+def log_group_name(prop: str, value: str) -> None:
+    """A CloudWatch Logs log group name: 1-512 of ``. - _ / # A-Z a-z 0-9``."""
+    if unresolved(value):
+        return
+    if not _LOG_GROUP_NAME_CHARS.fullmatch(value) or len(value) > LOG_GROUP_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"{prop} makes the log group name {value!r} ({len(value)} characters); CloudWatch Logs allows 1-"
+            f"{LOG_GROUP_NAME_MAX_LENGTH} letters, digits, '.', '-', '_', '/' and '#'"
+        )
+
+
+def runbook_texts(prop: str, value: Any, known: Sequence[str]) -> dict[str, str]:
+    """``{alarm name: text}`` for names among ``known``, each text non-empty; ``{}`` for None."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{prop} must map alarm names to texts, such as {{{known[0]!r}: 'What we do: ...'}}, got {_show(value)}"
+        )
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise ValueError(f"{prop} names unknown alarms {unknown}; the alarms are {list(known)}")
+    for name, text in value.items():
+        require_type(f"{prop}[{name!r}]", text, str, "a text")
+        if not text.strip():
+            raise ValueError(f"{prop}[{name!r}] must not be empty, got {text!r}")
+    return dict(value)
 
 
 def number(prop: str, value: Any) -> float:

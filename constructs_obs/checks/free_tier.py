@@ -48,7 +48,7 @@ What is counted in each template:
   :mod:`constructs_obs.host.prometheus`), against the free tier's 5 GB of log data a month (ingestion, archive storage
   and Logs Insights scans together, "5GB Data (ingestion, archive storage, and data scanned by Logs Insights
   queries)" on the pricing page). Only declared estimates count: the volume of container output is not in a
-  template (the seed's is 1-3 GB a month), so the check warns only when the declared estimates alone are over.
+  template (a small app's is typically 1-3 GB a month), so the check warns only when the declared estimates alone are over.
 
 Metrics that applications publish themselves (``PutMetricData`` from code, embedded metric format written by the
 application) are not in a template and not counted; the agent's Prometheus metrics are declared and counted.

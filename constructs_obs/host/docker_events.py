@@ -193,7 +193,7 @@ def docker_events_setup_steps(
 class DockerEventsLog(Construct):
     """Container crash events of a host: the log group, the service that feeds it, the crash metric.
 
-    - Log group ``log_group_name`` (for example ``/ai-tutor/docker-events``), with ``retention`` and
+    - Log group ``log_group_name`` (for example ``/shop/docker-events``), with ``retention`` and
       ``removal_policy`` (default: kept when the stack goes).
     - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by the host's setup
       association (:class:`~constructs_obs.host.setup.HostSetup`). The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.

@@ -82,9 +82,9 @@ class ContainerLogGroups(Construct):
 
     Example::
 
-        logs = ContainerLogGroups(self, "Logs", prefix="/ai-tutor", containers=["backend", "frontend", "nginx"])
+        logs = ContainerLogGroups(self, "Logs", prefix="/shop", containers=["api", "web", "nginx"])
         logs.grant_write(role)
-        compose_logging = logs.compose_logging("backend")
+        compose_logging = logs.compose_logging("api")
 
     Containers log in Docker's ``non-blocking`` mode by default: a container's writes to stdout and stderr never
     wait for CloudWatch Logs. Docker's default, ``blocking``, makes them wait whenever CloudWatch is slow or
@@ -94,7 +94,7 @@ class ContainerLogGroups(Construct):
 
     Attributes:
         log_groups: container name -> its log group, in the order given.
-        prefix: the log group name prefix, e.g. ``/ai-tutor``.
+        prefix: the log group name prefix, e.g. ``/shop``.
     """
 
     def __init__(
@@ -205,7 +205,7 @@ class ContainerLogGroups(Construct):
             )
 
     def _key_statement_id(self) -> str:
-        """``CloudWatchLogsAiTutor`` for ``/ai-tutor``: unique per prefix, as the group names are."""
+        """``CloudWatchLogsShopProd`` for ``/shop-prod``: unique per prefix, as the group names are."""
         words = re.split(r"[^A-Za-z0-9]+", self.prefix) if not check.unresolved(self.prefix) else []
         name = "".join(word[:1].upper() + word[1:] for word in words if word)
         return f"CloudWatchLogs{name or self.node.addr}"
@@ -276,7 +276,7 @@ class ContainerLogGroups(Construct):
         (JSON is valid YAML).
 
         ``loopback_ports`` (container -> ports, e.g. ``host.prometheus.loopback_ports``) also publishes those
-        container ports on the host's loopback only: ``ports: ["127.0.0.1:9898:9898"]``, the same port on the
+        container ports on the host's loopback only: ``ports: ["127.0.0.1:9000:9000"]``, the same port on the
         host. Processes on the host (the CloudWatch agent scraping a metrics endpoint) reach them, the internet
         does not: "Publishing container ports is insecure by default ... If you include the localhost IP address
         (127.0.0.1) with the publish flag, only the Docker host can access the published container port" (Docker

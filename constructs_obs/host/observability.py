@@ -178,6 +178,11 @@ def check_log_groups(log_groups: object) -> None:
             f"{log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)!r} the host needs for Docker events; "
             "rename the container"
         )
+    if isinstance(log_groups, ContainerLogGroups):
+        # The longest name the host adds to the prefix (its Prometheus group, "{prefix}/prometheus", is shorter).
+        check.log_group_name(
+            f"log_groups' prefix {log_groups.prefix!r}", log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME)
+        )
 
 
 def _instance_id(instance: object) -> str:
@@ -291,7 +296,8 @@ class HostObservability(Construct):
                 the wrong type.
             ValueError: an instance id that is not ``i-`` and 8 or 17 hex digits, a metrics namespace CloudWatch
                 would reject, a container named ``docker-events`` or ``prometheus`` (those groups are the
-                host's), or a role imported with ``mutable=False``.
+                host's), a log group prefix too long for ``{prefix}/docker-events``, or a role imported with
+                ``mutable=False``.
         """
         # Validated before the construct joins the tree, so a refused one leaves nothing behind.
         instance_id = _instance_id(instance)

@@ -59,7 +59,7 @@ class HostDashboard(Construct):
     """A dashboard named ``dashboard_name`` (default: the first alarms' name prefix) for one host or service.
 
     One graph per alarm of ``alarms`` (each alarm carries its title and y-axis, :class:`AlarmGraph`), with the
-    alarm's threshold line; then an alarm-status widget with every alarm's state. For the staging stack: CPU,
+    alarm's threshold line; then an alarm-status widget with every alarm's state. With BasicAlarms and LogPatternAlarms: CPU,
     status checks, memory, disk, container crashes, nginx 5xx and backend errors. With ``host``, the host's
     metrics that no alarm watches (a built-in alarm left out) get a plain graph, so the dashboard still shows
     them. Each graph shows one metric, so the dashboard stays far below the free tier's 50 metrics. With ``cache``,
@@ -92,7 +92,8 @@ class HostDashboard(Construct):
                 log-pattern alarms added through it), a :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`, or
                 a list of them.
             host: the host whose metrics to graph when no alarm watches them. Default: none.
-            dashboard_name: default the first alarms' ``name_prefix``.
+            dashboard_name: the dashboard's name: 1-255 letters, digits, ``-`` and ``_`` (CloudWatch's rule).
+                Default the first alarms' ``name_prefix``.
             default_interval: time range shown when the dashboard opens. Default one day.
             cache: a cache's hit rate and estimated savings (:class:`~constructs_obs.host.prometheus.cache.CachePerformance`),
                 shown as one row of graphs, figures over the time range and a note, before the alarms' states.
@@ -100,9 +101,16 @@ class HostDashboard(Construct):
 
         Raises:
             TypeError: ``alarms`` is not an alarm source (or a list of them), or ``host`` not an IObservedHost.
-            ValueError: no alarms and no host, or more graphs than a free-tier dashboard may show.
+            ValueError: no alarms and no host, more graphs than a free-tier dashboard may show, or a dashboard
+                name CloudWatch would reject.
         """
         sources = _sources(alarms)
+        if dashboard_name is not None:
+            check.dashboard_name("dashboard_name", dashboard_name)
+        elif sources:
+            check.dashboard_name(
+                f"dashboard_name (default: the name_prefix of {sources[0].node.path})", sources[0].name_prefix
+            )
         if host is not None:
             check.require_interface("host", host, "metric_container_crashes", "an IObservedHost")
         shown: list[AlarmGraph] = []

@@ -1,4 +1,4 @@
-"""CloudWatch Logs Insights saved queries for what the seed searched by hand in the console."""
+"""CloudWatch Logs Insights saved queries for what an on-call engineer would otherwise search by hand in the console."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ CONTAINER_CRASHES_QUERY = logs.QueryString(
 class SavedQueries(Construct):
     """Logs Insights saved queries (``AWS::Logs::QueryDefinition``) in a ``{name_prefix}`` folder.
 
-    - ``{name_prefix}/backend-errors``: the backend's error lines, newest first (the console search for ERROR
-      the seed did by hand, with the alarm's expression).
+    - ``{name_prefix}/backend-errors``: the backend's error lines, newest first (the console search for ERROR,
+      with the alarm's expression).
     - ``{name_prefix}/nginx-5xx-by-path``: 5xx responses counted by status, method and path.
     - ``{name_prefix}/container-crashes``: crashed containers (name, image, exit code), newest first (hosts
       only: it reads the host's docker-events group).
@@ -66,7 +66,7 @@ class SavedQueries(Construct):
 
     Each reads a host's container (``host`` with ``backend_container`` / ``nginx_container``) or any log group
     (``backend_log_group`` / ``nginx_log_group``: ECS, Fargate, ...). Saved queries cost nothing; running one is
-    billed per GB scanned (the free tier's 5 GB of logs data covers the seed's log volume).
+    billed per GB scanned (the free tier's 5 GB of logs data covers a small app's log volume of 1-3 GB a month).
 
     Attributes:
         backend_errors: the backend query, or None without a backend.
@@ -104,10 +104,11 @@ class SavedQueries(Construct):
 
         Raises:
             ValueError: a container ``host`` has no log group for (naming the prop), a container without
-                ``host``, a container and a log group for the same thing, or nothing to query.
+                ``host``, a container and a log group for the same thing, nothing to query, or a ``name_prefix``
+                that makes a query name CloudWatch Logs would reject (1-255 printable characters).
             TypeError: a prop of the wrong type.
         """
-        check.require_type("name_prefix", name_prefix, str, "the queries' folder name")
+        check.require_type("name_prefix", name_prefix, str, "the queries' folder name, such as 'shop-prod'")
         if host is not None:
             check.require_interface("host", host, "metric_container_crashes", "an IObservedHost")
         groups = {
@@ -128,34 +129,46 @@ class SavedQueries(Construct):
                 "SavedQueries has nothing to query: give host= (with backend_container/nginx_container) or "
                 "backend_log_group/nginx_log_group"
             )
+        backend, nginx = groups["backend"], groups["nginx"]
+        # (attribute, construct id, name after the folder, query, log group) of each query these props make.
+        planned: list[tuple[str, str, str, logs.QueryString, logs.ILogGroup]] = []
+        if backend is not None:
+            planned.append(
+                ("backend_errors", "BackendErrors", "backend-errors", BACKEND_ERRORS_QUERY, backend)
+            )
+        if nginx is not None:
+            planned.append(
+                ("nginx_5xx_by_path", "Nginx5xxByPath", "nginx-5xx-by-path", NGINX_5XX_BY_PATH_QUERY, nginx)
+            )
+        if host is not None:
+            planned.append(
+                (
+                    "container_crashes",
+                    "ContainerCrashes",
+                    "container-crashes",
+                    CONTAINER_CRASHES_QUERY,
+                    host.docker_events.log_group,
+                )
+            )
+        if cache is not None:
+            planned.append(
+                (
+                    "cache_breakdown",
+                    "CacheBreakdown",
+                    cache.query_slug,
+                    cache.breakdown_query(),
+                    cache.source.log_group,
+                )
+            )
+        for _, _, suffix, _, _ in planned:
+            check.query_name("name_prefix", f"{name_prefix}/{suffix}")
         super().__init__(scope, construct_id)
         self.backend_errors: logs.QueryDefinition | None = None
         self.nginx_5xx_by_path: logs.QueryDefinition | None = None
         self.container_crashes: logs.QueryDefinition | None = None
         self.cache_breakdown: logs.QueryDefinition | None = None
-        backend, nginx = groups["backend"], groups["nginx"]
-        if backend is not None:
-            self.backend_errors = self._query(
-                "BackendErrors", f"{name_prefix}/backend-errors", BACKEND_ERRORS_QUERY, backend
-            )
-        if nginx is not None:
-            self.nginx_5xx_by_path = self._query(
-                "Nginx5xxByPath", f"{name_prefix}/nginx-5xx-by-path", NGINX_5XX_BY_PATH_QUERY, nginx
-            )
-        if host is not None:
-            self.container_crashes = self._query(
-                "ContainerCrashes",
-                f"{name_prefix}/container-crashes",
-                CONTAINER_CRASHES_QUERY,
-                host.docker_events.log_group,
-            )
-        if cache is not None:
-            self.cache_breakdown = self._query(
-                "CacheBreakdown",
-                f"{name_prefix}/{cache.query_slug}",
-                cache.breakdown_query(),
-                cache.source.log_group,
-            )
+        for attribute, query_id, suffix, query, log_group in planned:
+            setattr(self, attribute, self._query(query_id, f"{name_prefix}/{suffix}", query, log_group))
 
     def _query(
         self, construct_id: str, name: str, query: logs.QueryString, log_group: logs.ILogGroup

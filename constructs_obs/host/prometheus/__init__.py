@@ -41,7 +41,7 @@ its EMF exporter, amazon-contributing/opentelemetry-collector-contrib ``exporter
   library, ``plugins/inputs/prometheus/start.go``), so nothing else reaches the log group or CloudWatch.
 - **One event per label set, one metric per name.** Samples with identical labels are merged into one log event
   (``plugins/inputs/prometheus/utils.go`` ``mergeMetrics``) carrying every label (``job``, ``instance``, the
-  application's labels such as ``content_item_id``, ``prom_metric_type``, and the agent's ``host`` tag). The
+  application's labels such as ``route``, ``prom_metric_type``, and the agent's ``host`` tag). The
   ``emf_processor`` ``metric_declaration`` selects the metrics (``metric_selectors``, anchored regular
   expressions) of the scrape job (``source_labels: ["job"]``) and names the dimensions: ``[[]]``, no dimension, by
   default, so each metric is one CloudWatch metric however many label values there are, and CloudWatch adds the

@@ -49,15 +49,16 @@ class CachePerformance:
     - :meth:`hit_rate`: ``hits / (hits + misses)`` per period, percent (:data:`HIT_RATE_EXPRESSION`); a period
       without traffic has no point.
     - :meth:`estimated_savings`: ``hits x saving_per_hit_usd`` per period: what the hits saved if each miss
-      costs that much (an estimate the caller supplies, e.g. the price of one LLM call).
+      costs that much (an estimate the caller supplies, e.g. the price of the paid API call a hit avoids).
     - :meth:`widgets`: the two graphs, the two figures over the dashboard's time range, and a note saying what
       they mean (``HostDashboard(cache=...)`` shows them).
     - :meth:`breakdown_query`: a Logs Insights query over the EMF events: hits, misses, hit rate and savings per
       value of ``breakdown_label`` (``SavedQueries(cache=...)`` saves it), so per-item detail needs no per-item
       metric.
 
-    For the seed's LLM response cache: ``hits="llm_cache_hits_total"``, ``misses="llm_cache_misses_total"``,
-    ``breakdown_label="content_item_id"``, ``saving_per_hit_usd=0.01``, ``title="LLM cache"``.
+    For example, a response cache in front of a paid API: ``hits="cache_hits_total"``,
+    ``misses="cache_misses_total"``, ``breakdown_label="route"``, ``saving_per_hit_usd=0.002``,
+    ``title="Response cache"``.
 
     Attributes:
         source: the host's Prometheus metrics (``host.prometheus``).
@@ -120,7 +121,7 @@ class CachePerformance:
         saving = check.number("saving_per_hit_usd", saving_per_hit_usd)
         if saving < 0:
             raise ValueError(f"saving_per_hit_usd must be 0 or more, got {saving_per_hit_usd!r}")
-        check.require_type("title", title, str, "a short name like 'LLM cache'")
+        check.require_type("title", title, str, "a short name like 'Response cache'")
         if not title.strip():
             raise ValueError("title must not be empty")
         self.source = source
@@ -206,7 +207,7 @@ class CachePerformance:
     def breakdown_query(self) -> logs.QueryString:
         """Per ``breakdown_label`` value over the query's time range: hits, misses, hit rate, savings.
 
-        The seed's "Cache Hit Rate by Topic", from the EMF events: each event carries one scrape's increase of
+        A cache's hit rate by item, from the EMF events: each event carries one scrape's increase of
         each counter for one label value, so summing them per value gives that value's hits and misses in the
         time range. Events with no increase are skipped, so a value without traffic is not listed (no 0/0).
         """
@@ -228,6 +229,7 @@ class CachePerformance:
 
     @property
     def query_slug(self) -> str:
-        """``llm-cache-hit-rate-by-content_item_id``: the saved query's name after its folder."""
+        """``response-cache-hit-rate-by-route`` (title ``Response cache``, label ``route``): the saved query's name
+        after its folder."""
         words = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "cache"
         return f"{words}-hit-rate-by-{self.breakdown_label}"

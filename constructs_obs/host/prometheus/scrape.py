@@ -90,8 +90,8 @@ class PrometheusScrape:
     """One Prometheus endpoint on the host and the metrics of it that reach CloudWatch.
 
     Nothing here defaults to one application's values: the port, the metric names and the labels are the caller's
-    (the staging stack gives its backend's: port 9898, ``/metrics``, ``llm_cache_hits_total`` and
-    ``llm_cache_misses_total`` with label ``content_item_id``).
+    (for example an API's ``cache_hits_total`` and ``cache_misses_total`` at ``:9000/metrics``, with label
+    ``route``).
 
     Attributes:
         job_name: the scrape job: the ``job`` label of every sample and the log stream's name. Letters, digits,
@@ -103,7 +103,7 @@ class PrometheusScrape:
         path: the HTTP path of the endpoint. Default ``/metrics``.
         address: where the agent connects. Default ``127.0.0.1``, the host's loopback.
         labels: the labels the endpoint puts on these metrics (besides ``job`` and ``instance``), e.g.
-            ``("content_item_id",)``: what the saved queries may break down by and the ingestion estimate sizes.
+            ``("route",)``: what the saved queries may break down by and the ingestion estimate sizes.
         dimensions: labels to keep as CloudWatch dimensions. Default none: one metric per name, the label values
             added up. Each distinct value of a dimension is one more custom metric (billed beyond the free tier).
         units: CloudWatch unit per metric name (``Count``, ``Seconds``, ...). Default: none.
