@@ -14,6 +14,7 @@ from botocore.exceptions import NoRegionError
 from constructs_obs.doctor.discovery import discover
 from constructs_obs.doctor.facts import DoctorOptions, StackFacts, could_not_check
 from constructs_obs.doctor.plan import FAMILIES, Context, Family
+from constructs_obs.doctor.regions import require_known_region
 from constructs_obs.doctor.report import CheckResult, Report
 from constructs_obs.doctor.stack import load_stack
 
@@ -65,6 +66,7 @@ class Doctor:
     Raises (on creation, when the stack is read):
         StackNotFoundError: no such stack in the region.
         botocore.exceptions.NoRegionError: no region given and the session has none.
+        constructs_obs.doctor.regions.UnknownRegionError: the region is in no partition botocore knows.
         botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError: the stack could not be read
             (no credentials, access denied, no network): the doctor cannot run.
     """
@@ -82,6 +84,7 @@ class Doctor:
         region = region or session.region_name
         if not region:
             raise NoRegionError()
+        require_known_region(session, region)
         self.region = region
         self.options = options or DoctorOptions()
         self.client = Clients(session, region)

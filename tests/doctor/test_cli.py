@@ -114,6 +114,43 @@ def test_no_region_exits_2(
     )
 
 
+def test_an_unknown_region_is_named_before_any_call_to_aws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import botocore
+
+    from constructs_obs.doctor import runner
+
+    isolate_from_real_aws(monkeypatch, tmp_path, credentials=True)
+
+    def no_call(*_: object, **__: object) -> None:
+        raise AssertionError("the doctor called AWS in a region that does not exist")
+
+    monkeypatch.setattr(runner, "load_stack", no_call)
+
+    assert main(["--stack", "ShopProd", "--region", "eu-wset-1", "--stack", "Other@mars-north-1"]) == 2
+
+    assert capsys.readouterr().err.splitlines() == [
+        "obs-doctor: cannot check ShopProd: unknown AWS region 'eu-wset-1' (did you mean eu-west-1?): no "
+        f"partition botocore {botocore.__version__} knows has it; check --region (or NAME@REGION), or upgrade "
+        "boto3 if the region is new",
+        "obs-doctor: cannot check Other: unknown AWS region 'mars-north-1': no partition botocore "
+        f"{botocore.__version__} knows has it; check --region (or NAME@REGION), or upgrade boto3 if the region "
+        "is new",
+    ]
+
+
+def test_regions_of_every_partition_are_known() -> None:
+    import boto3
+
+    from constructs_obs.doctor.regions import known_regions
+
+    # From botocore's endpoint data: the commercial, China and GovCloud partitions among them.
+    assert {"us-east-2", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1"} <= known_regions(
+        boto3.Session()
+    )
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
