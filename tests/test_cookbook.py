@@ -15,6 +15,7 @@ import json
 import os
 import re
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -580,34 +581,28 @@ def test_fargate_topic_created_in_the_app_lets_cloudwatch_publish_the_prefix(
 # --- 8. testing your own stack ---------------------------------------------------------------------------------
 
 
-@pytest.mark.newest_cdk  # the committed snapshot is the pinned aws-cdk-lib's template (an older one differs)
-def test_the_testing_example_passes_with_its_committed_snapshot() -> None:
-    snapshot = COOKBOOK / "__snapshots__" / "test_my_stack" / "test_template_matches_the_snapshot.json"
-    assert snapshot.is_file(), (
-        "create it once: pytest docs/examples/cookbook/test_my_stack.py --snapshot-update"
-    )
-    # A fresh pytest run: not a worker of this run's xdist (syrupy reports nothing inside a worker).
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh pytest run in ``cwd``: not a worker of this run's xdist (syrupy reports nothing inside a worker)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "XDIST_"))}
     env["PATH"] = os.pathsep.join([str(NODE_DIR), os.environ.get("PATH", "")])
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(COOKBOOK / "test_my_stack.py"),
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "-q",
-        ],
-        cwd=ROOT,
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-n", "0", "-q"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
+
+
+@pytest.mark.newest_cdk  # the committed snapshot is the pinned aws-cdk-lib's template (an older one differs)
+def test_the_testing_example_passes_with_its_committed_snapshot() -> None:
+    snapshot = COOKBOOK / "__snapshots__" / "test_my_stack" / "test_template_matches_the_snapshot.json"
+    assert snapshot.is_file(), (
+        "create it once: pytest docs/examples/cookbook/test_my_stack.py --snapshot-update"
+    )
+    result = _pytest(ROOT, str(COOKBOOK / "test_my_stack.py"))
     assert result.returncode == 0, (
         result.stdout[-4000:]
         + result.stderr[-2000:]
@@ -617,6 +612,23 @@ def test_the_testing_example_passes_with_its_committed_snapshot() -> None:
     )
     assert re.search(r"\b7 passed\b", result.stdout), result.stdout[-2000:]
     assert "1 snapshot passed" in result.stdout
+
+
+def test_the_testing_example_runs_in_a_minimal_project(tmp_path: Path) -> None:
+    """docs/testing.md's example in a new project: a cdk.json without a context block, the stack module beside
+    it, the tests in tests/, no snapshot until the first ``--snapshot-update`` (as the page says)."""
+    (tmp_path / "cdk.json").write_text(json.dumps({"app": "python app.py"}))
+    shutil.copy(COOKBOOK / "my_stack.py", tmp_path / "my_stack.py")
+    (tmp_path / "tests").mkdir()
+    shutil.copy(COOKBOOK / "test_my_stack.py", tmp_path / "tests" / "test_my_stack.py")
+
+    first = _pytest(tmp_path, "tests/test_my_stack.py", "--snapshot-update")
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    assert "1 snapshot generated" in first.stdout, first.stdout[-2000:]
+    again = _pytest(tmp_path, "tests/test_my_stack.py")
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert re.search(r"\b7 passed\b", again.stdout), again.stdout[-2000:]
+    assert "1 snapshot passed" in again.stdout
 
 
 def test_the_normal_test_run_does_not_collect_the_docs_example(pytestconfig: pytest.Config) -> None:

@@ -19,12 +19,13 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from constructs_obs.testing import matching
 
 #: The context `cdk synth` applies (cdk.json's feature flags change templates): test the template you deploy.
-#: Here the repository's cdk.json; in your project, the one next to your app.py.
-CDK_JSON = Path(__file__).resolve().parents[3] / "cdk.json"
+#: The nearest cdk.json above this file: in your project, the one next to your app.py.
+CDK_JSON = next(d / "cdk.json" for d in Path(__file__).resolve().parents if (d / "cdk.json").is_file())
 
 
 def new_app() -> cdk.App:
-    return cdk.App(context=json.loads(CDK_JSON.read_text())["context"])
+    # A minimal cdk.json ({"app": "python app.py"}) has no "context" block: no feature flags, then.
+    return cdk.App(context=json.loads(CDK_JSON.read_text()).get("context", {}))
 
 
 @pytest.fixture(scope="module")
