@@ -22,9 +22,9 @@ test: setup lint typecheck
 	python -m pytest
 	$(MAKE) -s docs
 
-## The consumer and cookbook tests on the oldest aws-cdk-lib the library supports (pyproject.toml's floor), with
-## cdk-nag 2, in their own virtualenv (.venv-floor/). CI runs it after `make test`.
-test-floor:
+## The consumer and cookbook tests, and the README's quickstart, on the oldest aws-cdk-lib the library supports
+## (pyproject.toml's floor), with cdk-nag 2, in their own virtualenv (.venv-floor/). CI runs it after `make test`.
+test-floor: setup
 	scripts/test-floor.sh
 
 ## Build the documentation site into site/ (strict: a broken link or reference fails).

@@ -379,9 +379,10 @@ def host_cost_section(template: Template) -> list[str]:
     return [
         "## The host's own costs",
         "",
-        "Not observability, and not in the free tier beyond its first year, but what the host itself costs in",
-        "us-east-2 (on-demand prices, 730 hours a month), so the total is in one place. The Elastic IP adds",
-        "nothing: a public IPv4 address is billed the same whether auto-assigned or elastic.",
+        "Not observability, and not in the CloudWatch free tier: what the host itself costs in us-east-2, so the",
+        "total is in one place (on-demand prices of the AWS pricing pages: Amazon EC2 On-Demand Pricing, Amazon EBS",
+        "pricing, Amazon VPC pricing for public IPv4 addresses; 730 hours a month). The Elastic IP adds nothing: a",
+        "public IPv4 address is billed the same whether auto-assigned or elastic.",
         "",
         "| Item | Price | Per month |",
         "|---|---|---|",

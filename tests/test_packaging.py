@@ -7,7 +7,6 @@ import configparser
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,6 +18,7 @@ import pytest
 from constructs_obs.alarms.log_patterns import BACKEND_ERROR_PATTERN, NGINX_5XX_PATTERN
 from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
 from constructs_obs.testing import FilterPatternError, count, matches, matching
+from tests.checkout import clean_copy, git
 from tests.conftest import ROOT
 
 DOCTOR_ARGS = ["--stack", "AiTutorStaging", "--region", "us-east-2"]
@@ -27,31 +27,10 @@ DOCTOR_ARGS = ["--stack", "AiTutorStaging", "--region", "us-east-2"]
 # The wheel, built from a clean copy of the checkout
 
 
-#: git with an identity for the copy's one commit, whatever the machine's configuration.
-GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        [*GIT, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-
-
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The files a clone of this work tree would have (tracked and new, nothing ignored), committed."""
-    copy = tmp_path_factory.mktemp("checkout") / "constructs-obs"
-    listed = _git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():  # a tracked file deleted in the work tree is not copied
-            target = copy / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    _git(copy, "init", "-q")
-    _git(copy, "add", "-A")
-    _git(copy, "commit", "-q", "-m", "copy")
-    return copy
+    return clean_copy(tmp_path_factory.mktemp("checkout") / "constructs-obs")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +53,7 @@ def wheel(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_building_leaves_no_file_in_the_checkout(wheel: Path, checkout: Path) -> None:
     # setuptools wrote build/ and constructs_obs.egg-info/ into the checkout; hatchling builds out of tree.
     assert wheel.name == "constructs_obs-0.1.0-py3-none-any.whl"
-    assert _git(checkout, "status", "--porcelain", "--ignored") == ""
+    assert git(checkout, "status", "--porcelain", "--ignored") == ""
 
 
 @pytest.mark.xdist_group("packaging")
