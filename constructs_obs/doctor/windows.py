@@ -35,11 +35,11 @@ AGENT_LOGS_FLUSH = timedelta(seconds=5)
 #: extracts from EMF events alike.
 NEW_METRIC_DELAY = timedelta(minutes=2)
 #: EC2 publishes its basic-monitoring metrics (``CPUUtilization``) in 5-minute periods (Amazon EC2 User Guide,
-#: "Manage detailed monitoring for your EC2 instances"; the seed: "EC2 basic monitoring reports metrics every 5
-#: minutes").
+#: "Manage detailed monitoring for your EC2 instances").
 EC2_BASIC_MONITORING = timedelta(minutes=5)
-#: The seed: "New alarms show Insufficient data for the first 10 minutes. That's normal" and "If it persists beyond
-#: 15 minutes, check ...": no alarm waits for less.
+#: A new alarm shows INSUFFICIENT_DATA until its first periods have data: 10 minutes for two 5-minute periods of
+#: basic monitoring, which is normal; one still without data after 15 minutes is not waiting any more (its metric
+#: or its instance id is wrong): no alarm waits for less.
 ALARM_GRACE = timedelta(minutes=15)
 #: CloudWatch Logs documents no delay between an agent's ``PutLogEvents`` and the event showing in
 #: ``FilterLogEvents``: the doctor allows this much (its own margin, not an AWS figure).
@@ -143,7 +143,7 @@ def first_logs_expected_by(
 def alarm_expected_by(updated: datetime, alarm: Mapping[str, Any]) -> datetime:
     """An alarm in INSUFFICIENT_DATA since ``updated`` leaves it once its evaluation range (period x evaluation
     periods) holds a datapoint: that range, plus its metric's delay (EC2's 5-minute basic monitoring, else a new
-    metric's), and never less than the seed's 15 minutes."""
+    metric's), and never less than :data:`ALARM_GRACE`."""
     periods = [alarm.get("Period")] + [
         q.get("MetricStat", {}).get("Period") for q in alarm.get("Metrics", []) if isinstance(q, Mapping)
     ]
