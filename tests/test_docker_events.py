@@ -201,7 +201,7 @@ def test_log_group_is_named_from_the_prefix_and_kept(staging: assertions.Templat
         "AWS::Logs::LogGroup",
         {
             "Properties": {"LogGroupName": "/ai-tutor/docker-events", "RetentionInDays": 30},
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
         },
     )

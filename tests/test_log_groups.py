@@ -38,7 +38,7 @@ def test_no_postgres_group(staging_template_json: dict[str, Any]) -> None:
 def test_groups_are_retained_when_the_stack_goes(staging: assertions.Template) -> None:
     groups = staging.find_resources("AWS::Logs::LogGroup")
     assert {(g["DeletionPolicy"], g["UpdateReplacePolicy"]) for g in groups.values()} == {
-        ("Retain", "Retain")
+        ("RetainExceptOnCreate", "Retain")
     }
 
 

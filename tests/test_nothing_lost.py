@@ -82,7 +82,10 @@ def test_log_groups_survive_stack_deletion_and_replacement(
     for template in templates:
         groups = [r for r in _resources(template).values() if r["Type"] == "AWS::Logs::LogGroup"]
         assert groups
-        assert {(g["DeletionPolicy"], g["UpdateReplacePolicy"]) for g in groups} == {("Retain", "Retain")}
+        # Kept on deletion and replacement; deleted only when the deploy that created them rolls back.
+        assert {(g["DeletionPolicy"], g["UpdateReplacePolicy"]) for g in groups} == {
+            ("RetainExceptOnCreate", "Retain")
+        }
 
 
 def test_staging_stack_has_termination_protection(

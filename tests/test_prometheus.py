@@ -400,7 +400,7 @@ def test_the_scrape_configuration_reaches_the_host_before_the_agent_restarts(
 def test_staging_log_group_is_kept_and_claimed(staging: assertions.Template) -> None:
     group = logical_id(staging, "AWS::Logs::LogGroup", LogGroupName="/ai-tutor/prometheus")
     resource = staging.find_resources("AWS::Logs::LogGroup")[group]
-    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert resource["Properties"]["RetentionInDays"] == 30
     assert resource["Metadata"]["ConstructsObs::LogIngestion"] == {
         "BytesPerMonth": 550_785_000,

@@ -51,7 +51,7 @@ from constructs_obs.contract import (
     START_LINE_TYPE as START_LINE_TYPE,
 )
 from constructs_obs.host.agent import AgentLogFile
-from constructs_obs.host.log_groups import claimed_log_group
+from constructs_obs.host.log_groups import DEFAULT_REMOVAL_POLICY, claimed_log_group
 from constructs_obs.host.metric_options import metric_options
 from constructs_obs.host.setup import HostSetup, SetupStep
 
@@ -194,7 +194,7 @@ class DockerEventsLog(Construct):
     """Container crash events of a host: the log group, the service that feeds it, the crash metric.
 
     - Log group ``log_group_name`` (for example ``/shop/docker-events``), with ``retention`` and
-      ``removal_policy`` (default: kept when the stack goes).
+      ``removal_policy`` (default: kept when the stack goes, removed when the deploy that created it rolls back).
     - The ``docker-events`` systemd service (see :func:`docker_events_unit`), installed by the host's setup
       association (:class:`~constructs_obs.host.setup.HostSetup`). The CloudWatch agent ships its file: pass :attr:`agent_log_file` to the agent.
     - A metric filter publishing ``1`` to ``{namespace}/ContainerCrashes`` for every crash
@@ -220,7 +220,7 @@ class DockerEventsLog(Construct):
         log_group_name: str,
         namespace: str,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = DEFAULT_REMOVAL_POLICY,
         encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the log group and metric filter; install the service through ``setup``.
@@ -233,7 +233,8 @@ class DockerEventsLog(Construct):
             log_group_name: the log group's name.
             namespace: namespace of the crash metric.
             retention: how long CloudWatch keeps the events. Default one month.
-            removal_policy: what happens to the log group when it leaves the stack. Default ``RETAIN``.
+            removal_policy: what happens to the log group when it leaves the stack. Default
+                ``RETAIN_ON_UPDATE_OR_DELETE``: kept, except when the deploy that created it rolls back.
             encryption_key: a customer-managed KMS key for the log group (its key policy must let CloudWatch
                 Logs use it, as ``ContainerLogGroups(encryption_key=...)`` arranges for its prefix). Default:
                 none, acknowledged like the container log groups.

@@ -19,6 +19,15 @@ from constructs_obs.checks.compliance import acknowledge, declare
 #: 30 days keeps 1-3 GB/month of container output well inside the 5 GB CloudWatch Logs free tier.
 DEFAULT_RETENTION = logs.RetentionDays.ONE_MONTH
 
+#: What happens to a log group the library creates when it leaves the stack: ``DeletionPolicy: RetainExceptOnCreate``
+#: and ``UpdateReplacePolicy: Retain``. The groups (and their events) outlive a stack deletion and a replacement,
+#: but when the deploy that *created* them fails and rolls back, CloudFormation deletes them: a plain ``Retain``
+#: keeps them then too, and the retry fails on "already exists" because their names are fixed. "RetainExceptOnCreate
+#: behaves like Retain for stack operations, except for the stack operation that initially created the resource. If
+#: the stack operation that created the resource is rolled back, CloudFormation deletes the resource" (AWS
+#: CloudFormation User Guide, "DeletionPolicy attribute"; aws-cdk-lib ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``).
+DEFAULT_REMOVAL_POLICY = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+
 #: Docker's awslogs driver buffer per container in non-blocking mode (Docker's own default is 1 MB).
 DEFAULT_MAX_BUFFER_SIZE = "4m"
 
@@ -105,7 +114,7 @@ class ContainerLogGroups(Construct):
         prefix: str,
         containers: Sequence[str],
         retention: logs.RetentionDays = DEFAULT_RETENTION,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = DEFAULT_REMOVAL_POLICY,
         encryption_key: kms.IKey | None = None,
         allow_database_containers: bool = False,
         blocking: bool = False,
@@ -123,7 +132,10 @@ class ContainerLogGroups(Construct):
             retention: how long CloudWatch keeps events. Default: one month, which keeps a small app's
                 1-3 GB/month inside the 5 GB free tier.
             removal_policy: what happens to the groups (and their logs) when they leave the stack.
-                Default: ``RETAIN``, so deleting or replacing the stack never deletes logs.
+                Default: ``RETAIN_ON_UPDATE_OR_DELETE`` (``DeletionPolicy: RetainExceptOnCreate``,
+                ``UpdateReplacePolicy: Retain``): deleting or replacing the stack never deletes logs, and a
+                failed first deploy removes the groups it created, so the retry can create them again under
+                the same names (see :data:`DEFAULT_REMOVAL_POLICY`).
             encryption_key: a customer-managed KMS key to encrypt the groups with. Default: none, CloudWatch
                 Logs' own encryption at rest (free). A key created in this app gets a key-policy statement that
                 lets CloudWatch Logs in this region use it for ``{prefix}/*`` groups only; for an imported key,

@@ -17,7 +17,7 @@ from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_series
 from constructs_obs.contract import LOG_INGESTION_METADATA_KEY, PrometheusFields
 from constructs_obs.host.agent import AgentPrometheus
-from constructs_obs.host.log_groups import claimed_log_group
+from constructs_obs.host.log_groups import DEFAULT_REMOVAL_POLICY, claimed_log_group
 from constructs_obs.host.prometheus.agent_section import agent_section
 from constructs_obs.host.prometheus.cost import event_bytes, monthly_ingestion_bytes, scrapes_per_month
 from constructs_obs.host.prometheus.scrape import PrometheusScrape, validate_scrapes
@@ -66,7 +66,7 @@ class PrometheusMetrics(Construct):
         grantee: iam.IGrantable,
         log_group_name: str,
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = DEFAULT_REMOVAL_POLICY,
         encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the log group and the grant; build the agent's configuration.
@@ -79,7 +79,8 @@ class PrometheusMetrics(Construct):
             grantee: the host's role.
             log_group_name: the EMF log group's name.
             retention: how long the events are kept. Default one month.
-            removal_policy: what happens to the log group when it leaves the stack. Default ``RETAIN``.
+            removal_policy: what happens to the log group when it leaves the stack. Default
+                ``RETAIN_ON_UPDATE_OR_DELETE``: kept, except when the deploy that created it rolls back.
             encryption_key: a customer-managed KMS key for the log group. Default none.
 
         Raises:

@@ -42,7 +42,7 @@ def test_log_groups_keep_a_month_of_logs_and_survive_the_stack(template: Templat
             "AWS::Logs::LogGroup",
             {
                 "Properties": {"LogGroupName": name, "RetentionInDays": 30},
-                "DeletionPolicy": "Retain",
+                "DeletionPolicy": "RetainExceptOnCreate",
                 "UpdateReplacePolicy": "Retain",
             },
         )
