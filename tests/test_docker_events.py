@@ -151,10 +151,11 @@ def test_program_writes_a_start_line_then_die_and_oom_events(unit_root: Path) ->
     assert program[0] == "#!/bin/sh"
     assert "log=/var/log/docker-events/events.log" in program
     assert (
-        """printf '{"Type":"docker-events","Action":"start","time":%s}\\n' "$(date +%s)" >>"$log\""""
+        """printf '{"Type":"docker-events","Action":"start","time":%s,"since":"%s"}\\n' "$(date +%s)" """
+        """"${2:-now}" >>"$log\""""
     ) in program
     assert (
-        "exec /usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+        'exec /usr/bin/docker events "$@" --filter type=container --filter event=die --filter event=oom '
         '--format "{""{json .}}" >>"$log"'
     ) in program
 
@@ -175,8 +176,28 @@ def test_program_runs_in_a_posix_shell_and_builds_the_json_format(unit_root: Pat
     start, args = log.read_text().splitlines()
     event = json.loads(start)
     assert event["Type"] == "docker-events" and event["Action"] == "start" and isinstance(event["time"], int)
+    assert event["since"] == "now"  # nothing recorded yet: from now
     assert not matches(CONTAINER_CRASH_PATTERN, start)
     assert args == "events --filter type=container --filter event=die --filter event=oom --format {{json .}}"
+
+    # A real `die` line (shape of Docker 20.10's `{{json .}}`, tests/test_real_docker_events.py) was recorded last,
+    # with a timeNano whose nanoseconds are 999999999: the next start resumes 1 ns later, carrying into the second.
+    die = (
+        '{"status":"die","id":"abc","from":"busybox","Type":"container","Action":"die","Actor":{"ID":"abc",'
+        '"Attributes":{"exitCode":"3","name":"web"}},"scope":"local","time":1796293012,"timeNano":1796293012999999999}'
+    )
+    with log.open("a") as file:
+        file.write(die + "\n")
+    subprocess.run(["/bin/sh", "-c", text], check=True, timeout=30)
+    *_, start, args = log.read_text().splitlines()
+    assert json.loads(start)["since"] == "1796293013.000000000"
+    assert args.startswith("events --since 1796293013.000000000 --filter type=container ")
+
+    # After a rotation (copytruncate) the current file has no event yet: the last one is in the copy.
+    log.rename(log.with_name("events.log.1"))
+    log.write_text("")
+    subprocess.run(["/bin/sh", "-c", text], check=True, timeout=30)
+    assert log.read_text().splitlines()[-1].startswith("events --since 1796293013.000000000 ")
 
 
 def test_the_folder_exists_before_the_service_starts(staging_template_json: dict[str, Any]) -> None:

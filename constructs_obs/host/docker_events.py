@@ -21,9 +21,25 @@ with exit code 137 (``State.OOMKilled`` false; compare hashicorp/nomad#13119 on 
 counted, since a bare 137 is indistinguishable from a stop. The memory alarm still covers memory pressure.
 
 The log group keeps every ``die`` and ``oom`` event, deliberate stops included, for the saved query and for
-investigation. Events that happen while the service restarts (it restarts 5 seconds after ``docker events``
-exits, for instance when the Docker daemon restarts) are not written. The file grows by about 1-2 kB per event;
-Docker's restart back-off (up to one restart a minute) bounds even a crash loop to a few MB a day.
+investigation.
+
+**Nothing is lost across a restart, nothing is written twice.** ``docker events`` without ``--since`` starts from
+now, so every crash while the service (or the Docker daemon) restarts, and each setup re-run restarts it, would be
+lost. The program resumes instead: it reads the ``timeNano`` of the last event it wrote (in the file, or in the
+rotated ``.1`` file when the current one has none) and runs ``docker events --since <that time + 1 ns>``. Seen on
+Docker 20.10 (tests/test_real_docker_events.py): ``--since T`` includes an event at exactly ``T`` and ``T + 1 ns``
+does not, so the last recorded event is not written again; ``--since`` without ``--until`` first replays the
+daemon's past events, then follows new ones. The daemon keeps its past events in memory only (the last 256 of all
+kinds, moby ``daemon/events``), so a crash while the daemon itself restarts, or more than 256 events during a stop
+of the service, can still be missed. With no event recorded yet (a new host) it starts from now.
+
+**The file is rotated** by logrotate (:func:`docker_events_logrotate`, installed in ``/etc/logrotate.d``; Amazon Linux 2023
+ships logrotate with a daily timer) with ``copytruncate``: the CloudWatch agent follows a truncated file (its tailer
+reopens it from the start, aws/amazon-cloudwatch-agent ``plugins/inputs/logfile/tail``), while a renamed-and-recreated
+file is read from the old file's saved offset, losing the new file's first lines
+(aws/amazon-cloudwatch-agent#447). The program appends (``>>``, ``O_APPEND``), so after the truncation it writes
+from the start of the file. The file grows by about 1-2 kB per event; it is rotated past
+:data:`ROTATE_SIZE` and :data:`ROTATE_KEEP` rotations are kept, so it never holds more than a few tens of MB.
 """
 
 from __future__ import annotations
@@ -84,6 +100,39 @@ CONTAINER_CRASH_PATTERN = (
 #: Name of the metric the crash filter publishes (one count per crash, no dimensions).
 CONTAINER_CRASHES_METRIC = "ContainerCrashes"
 
+#: Where the setup installs the rotation of the events file (logrotate reads every file in that folder).
+LOGROTATE_PATH = "/etc/logrotate.d/docker-events"
+#: The events file is rotated once it is larger than this (logrotate's ``size``), at logrotate's daily run.
+ROTATE_SIZE = "10M"
+#: How many rotated files are kept (the newest uncompressed, the others gzipped).
+ROTATE_KEEP = 4
+LOGROTATE_HEREDOC = "DOCKER_EVENTS_LOGROTATE"
+
+
+def docker_events_logrotate(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
+    """The logrotate configuration of the events file (see the module docstring for ``copytruncate``).
+
+    ``delaycompress`` keeps the newest rotated file as text: the program reads its last event from it when the
+    current file has none yet.
+    """
+    return "\n".join(
+        [
+            "# Installed by constructs_obs: rotate the docker-events file (the CloudWatch agent follows a truncated",
+            "# file; it would miss the start of a renamed-and-recreated one).",
+            f"{log_file} {{",
+            f"    size {ROTATE_SIZE}",
+            f"    rotate {ROTATE_KEEP}",
+            "    copytruncate",
+            "    compress",
+            "    delaycompress",
+            "    missingok",
+            "    notifempty",
+            "}",
+            "",
+        ]
+    )
+
+
 #: How long the setup waits for the service to be ``active`` before it fails (and with it the deploy).
 ACTIVE_WAIT_SECONDS = 30
 
@@ -110,9 +159,22 @@ def docker_events_program(log_file: str = DOCKER_EVENTS_LOG_FILE) -> str:
             "set -eu",
             f"log={log_file}",
             f"mkdir -p {directory}",
-            f'printf \'{{"Type":"{START_LINE_TYPE}","Action":"{START_LINE_ACTION}","time":%s}}\\n\' '
-            '"$(date +%s)" >>"$log"',
-            "exec /usr/bin/docker events --filter type=container --filter event=die --filter event=oom "
+            "# Resume after the last event written (here, or in the file logrotate copied away): --since includes",
+            "# an event at exactly that time, so start 1 ns later. No event yet: from now.",
+            "last=''",
+            'for f in "$log" "$log.1"; do',
+            '  [ -f "$f" ] || continue',
+            '  last=$(tail -c 65536 "$f" | grep -o \'"timeNano":[0-9]*\' | tail -n 1 | cut -d: -f2) || true',
+            '  if [ -n "$last" ]; then break; fi',
+            "done",
+            "set --",
+            'if [ -n "$last" ]; then',
+            "  next=$((last + 1))",
+            "  set -- --since \"$(printf '%d.%09d' $((next / 1000000000)) $((next % 1000000000)))\"",
+            "fi",
+            f'printf \'{{"Type":"{START_LINE_TYPE}","Action":"{START_LINE_ACTION}","time":%s,"since":"%s"}}\\n\' '
+            '"$(date +%s)" "${2:-now}" >>"$log"',
+            'exec /usr/bin/docker events "$@" --filter type=container --filter event=die --filter event=oom '
             '--format "{""{json .}}" >>"$log"',
             "",
         ]
@@ -153,20 +215,29 @@ def docker_events_unit(program: str = PROGRAM_PATH, log_file: str = DOCKER_EVENT
 
 
 def docker_events_setup_steps(
-    unit: str, program: str, log_file: str = DOCKER_EVENTS_LOG_FILE
+    unit: str, program: str, log_file: str = DOCKER_EVENTS_LOG_FILE, logrotate: str | None = None
 ) -> list[SetupStep]:
-    """The setup: Docker's CLI from the Amazon Linux repositories, then the folder, program and unit.
+    """The setup: Docker's CLI from the Amazon Linux repositories, the file's rotation, the folder, program and unit.
 
-    The second step is portable (files and ``systemctl`` only): it (re)starts the service so a changed unit or
+    ``logrotate`` defaults to :func:`docker_events_logrotate` of ``log_file``. The last step is portable (files and ``systemctl`` only): it (re)starts the service so a changed unit or
     program takes effect, and fails unless the service is ``active`` within :data:`ACTIVE_WAIT_SECONDS`,
     printing its status and journal.
     """
     directory = log_file.rsplit("/", 1)[0]
+    logrotate = logrotate if logrotate is not None else docker_events_logrotate(log_file)
     return [
         SetupStep(
             name="docker (for docker-events)",
             commands=("dnf install -y docker",),
             portable=False,
+        ),
+        SetupStep(
+            name="docker-events rotation",
+            commands=(
+                f"install -d -m 0755 {LOGROTATE_PATH.rsplit('/', 1)[0]}",
+                f"cat > {LOGROTATE_PATH} <<'{LOGROTATE_HEREDOC}'\n{logrotate.rstrip()}\n{LOGROTATE_HEREDOC}",
+                f"chmod 0644 {LOGROTATE_PATH}",
+            ),
         ),
         SetupStep(
             name="docker-events service",
@@ -208,6 +279,7 @@ class DockerEventsLog(Construct):
         agent_log_file: the file the CloudWatch agent must ship to the log group.
         unit: the systemd unit file's text.
         program: the text of the program the unit runs (:func:`docker_events_program`).
+        logrotate: the text of the file's logrotate configuration (:func:`docker_events_logrotate`).
     """
 
     def __init__(
@@ -262,7 +334,8 @@ class DockerEventsLog(Construct):
         self.agent_log_file = AgentLogFile(file_path=DOCKER_EVENTS_LOG_FILE, log_group_name=log_group_name)
         self.program = docker_events_program()
         self.unit = docker_events_unit()
-        for step in docker_events_setup_steps(self.unit, self.program):
+        self.logrotate = docker_events_logrotate()
+        for step in docker_events_setup_steps(self.unit, self.program, logrotate=self.logrotate):
             setup.add_step(step)
         self.write_grant = self.grant_write(grantee)
 
