@@ -140,7 +140,12 @@ class AiTutorStagingStack(Stack):
             log_groups_only: only the log groups, for adopting existing ones with `cdk import` (docs/migration.md).
             kwargs: passed to ``Stack`` (env, description, termination_protection, ...).
         """
-        kwargs.setdefault("termination_protection", True)
+        # Stack termination protection is off unless asked for (app.py: -c termination_protection=true): the CDK
+        # CLI switches it on before it executes the first create's change set (aws-cdk
+        # FullCloudFormationDeployment.changeSetDeployment), and cannot delete the ROLLBACK_COMPLETE stack a failed
+        # first create leaves while it is on, so the retry fails (aws-samples/aws-secure-environment-accelerator#253).
+        # Turn it on once the stack exists; the host protects itself after every deploy (ObservedEc2Host).
+        kwargs.setdefault("termination_protection", False)
         kwargs.setdefault(
             "description",
             "ai-tutor staging: EC2 Docker host, container logs, alarms, saved queries and a dashboard",

@@ -24,11 +24,30 @@ def _instance(template: assertions.Template) -> dict[str, Any]:
     return props
 
 
-def test_t3_small_with_basic_monitoring_and_termination_protection(staging: assertions.Template) -> None:
-    staging.has_resource_properties(
-        "AWS::EC2::Instance",
-        {"InstanceType": "t3.small", "Monitoring": False, "DisableApiTermination": True},
-    )
+def test_t3_small_with_basic_monitoring_and_termination_protection_after_the_deploy(
+    staging: assertions.Template,
+) -> None:
+    props = _instance(staging)
+    assert (props["InstanceType"], props["Monitoring"]) == ("t3.small", False)
+    # Never at launch: the rollback of a failed create must be able to terminate it (tests/test_lifecycle.py).
+    assert "DisableApiTermination" not in props
+    commands = [
+        a["Properties"]["Parameters"]["commands"]
+        for a in staging.find_resources("AWS::SSM::Association").values()
+        if "--disable-api-termination" in json.dumps(a["Properties"]["Parameters"])
+    ]
+    assert len(commands) == 1
+    instance = logical_id(staging, "AWS::EC2::Instance")
+    assert {
+        "Fn::Join": [
+            "",
+            [
+                "aws ec2 modify-instance-attribute --region us-east-2 --instance-id ",
+                {"Ref": instance},
+                " --disable-api-termination",
+            ],
+        ]
+    } in commands[0]
 
 
 def test_ami_is_resolved_at_launch_so_a_new_ami_never_replaces_the_host(staging: assertions.Template) -> None:
@@ -132,8 +151,30 @@ def test_role_policy_is_log_writes_session_manager_and_own_metrics_and_nothing_e
 ) -> None:
     role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
     policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
-    assert len(policies) == 1
-    statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    assert len(policies) == 2
+    protection = next(
+        p for p in policies.values() if "TerminationProtection" in p["Metadata"]["aws:cdk:path"]
+    )
+    # The host may switch on its own instance's termination protection (and modify nothing else).
+    assert protection["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "ec2:ModifyInstanceAttribute",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:aws:ec2:us-east-2:",
+                        {"Ref": "AWS::AccountId"},
+                        ":instance/",
+                        {"Ref": logical_id(staging, "AWS::EC2::Instance")},
+                    ],
+                ]
+            },
+        }
+    ]
+    default = next(p for p in policies.values() if p is not protection)
+    statements = default["Properties"]["PolicyDocument"]["Statement"]
     # The docker-events and Prometheus groups (written by the CloudWatch agent) merge into the container groups'
     # statement.
     groups = [
@@ -254,7 +295,9 @@ def test_attributes_exposed() -> None:
     assert props["SecurityGroupIds"] == [{"Fn::GetAtt": [group, "GroupId"]}]
     assert props["IamInstanceProfile"] == {"Ref": logical_id(template, "AWS::IAM::InstanceProfile")}
     template.has_resource_properties("AWS::IAM::InstanceProfile", {"Roles": [{"Ref": role}]})
-    assert props["DisableApiTermination"] is False
+    assert "DisableApiTermination" not in props
+    assert host.termination_protection is None
+    template.resource_count_is("AWS::SSM::Association", 1)  # the setup only
 
 
 def _citizen_stack(**props: Any) -> tuple[cdk.Stack, ObservedEc2Host, ec2.Vpc]:

@@ -29,6 +29,7 @@ from constructs_obs.host.observability import (
 )
 from constructs_obs.host.prometheus.metrics import PrometheusMetrics
 from constructs_obs.host.prometheus.scrape import PrometheusScrape, validate_scrapes
+from constructs_obs.host.protection import TerminationProtection
 from constructs_obs.host.setup import HostSetup
 
 if TYPE_CHECKING:
@@ -220,10 +221,13 @@ def _instance(
     instance_name: str | None,
     metadata_hop_limit: int,
     detailed_monitoring: bool,
-    termination_protection: bool,
     root_volume_size_gib: int,
 ) -> ec2.Instance:
-    """The instance: IMDSv2 only, an encrypted gp3 root volume, public subnets unless told otherwise."""
+    """The instance: IMDSv2 only, an encrypted gp3 root volume, public subnets unless told otherwise.
+
+    No ``DisableApiTermination``: a protected instance cannot be terminated by the rollback of a failed create
+    (see :mod:`constructs_obs.host.protection`, which switches the protection on after the deploy).
+    """
     instance = ec2.Instance(
         scope,
         "Instance",
@@ -236,7 +240,6 @@ def _instance(
         user_data=user_data,
         instance_name=instance_name,
         detailed_monitoring=detailed_monitoring,
-        disable_api_termination=termination_protection,
         block_devices=[
             ec2.BlockDevice(
                 device_name="/dev/xvda",
@@ -275,7 +278,8 @@ class ObservedEc2Host(Construct):
 
     Secure by default: IMDSv2 required with a hop limit of 1 (containers cannot reach the role's credentials),
     encrypted gp3 root volume, no SSH port and no key pair (shell access through SSM Session Manager), inbound
-    HTTP/HTTPS only (``public_ports``; ``()`` for a host behind a load balancer), termination protection on,
+    HTTP/HTTPS only (``public_ports``; ``()`` for a host behind a load balancer), termination protection on
+    once the stack is deployed,
     basic (free) 5-minute monitoring, an Elastic IP so the address survives stop/start. The role may write to
     ``log_groups``, use Session Manager and receive its setup, and nothing else (the observability's
     ``ssm_agent_permissions``).
@@ -313,6 +317,8 @@ class ObservedEc2Host(Construct):
         observability: the instance's :class:`~constructs_obs.host.observability.HostObservability` (setup,
             grants, docker-events, agent, Prometheus, metrics); :attr:`log_groups`, :attr:`setup`,
             :attr:`docker_events`, :attr:`agent`, :attr:`prometheus` and :attr:`metrics_namespace` are its.
+        termination_protection: what switches the instance's termination protection on after the deploy, or
+            None with ``termination_protection=False``.
     """
 
     def __init__(
@@ -365,7 +371,11 @@ class ObservedEc2Host(Construct):
             vpc_subnets: where to launch. Default: public subnets (no NAT gateway needed).
             root_volume_size_gib: root gp3 volume size. Default 30 GiB (the EBS free tier).
             compose_version: the Docker Compose plugin release to install.
-            termination_protection: EC2 API termination protection. Default on.
+            termination_protection: EC2 API termination protection, switched on by the host once the whole
+                stack is deployed (:class:`~constructs_obs.host.protection.TerminationProtection`), never at launch:
+                a failed first deploy, or a failed update that replaces the instance, rolls back cleanly. Default
+                on. To delete the stack, switch it off first: ``aws ec2 modify-instance-attribute --instance-id
+                <id> --no-disable-api-termination``.
             metrics_namespace: CloudWatch namespace of the host's custom metrics (the agent's memory and disk
                 metrics and the container-crash count); the role may publish into it and no other. Default
                 ``ConstructsObs/{stack name}/{host path}``, unique per host. A namespace you pass must be this
@@ -439,7 +449,6 @@ class ObservedEc2Host(Construct):
             instance_name=instance_name,
             metadata_hop_limit=metadata_hop_limit,
             detailed_monitoring=detailed_monitoring,
-            termination_protection=termination_protection,
             root_volume_size_gib=root_volume_size_gib,
         )
         self.connections = self.instance.connections
@@ -468,6 +477,15 @@ class ObservedEc2Host(Construct):
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
             prometheus_scrapes=scrapes,
             ssm_agent_permissions=True,
+        )
+        if self.elastic_ip is not None:
+            # The setup downloads packages (dnf): it starts once the public address is final, not while EC2
+            # swaps the auto-assigned address for the Elastic IP under it.
+            self.observability.setup.association.node.add_dependency(self.elastic_ip)
+        self.termination_protection: TerminationProtection | None = (
+            TerminationProtection(self, "TerminationProtection", instance=self.instance, role=self.role)
+            if termination_protection
+            else None
         )
         self._acknowledge(image, detailed_monitoring)
 

@@ -1,0 +1,149 @@
+"""The deploy lifecycle on the staging template: what a failed first create leaves, and the order of the setup.
+
+Nothing here deploys (the rehearsal in tests/test_rehearsal.py runs the template in LocalStack, which has no
+rollback). The properties that decide each path are CloudFormation's documented behaviour:
+
+- "RetainExceptOnCreate behaves like Retain for stack operations, except for the stack operation that initially
+  created the resource. If the stack operation that created the resource is rolled back, CloudFormation deletes
+  the resource" (AWS CloudFormation User Guide, "DeletionPolicy attribute"). ``Retain`` and ``Snapshot`` keep (or
+  leave a snapshot of) the resource whatever the operation: a named resource kept after a rolled-back create makes
+  the retry fail on "already exists".
+- EC2 refuses ``TerminateInstances`` on an instance with ``DisableApiTermination`` (hashicorp/terraform#5879), so
+  the rollback of a failed create ends in ``ROLLBACK_FAILED``.
+- The CDK CLI (node_modules/aws-cdk, ``changeSetDeployment``) switches stack termination protection on right after
+  it creates the change set, before executing it, and ``cdk deploy`` deletes a stack whose create failed
+  before creating it again, which termination protection refuses (aws-samples/aws-secure-environment-accelerator
+  #253).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import cx_api as cxapi
+
+from app import build_app
+from stacks.synth import make_app
+
+#: The deletion policies that leave something behind when the create that made the resource rolls back.
+SURVIVES_A_ROLLED_BACK_CREATE = {"Retain", "Snapshot"}
+
+
+def _resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    return resources
+
+
+def _protection(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    found = [
+        (logical_id, resource)
+        for logical_id, resource in _resources(template).items()
+        if resource["Type"] == "AWS::SSM::Association"
+        and "--disable-api-termination" in json.dumps(resource["Properties"].get("Parameters", {}))
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_a_failed_first_create_leaves_nothing_behind(staging_template_json: dict[str, Any]) -> None:
+    left = {
+        logical_id: resource.get("DeletionPolicy")
+        for logical_id, resource in _resources(staging_template_json).items()
+        if resource.get("DeletionPolicy") in SURVIVES_A_ROLLED_BACK_CREATE
+    }
+    assert left == {}
+    kept_after_create = {
+        resource["Properties"]["LogGroupName"]
+        for resource in _resources(staging_template_json).values()
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate"
+    }
+    # The named groups are still kept on deletion and replacement (that is their point).
+    assert kept_after_create == {
+        f"/ai-tutor/{name}" for name in ("backend", "frontend", "nginx", "docker-events", "prometheus")
+    }
+    for resource in _resources(staging_template_json).values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_rollback_can_terminate_the_instance(staging_template_json: dict[str, Any]) -> None:
+    instances = [r for r in _resources(staging_template_json).values() if r["Type"] == "AWS::EC2::Instance"]
+    assert len(instances) == 1
+    assert "DisableApiTermination" not in instances[0]["Properties"]
+    assert "DeletionPolicy" not in instances[0]
+
+
+def test_the_host_protects_itself_only_after_everything_else_was_created(
+    staging_template_json: dict[str, Any],
+) -> None:
+    """Created last, so no failure of a create or of a replacing update can come after it: their rollback
+    always finds an unprotected instance."""
+    logical_id, protection = _protection(staging_template_json)
+    waits_for = set(protection.get("DependsOn", []))
+    referenced = {ref for ref in _refs(protection["Properties"]) if ref in _resources(staging_template_json)}
+    others = set(_resources(staging_template_json)) - {logical_id}
+    # Every other resource is a dependency, explicit or through a Ref (cfn-lint W3005 wants no duplicate).
+    assert waits_for | referenced == others
+    assert not waits_for & referenced
+    instance = next(
+        k for k, r in _resources(staging_template_json).items() if r["Type"] == "AWS::EC2::Instance"
+    )
+    assert instance in referenced
+
+
+def _refs(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        return found.union(*(_refs(v) for v in value.values())) if value else found
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value)) if value else set()
+    return set()
+
+
+def test_the_setup_starts_once_the_elastic_ip_is_attached(staging_template_json: dict[str, Any]) -> None:
+    resources = _resources(staging_template_json)
+    eip = next(k for k, r in resources.items() if r["Type"] == "AWS::EC2::EIP")
+    setup = next(
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::SSM::Association" and "ConstructsObs::Host" in r.get("Metadata", {})
+    )
+    # AWS::EC2::EIP with InstanceId allocates and associates the address in one resource.
+    assert resources[eip]["Properties"]["InstanceId"] == {
+        "Ref": next(k for k, r in resources.items() if r["Type"] == "AWS::EC2::Instance")
+    }
+    assert eip in resources[setup]["DependsOn"]
+
+
+def test_stack_termination_protection_is_off_by_default_and_on_when_asked(tmp_path: Path) -> None:
+    default = (
+        build_app(make_app(tmp_path / "default"), environ={}).synth().get_stack_by_name("AiTutorStaging")
+    )
+    assert isinstance(default, cxapi.CloudFormationStackArtifact)
+    assert default.termination_protection is False
+    protected = build_app(make_app(tmp_path / "on", termination_protection="true"), environ={})
+    assert protected.synth().get_stack_by_name("AiTutorStaging").termination_protection is True
+
+
+def test_the_pinned_cli_sets_stack_protection_before_the_create_runs() -> None:
+    """What the default rests on, read from the pinned CLI (package-lock.json): in a change-set deployment the
+    termination protection is updated right after the change set is created, before it is executed."""
+    cli = Path(__file__).resolve().parent.parent / "node_modules" / "aws-cdk" / "lib" / "index.js"
+    if not cli.is_file():
+        pytest.fail("node_modules/aws-cdk is missing: run make setup")
+    text = cli.read_text()
+    start = text.index("async changeSetDeployment(deploymentMethod)")
+    body = text[start : text.index("async executeExistingChangeSet", start)]
+    created = body.index("await this.createChangeSet(")
+    protected = body.index("await this.updateTerminationProtection()")
+    executed = body.index("this.checkAndExecuteChangeSet(")
+    assert created < protected < executed
+    # And a stack whose create failed is deleted (not unprotected first) before the next create.
+    failure = text.index("if (cloudFormationStack.stackStatus.isCreationFailure) {")
+    assert "await cfn.deleteStack(" in text[failure : failure + 600]
+    assert "updateTerminationProtection" not in text[failure : failure + 600]
