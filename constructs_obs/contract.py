@@ -69,8 +69,15 @@ SETUP_STEP_MARKER = "== constructs-obs setup: "
 #: The two metrics the CloudWatch agent publishes, each with the single dimension ``InstanceId``.
 MEMORY_USED_PERCENT = "mem_used_percent"
 DISK_USED_PERCENT = "disk_used_percent"
-#: Where the setup writes the agent's JSON configuration on the host.
+#: Where the setup writes the agent's JSON configuration on the host (the input of ``fetch-config``).
 AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
+#: The agent's live configuration: ``amazon-cloudwatch-agent-ctl -a fetch-config -c file:PATH`` in the default
+#: multi-config mode translates :data:`AGENT_CONFIG_PATH` into this file and *deletes* the input
+#: (aws/amazon-cloudwatch-agent ``packaging/dependencies/amazon-cloudwatch-agent-ctl``), so this is the file an
+#: operator reads on the host.
+AGENT_LIVE_CONFIG_PATH = (
+    "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/file_amazon-cloudwatch-agent.json"
+)
 #: Where the setup writes the Prometheus scrape configuration the agent reads (``prometheus_config_path``). The
 #: agent runs as ``cwagent``: the file is world-readable (0644) in a world-searchable folder.
 PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/prometheus.yaml"

@@ -147,3 +147,17 @@ def test_the_pinned_cli_sets_stack_protection_before_the_create_runs() -> None:
     failure = text.index("if (cloudFormationStack.stackStatus.isCreationFailure) {")
     assert "await cfn.deleteStack(" in text[failure : failure + 600]
     assert "updateTerminationProtection" not in text[failure : failure + 600]
+
+
+def test_operators_are_sent_to_the_agents_live_configuration() -> None:
+    """``fetch-config`` deletes ``etc/amazon-cloudwatch-agent.json`` in the default multi-config mode (agent repo,
+    ``packaging/dependencies/amazon-cloudwatch-agent-ctl``): the runbook and obs-doctor name the live file."""
+    root = Path(__file__).resolve().parent.parent
+    live = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/file_amazon-cloudwatch-agent.json"
+    runbook = (root / "docs" / "runbook.md").read_text()
+    assert live in runbook
+    doctor = (root / "constructs_obs" / "doctor" / "checks" / "prometheus.py").read_text()
+    assert "AGENT_LIVE_CONFIG_PATH" in doctor and "AGENT_CONFIG_PATH," not in doctor
+    from constructs_obs.contract import AGENT_LIVE_CONFIG_PATH
+
+    assert live == AGENT_LIVE_CONFIG_PATH

@@ -18,6 +18,7 @@ from constructs_obs.alarms.notifier import (  # re-exported: where they were
 )
 from constructs_obs.alarms.notifier import AlarmGraph as AlarmGraph
 from constructs_obs.alarms.notifier import AlarmNotifier, alarm_arn_pattern, allow_cloudwatch_to_publish
+from constructs_obs.alarms.recovery import EVENTS_PRINCIPAL, recovery_rule
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks.compliance import acknowledge, declare
 from constructs_obs.host.interface import IObservedHost
@@ -155,7 +156,7 @@ BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
 
 
 class BasicAlarms(Construct):
-    """The host's alarms, every one notifying an SNS topic on ALARM and on OK.
+    """The host's alarms, every one notifying an SNS topic on ALARM, and their recovery after a real ALARM.
 
     The topic's policy lets CloudWatch publish these alarms (and only them) to it: see
     :func:`~constructs_obs.alarms.notifier.allow_cloudwatch_to_publish`. Each alarm can be left out (``leave_out``): a team with its own alarm
@@ -184,6 +185,8 @@ class BasicAlarms(Construct):
 
     Attributes:
         topic: the SNS topic alarms notify (created with SSL enforced, or the caller's).
+        recovery: the EventBridge rule that emails the topic when one of these alarms goes from ALARM to OK
+            (:func:`~constructs_obs.alarms.recovery.recovery_rule`).
         host: the watched host.
         cpu_high: the CPU alarm (None when left out).
         status_check: the status-check alarm (None when left out).
@@ -306,6 +309,7 @@ class BasicAlarms(Construct):
         self.period = period
         self.topic = self._topic(topic, topic_encryption_key, emails)
         self._notifier = AlarmNotifier(self.topic, name_prefix)
+        self.recovery = recovery_rule(self, "Recovery", topic=self.topic, name_prefix=name_prefix)
 
         built: dict[str, cloudwatch.Alarm | None] = {}
         for spec in BUILT_IN_ALARMS:
@@ -421,12 +425,21 @@ class BasicAlarms(Construct):
                 resources=["*"],
             )
         )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRecoveryPublish",
+                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
+                actions=list(CLOUDWATCH_TOPIC_KEY_ACTIONS),
+                resources=["*"],
+            )
+        )
         if not added.statement_added:
             Annotations.of(self).add_warning_v2(
                 "constructs-obs:imported-topic-key",
                 "topic_encryption_key is imported, so its key policy cannot be changed here: allow the service "
-                f"principal cloudwatch.amazonaws.com {', '.join(CLOUDWATCH_TOPIC_KEY_ACTIONS)} on it, or alarm "
-                "notifications are silently dropped.",
+                f"principals cloudwatch.amazonaws.com and events.amazonaws.com "
+                f"{', '.join(CLOUDWATCH_TOPIC_KEY_ACTIONS)} on it, or alarm and recovery notifications are silently "
+                "dropped.",
             )
 
     def add_alarm(
@@ -445,7 +458,8 @@ class BasicAlarms(Construct):
         left_y_axis: cloudwatch.YAxisProps | None = None,
         scope: Construct | None = None,
     ) -> cloudwatch.Alarm:
-        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM and on OK.
+        """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM (and, through the recovery
+        rule, when it goes from ALARM back to OK).
 
         The topic's policy already lets CloudWatch publish it (its name matches ``{name_prefix}-*``), and a
         :class:`~constructs_obs.views.dashboard.HostDashboard` built afterwards shows it: a graph titled

@@ -56,12 +56,14 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_obs.alarms.basic import BasicAlarms
 from constructs_obs.alarms.notifier import AlarmGraph, AlarmNotifier, allow_cloudwatch_to_publish
+from constructs_obs.alarms.recovery import recovery_rule
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_series
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
@@ -166,6 +168,8 @@ class LogPatternAlarms(Construct):
         graphs: the alarms with their dashboard graphs.
         name_prefix: the alarm names' prefix.
         topic: the topic the alarms notify.
+        recovery: the recovery rule of these alarms (``topic=`` form), or None with ``alarms=`` (whose rule covers
+            them).
     """
 
     def __init__(
@@ -252,9 +256,13 @@ class LogPatternAlarms(Construct):
                 self, self.topic, self.name_prefix, sid=f"CloudWatchAlarmsPublish{self.node.addr[:8]}"
             )
             self._notifier: AlarmNotifier | BasicAlarms = AlarmNotifier(self.topic, self.name_prefix)
+            self.recovery: events.Rule | None = recovery_rule(
+                self, "Recovery", topic=self.topic, name_prefix=self.name_prefix
+            )
         else:
             self.topic = alarms.topic
             self._notifier = alarms
+            self.recovery = None  # the BasicAlarms' rule covers these alarms (same name prefix)
         self._own: list[cloudwatch.Alarm] = []
         namespace = namespace or (alarms.host.metrics_namespace if alarms is not None else None)
         namespace = namespace or default_metrics_namespace(self)

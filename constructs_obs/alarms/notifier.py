@@ -1,6 +1,7 @@
 """How every alarm of the library notifies: :class:`AlarmNotifier` (named alarms on one topic, each with its
 dashboard graph, :class:`AlarmGraph`) and the topic policy statement that lets CloudWatch publish them
-(:func:`allow_cloudwatch_to_publish`). Shared by :class:`~constructs_obs.alarms.basic.BasicAlarms` and
+(:func:`allow_cloudwatch_to_publish`). Alarms notify on ALARM only: their recovery is emailed by
+:mod:`constructs_obs.alarms.recovery`. Shared by :class:`~constructs_obs.alarms.basic.BasicAlarms` and
 :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`."""
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def allow_cloudwatch_to_publish(scope: Construct, topic: sns.ITopic, name_prefix
 
 
 class AlarmNotifier:
-    """Creates alarms named ``{name_prefix}-{suffix}`` that notify ``topic`` on ALARM and on OK.
+    """Creates alarms named ``{name_prefix}-{suffix}`` that notify ``topic`` on ALARM (their recovery: the rule of
+    :mod:`constructs_obs.alarms.recovery`).
 
     Shared by :class:`~constructs_obs.alarms.basic.BasicAlarms` and
     :class:`~constructs_obs.alarms.log_patterns.LogPatternAlarms`; each alarm is
@@ -148,8 +150,9 @@ class AlarmNotifier:
             treat_missing_data=treat_missing_data,
         )
         claim_name(alarm, kind="alarm", name=name)
+        # No OK action: a recovery is emailed by the recovery rule, only after a real ALARM
+        # (constructs_obs.alarms.recovery).
         alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
         self.graphs.append(
             AlarmGraph(alarm, graph_title or suffix, left_y_axis or cloudwatch.YAxisProps(min=0))
         )

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from constructs_obs.contract import AGENT_CONFIG_PATH, PROMETHEUS_CONFIG_PATH
+from constructs_obs.contract import AGENT_LIVE_CONFIG_PATH, PROMETHEUS_CONFIG_PATH
 from constructs_obs.doctor.facts import (
     AGENT_LOG,
     Host,
@@ -379,7 +379,7 @@ def _judge(
         f"--namespace AWS/Logs --metric-name EMFValidationErrors --dimensions Name=LogGroupName,Value={group} "
         f"--statistics Sum --period 3600 --start-time {_iso(now - timedelta(hours=3))} --end-time {_iso(now)} "
         f"--region {region} (and EMFParsingErrors). Compare the agent's emf_processor (logs.metrics_collected."
-        f"prometheus in {AGENT_CONFIG_PATH} on the host) with the job: metric_namespace "
+        f"prometheus in {AGENT_LIVE_CONFIG_PATH} on the host, the agent's live configuration) with the job: metric_namespace "
         f'"{namespace}", a metric_declaration with source_labels ["job"], label_matcher "^{job.job_name}$", '
         f"metric_selectors [{selectors}], dimensions [[{dimensions}]]; {AGENT_LOG} shows the agent's EMF errors. "
         "The setup association writes that configuration: see the setup row.",

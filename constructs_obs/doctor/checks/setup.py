@@ -90,6 +90,27 @@ def failure_output(ssm: SSMClient, association_id: str, instance_id: str) -> tup
     return command_id, (steps[-1] if steps else ""), (text if len(text) <= 400 else "..." + text[-397:])
 
 
+def _stale_version(ssm: SSMClient, association: str, status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(the version the instance last ran, the association's current version) when they differ.
+
+    On an update CloudFormation waits until the association's overall status is Success; a status still showing
+    the previous run's success lets the deploy go on before the new setup ran (hashicorp/terraform-provider-aws
+    #31175). The instance's status names the version it ran (``AssociationVersion``).
+    """
+    ran = status.get("AssociationVersion")
+    if not ran:
+        return None
+    try:
+        current = ssm.describe_association(AssociationId=association)["AssociationDescription"].get(
+            "AssociationVersion"
+        )
+    except (ClientError, BotoCoreError):
+        return None
+    if current and str(current) != str(ran):
+        return str(ran), str(current)
+    return None
+
+
 def _window(facts: StackFacts, host: Host, state: InstanceState | None) -> datetime | None:
     """When the host's setup should have finished: its timeout after the instance launched or the stack last
     changed (whichever is later); None when neither is known."""
@@ -153,6 +174,22 @@ def _row(
     executed = status.get("ExecutionDate")
     at = when(executed) if executed else "at an unknown time"
     if state == "Success":
+        stale = _stale_version(ssm, association, status)
+        if stale:
+            detail = (
+                f"setup association {association} succeeded {at}, but that run was version {stale[0]} and the "
+                f"association is at version {stale[1]}: the current setup has not run on {instance_id}"
+            )
+            run = SetupRun(instance_id, "Pending", executed, expected_by=window)
+            if waiting and window is not None:
+                return pending_row("setup", instance_id, detail, window), run
+            return CheckResult(
+                "setup",
+                Status.FAIL,
+                instance_id,
+                f"{detail} (the deploy may have gone on after the previous run's success)",
+                f"Run it now: aws ssm start-associations-once --association-ids {association} --region {region}",
+            ), run
         return (
             CheckResult("setup", Status.PASS, instance_id, f"setup association {association} succeeded {at}"),
             SetupRun(instance_id, state, executed),
