@@ -118,6 +118,8 @@ class Resolver(Intrinsics):
                 return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{self.ref(logical_id)}"
             if kind == "AWS::SNS::Topic":
                 return self.ref(logical_id)
+            if kind == "AWS::Events::Rule":  # a rule on the default bus, named by CloudFormation
+                return f"arn:{PARTITION}:events:{self.region}:{ACCOUNT}:rule/{logical_id}"
         raise KeyError(f"Fn::GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
 
 

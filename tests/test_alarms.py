@@ -57,7 +57,6 @@ def test_cpu_high_is_the_seeds_alarm(staging: assertions.Template) -> None:
         "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching",
         "AlarmActions": [{"Ref": topic}],
-        "OKActions": [{"Ref": topic}],
     }
 
 
@@ -80,7 +79,9 @@ def test_status_check_fires_on_two_failed_minutes_and_not_on_missing_data(
     # Missing data (a new host before its first datapoint, a stop/start) leaves the alarm without data
     # instead of emailing ALARM on every deploy.
     assert props["TreatMissingData"] == "missing"
-    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
+    # ALARM only: the recovery is emailed by the recovery rule after a real ALARM (tests/test_recovery.py).
+    assert props["AlarmActions"] == [{"Ref": topic}]
+    assert "OKActions" not in props
 
 
 #: Every staging alarm and the missing-data treatment chosen for it (see BasicAlarms and LogPatternAlarms).
@@ -105,7 +106,9 @@ def test_every_alarm_is_named_from_the_prefix_and_notifies_on_alarm_and_on_recov
     )
     for alarm in alarms.values():
         props = alarm["Properties"]
-        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic}]
+        # ALARM only: the recovery is emailed by the recovery rule after a real ALARM (tests/test_recovery.py).
+    assert props["AlarmActions"] == [{"Ref": topic}]
+    assert "OKActions" not in props
         assert "InsufficientDataActions" not in props
 
 
@@ -157,7 +160,7 @@ def test_memory_high_watches_the_agents_metric(staging: assertions.Template) -> 
     instance = logical_id(staging, "AWS::EC2::Instance")
     props = _alarm(staging, "ai-tutor-staging-memory-high")
     assert props.pop("AlarmDescription").startswith("Memory used above 85% for 10 minutes")
-    props.pop("AlarmActions"), props.pop("OKActions")
+    props.pop("AlarmActions")
     assert props == {
         "AlarmName": "ai-tutor-staging-memory-high",
         "Namespace": "AiTutor/Staging",
@@ -177,7 +180,7 @@ def test_disk_high_watches_the_root_filesystem(staging: assertions.Template) -> 
     instance = logical_id(staging, "AWS::EC2::Instance")
     props = _alarm(staging, "ai-tutor-staging-disk-high")
     assert props.pop("AlarmDescription").startswith("Root filesystem above 80% used")
-    props.pop("AlarmActions"), props.pop("OKActions")
+    props.pop("AlarmActions")
     assert props == {
         "AlarmName": "ai-tutor-staging-disk-high",
         "Namespace": "AiTutor/Staging",
@@ -281,7 +284,8 @@ def test_existing_topic_is_used_and_none_is_created() -> None:
     assert _alarm(template, "shop-status-check")["AlarmActions"] == [arn]
     # The one warning: an imported topic's policy cannot be checked or changed here.
     warnings = assertions.Annotations.from_stack(stack).find_warning("*", Match.any_value())
-    assert [w.id for w in warnings] == ["/Existing/Alarms"]
+    # One for CloudWatch (alarm actions), one for EventBridge (the recovery rule).
+    assert [w.id for w in warnings] == ["/Existing/Alarms", "/Existing/Alarms"]
     assert "must allow the service principal cloudwatch.amazonaws.com sns:Publish" in str(
         warnings[0].entry.data
     )

@@ -212,8 +212,9 @@ def test_strict_log_groups_use_the_key_and_only_cloudwatch_logs_for_them_may_use
             }
         },
     } in statements
-    # Besides the account's own administration statement, only CloudWatch Logs and CloudWatch are let in.
-    assert len(statements) == 3
+    # Besides the account's own administration statement, only CloudWatch Logs, CloudWatch and EventBridge (the
+    # recovery rule's deliveries to the encrypted topic) are let in.
+    assert len(statements) == 4
 
 
 def test_strict_topic_uses_the_key_and_cloudwatch_may_publish(consumer_app: cdk.App) -> None:
@@ -310,8 +311,9 @@ def test_imported_keys_warn_with_the_statement_to_add() -> None:
     annotations.has_warning(
         "/ImportedKey/Alarms",
         assertions.Match.string_like_regexp(
-            r"topic_encryption_key is imported, .* allow the service principal cloudwatch\.amazonaws\.com "
-            r"kms:Decrypt, kms:GenerateDataKey\* on it, or alarm notifications are silently dropped"
+            r"topic_encryption_key is imported, .* allow the service principals cloudwatch\.amazonaws\.com and "
+            r"events\.amazonaws\.com kms:Decrypt, kms:GenerateDataKey\* on it, or alarm and recovery notifications "
+            r"are silently dropped"
         ),
     )
     template = assertions.Template.from_stack(stack)

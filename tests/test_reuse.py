@@ -121,7 +121,7 @@ def test_own_alarm_names_on_the_existing_topic(shop: assertions.Template) -> Non
     ):
         shop.has_resource_properties(
             "AWS::CloudWatch::Alarm",
-            {"AlarmName": name, "AlarmActions": [TOPIC_ARN], "OKActions": [TOPIC_ARN]},
+            {"AlarmName": name, "AlarmActions": [TOPIC_ARN], "OKActions": assertions.Match.absent()},
         )
     shop.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"AlarmName": "shop-prod-cpu-high", "Threshold": 70}
