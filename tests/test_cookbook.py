@@ -468,7 +468,7 @@ def test_existing_topic_is_notified_and_not_created(existing_topic: tuple[Any, d
     topic_arn = "arn:aws:sns:us-east-2:123456789012:oncall"
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [topic_arn]
-        assert alarm["Properties"]["OKActions"] == [topic_arn]
+        assert "OKActions" not in alarm["Properties"]  # recovery: the rule (tests/test_recovery.py)
     warnings = assertions.Annotations.from_stack(stack).find_warning(
         "/ShopProd/Alarms",
         assertions.Match.string_like_regexp("topic is imported, so its policy cannot be changed"),
@@ -557,7 +557,13 @@ def test_fargate_topic_created_in_the_app_lets_cloudwatch_publish_the_prefix(
 ) -> None:
     stack, template = ecs_fargate
     (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
-    (statement,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    # CloudWatch for the alarms, EventBridge for their recovery rule (tests/test_recovery.py).
+    assert [s["Principal"] for s in allows] == [
+        {"Service": "cloudwatch.amazonaws.com"},
+        {"Service": "events.amazonaws.com"},
+    ]
+    statement = allows[0]
     assert re.fullmatch(r"CloudWatchAlarmsPublish\w+", statement.pop("Sid"))
     assert statement == {
         "Action": "sns:Publish",

@@ -242,7 +242,6 @@ def test_log_pattern_alarms(
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
         "AlarmActions": [{"Ref": topic}],
-        "OKActions": [{"Ref": topic}],
     }
 
 
