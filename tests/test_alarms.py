@@ -107,8 +107,8 @@ def test_every_alarm_is_named_from_the_prefix_and_notifies_on_alarm_and_on_recov
     for alarm in alarms.values():
         props = alarm["Properties"]
         # ALARM only: the recovery is emailed by the recovery rule after a real ALARM (tests/test_recovery.py).
-    assert props["AlarmActions"] == [{"Ref": topic}]
-    assert "OKActions" not in props
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        assert "OKActions" not in props
         assert "InsufficientDataActions" not in props
 
 

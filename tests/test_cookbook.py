@@ -473,8 +473,10 @@ def test_existing_topic_is_notified_and_not_created(existing_topic: tuple[Any, d
         "/ShopProd/Alarms",
         assertions.Match.string_like_regexp("topic is imported, so its policy cannot be changed"),
     )
-    assert len(warnings) == 1
+    # What CloudWatch needs (the alarms) and what EventBridge needs (the recovery rule).
+    assert len(warnings) == 2
     assert "alarm:shop-prod-*" in str(warnings[0].entry.data)
+    assert "events.amazonaws.com" in str(warnings[1].entry.data)
 
 
 @pytest.mark.xdist_group("cookbook-existing-topic")
