@@ -257,6 +257,8 @@ class Resolver(Intrinsics):
             return f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{physical}:*"
         if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
             return physical
+        if kind == "AWS::Events::Rule" and attribute == "Arn":  # the recovery rule, on the default bus
+            return f"arn:aws:events:{self.region}:{ACCOUNT}:rule/{physical}"
         raise NotImplementedError(f"Fn::GetAtt {logical_id}.{attribute} ({kind})")
 
     __call__ = Intrinsics.resolve

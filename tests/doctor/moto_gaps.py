@@ -81,6 +81,8 @@ class Association:
     instance_ids: list[str]
     created: datetime
     runs: dict[str, Run] = field(default_factory=dict)
+    #: The association's current version (``DescribeAssociation``); every run above ran version 1.
+    version: str = "1"
 
 
 @dataclass
@@ -224,6 +226,22 @@ def describe_instance_associations_status(self: Any) -> ActionResult:
             info["ErrorCode"] = run.error_code
         infos.append(info)
     return ActionResult({"InstanceAssociationStatusInfos": infos})
+
+
+def describe_association(self: Any) -> ActionResult:
+    """``ssm:DescribeAssociation`` (not in moto): the association at version 1, the version every run above ran."""
+    association = _associations(self).get(self._get_param("AssociationId"))
+    if association is None:
+        raise JsonRESTError("AssociationDoesNotExist", "The specified association does not exist.")
+    return ActionResult(
+        {
+            "AssociationDescription": {
+                "AssociationId": association.association_id,
+                "Name": association.name,
+                "AssociationVersion": association.version,
+            }
+        }
+    )
 
 
 def describe_association_executions(self: Any) -> ActionResult:
@@ -394,6 +412,7 @@ def install() -> None:
     """Add the emulated calls to moto (idempotent)."""
     for cls, method in (
         (SimpleSystemManagerResponse, describe_instance_associations_status),
+        (SimpleSystemManagerResponse, describe_association),
         (SimpleSystemManagerResponse, describe_association_executions),
         (SimpleSystemManagerResponse, describe_association_execution_targets),
         (SimpleSystemManagerResponse, get_command_invocation),

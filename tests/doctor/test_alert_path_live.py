@@ -268,8 +268,10 @@ def test_no_docker_events_start_line(healthy: Deployment) -> None:
 
 def _setup_output(deployment: Deployment, failed_step: str) -> str:
     """What the setup script printed up to ``failed_step``: its own step markers, from the deployed script."""
-    [association] = [
-        r for r in deployment.template["Resources"].values() if r["Type"] == "AWS::SSM::Association"
+    [association] = [  # the setup (the host's termination-protection association has no host metadata)
+        r
+        for r in deployment.template["Resources"].values()
+        if r["Type"] == "AWS::SSM::Association" and "ConstructsObs::Host" in r.get("Metadata", {})
     ]
     markers = [
         line.removeprefix("echo '").removesuffix("'")
@@ -332,7 +334,10 @@ def test_failed_setup_association(healthy: Deployment) -> None:
 def test_role_may_not_write_a_log_group(healthy: Deployment) -> None:
     [host] = healthy.hosts()
     iam = healthy.client("iam")
-    [name] = iam.list_role_policies(RoleName=host.role_name)["PolicyNames"]
+    # The role's own policy (the other one lets the host switch on its termination protection).
+    [name] = [
+        n for n in iam.list_role_policies(RoleName=host.role_name)["PolicyNames"] if "DefaultPolicy" in n
+    ]
     document = iam.get_role_policy(RoleName=host.role_name, PolicyName=name)["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
     for statement in document["Statement"]:
@@ -448,3 +453,17 @@ def test_stopped_instance_is_not_inspected(deploy_staging: Callable[..., Deploym
             host=HOST,
         )
     ]
+
+
+def test_a_success_of_an_older_setup_version_fails_the_setup_row(healthy: Deployment) -> None:
+    """The instance last ran version 1 while the association is at version 2: CloudFormation went on after the
+    previous run's success (hashicorp/terraform-provider-aws#31175), the current setup has not run."""
+    [host] = healthy.hosts()
+    for associations in healthy.gaps.associations.values():
+        for association in associations.values():
+            if host.instance_id in association.runs:
+                association.version = "2"
+    problem = only_problem(healthy.doctor())
+    assert (problem.check, problem.status, problem.resource) == ("setup", Status.FAIL, host.instance_id)
+    assert "that run was version 1 and the association is at version 2" in problem.detail
+    assert problem.next_step.startswith("Run it now: aws ssm start-associations-once --association-ids ")

@@ -302,15 +302,27 @@ def test_alarm_deleted(healthy: Deployment) -> None:
     assert problem.next_step.startswith(f"Alarm {CPU} was changed or deleted outside CloudFormation")
 
 
-def test_alarm_without_ok_action(healthy: Deployment) -> None:
+def test_alarm_without_ok_action_is_expected(healthy: Deployment) -> None:
+    # Recovery is emailed by the recovery rule (after a real ALARM only): the alarms have no OK action, and the
+    # alarm check expects none.
     healthy.update_alarm(STATUS_CHECK, OKActions=[])
+    healthy.set_alarm_state(STATUS_CHECK, "OK")
+
+    rows = [r for r in healthy.doctor().results if (r.check, r.resource) == ("alarm", STATUS_CHECK)]
+
+    topic = healthy.topic_arn.rsplit(":", 1)[-1]
+    assert [(r.status, r.detail) for r in rows] == [(Status.PASS, f"exists, notifies {topic} on ALARM")]
+
+
+def test_alarm_without_alarm_action(healthy: Deployment) -> None:
+    healthy.update_alarm(STATUS_CHECK, AlarmActions=[])
     healthy.set_alarm_state(STATUS_CHECK, "OK")
 
     problem = only_problem(healthy.doctor())
 
     topic = healthy.topic_arn.rsplit(":", 1)[-1]
     assert (problem.check, problem.status, problem.resource) == ("alarm", Status.FAIL, STATUS_CHECK)
-    assert problem.detail == f"does not notify topic {topic} on OK"
+    assert problem.detail == f"does not notify topic {topic} on ALARM"
 
 
 def test_alarm_notifying_another_topic(healthy: Deployment) -> None:
@@ -321,7 +333,7 @@ def test_alarm_notifying_another_topic(healthy: Deployment) -> None:
     problem = only_problem(healthy.doctor())
 
     topic = healthy.topic_arn.rsplit(":", 1)[-1]
-    assert problem.detail == f"does not notify topic {topic} on ALARM and OK"
+    assert problem.detail == f"does not notify topic {topic} on ALARM"
 
 
 def test_alarm_actions_disabled(healthy: Deployment) -> None:
@@ -559,7 +571,11 @@ def test_prometheus_log_group_deleted(healthy: Deployment) -> None:
 def _prometheus_job(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """The template with its host's scrape job changed as ``changes`` say (the host metadata the doctor reads)."""
     changed = copy.deepcopy(template)
-    [association] = [r for r in changed["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
+    [association] = [
+        r
+        for r in changed["Resources"].values()
+        if r["Type"] == "AWS::SSM::Association" and "ConstructsObs::Host" in r.get("Metadata", {})
+    ]
     [job] = association["Metadata"]["ConstructsObs::Host"]["Prometheus"]["Jobs"]
     job.update(changes)
     return changed

@@ -164,6 +164,7 @@ def test_the_deep_check_adds_only_run_command(staging: Deployment) -> None:
 
     assert {c for c in calls if c.startswith("ssm:")} == {
         "ssm:DescribeInstanceAssociationsStatus",  # the setup check, deep or not
+        "ssm:DescribeAssociation",  # the setup check: the current version
         "ssm:SendCommand",
         "ssm:GetCommandInvocation",
     }

@@ -84,10 +84,10 @@ def test_staging_template_deploys_in_moto(
         for lid, r in _of_type(template, "AWS::IAM::Role").items()
         if r["Properties"].get("RoleName") == "ai-tutor-staging-ec2-role"
     ]
-    [policy_name] = [
+    [policy_name] = [  # the role's own policy (not the termination-protection one)
         r["Properties"]["PolicyName"]
         for r in _of_type(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in r["Properties"]["Roles"]
+        if {"Ref": role_id} in r["Properties"]["Roles"] and "DefaultPolicy" in r["Properties"]["PolicyName"]
     ]
     document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
