@@ -230,8 +230,10 @@ def alarms_page(template: Template) -> str:
     lines = [
         "# Alarms reference",
         "",
-        "Every alarm of the staging stack. Each notifies the alarm topic when it fires and when it recovers; "
-        "the description (also in the notification email) says what it means and what to do.",
+        "Every alarm of the staging stack. Each notifies the alarm topic when it fires (its ALARM action); when it "
+        "recovers, the stack's EventBridge rule emails the topic a message naming the alarm, for ALARM -> OK only: "
+        "a new alarm's first evaluation and the return after a stop/start (INSUFFICIENT_DATA -> OK) email nobody. "
+        "The description (also in the notification email) says what it means and what to do.",
         "",
         "| Alarm | Metric | Fires when | Period | Missing data | Time to alert (worst case) | "
         "What it means and what to do |",
@@ -1067,15 +1069,39 @@ def alert_path_dot(template: Template, title: str = "AiTutorStaging: from a fail
                     f"  {_quote(topic_key)} -> {_quote(email)} "
                     f"[label={_quote(_duration(DELAYS['sns_email'].seconds))}];"
                 )
-            evaluated = _quote("evaluated\nevery " + _duration(evaluation))
+            evaluated = _quote("ALARM: alarm action\nevaluated every " + _duration(evaluation))
             out.append(
                 f"  {_quote(alarms[len(alarms) // 2])} -> {_quote(topic_key)} "
                 f"[ltail=cluster_alarms_{index}, label={evaluated}];"
             )
+            for rule_id in _recovery_rules(template, topic_id):
+                rule_key = _quote(f"rule:{rule_id}")
+                rule_label = _quote("EventBridge rule\nALARM -> OK only")
+                event_label = _quote("state change\nevent")
+                recovered_label = _quote("recovered:\nnames the alarm")
+                out.append(f'  {rule_key} [label={rule_label}, fillcolor="#eafaf1"];')
+                out.append(
+                    f"  {_quote(alarms[0])} -> {rule_key} [ltail=cluster_alarms_{index}, "
+                    f"label={event_label}, style=dashed];"
+                )
+                out.append(f"  {rule_key} -> {_quote(topic_key)} [label={recovered_label}, style=dashed];")
     for (tail, head), attrs in edges.items():
         out.append(f"  {_quote(tail)} -> {_quote(head)} [{attrs}];")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _recovery_rules(template: Template, topic_id: str | None) -> list[str]:
+    """The EventBridge rules that email ``topic_id`` when an alarm goes from ALARM to OK."""
+    found = []
+    for logical_id, resource in _resources(template, "AWS::Events::Rule").items():
+        props = resource.get("Properties", {})
+        detail = props.get("EventPattern", {}).get("detail", {})
+        if detail.get("previousState") != {"value": ["ALARM"]} or detail.get("state") != {"value": ["OK"]}:
+            continue
+        if any(target.get("Arn") == {"Ref": topic_id} for target in props.get("Targets", [])):
+            found.append(logical_id)
+    return found
 
 
 def dot_digest(dot: str) -> str:
