@@ -297,6 +297,8 @@ def cost_page(template: Template) -> str:
         f"| Log data declared in the template (estimate, GB a month) | "
         f"{usage.log_ingestion_bytes / BYTES_PER_GB:.2f} | {FREE_TIER.log_data_gb:g} | "
         f"${PRICE_PER_LOG_GB_INGESTED:.2f} per GB | ${_over_cost(overages, 'log-ingestion'):.2f} |",
+        f"| EventBridge rules on AWS service events (the alarms' recovery) | {len(usage.free_event_rules)} | "
+        "all (AWS service events on the default bus are free) | $0 | $0.00 |",
         f"| **Total** | | | | **${total:.2f}/month** |",
         "",
         "The custom metrics:",

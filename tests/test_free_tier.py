@@ -481,3 +481,33 @@ def test_free_tier_strict_context(value: object, expected: bool) -> None:
 def test_free_tier_strict_context_of_wrong_value() -> None:
     with pytest.raises(TypeError, match=r"context free_tier_strict must be true or false, got 'yes'"):
         _flag("free_tier_strict", "yes")
+
+
+def test_the_recovery_rule_is_counted_and_free(staging_template_json: dict[str, Any]) -> None:
+    from constructs_obs.free_tier import count_billables
+
+    usage = count_billables(staging_template_json)
+    rules = [k for k, r in staging_template_json["Resources"].items() if r["Type"] == "AWS::Events::Rule"]
+    assert usage.free_event_rules == tuple(rules) and len(rules) == 1
+    assert usage.billed_event_rules == ()
+    # EventBridge pricing: state change events published by AWS services are free; the total stays $0.
+    assert usage.monthly_cost_usd() == 0
+
+
+def test_a_rule_on_custom_events_is_not_free() -> None:
+    from constructs_obs.free_tier import count_billables
+
+    template = {
+        "Resources": {
+            "Mine": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {"EventPattern": {"source": ["com.example"]}},
+            },
+            "Bus": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {"EventPattern": {"source": ["aws.ec2"]}, "EventBusName": "orders"},
+            },
+        }
+    }
+    usage = count_billables(template)
+    assert (usage.free_event_rules, usage.billed_event_rules) == ((), ("Mine", "Bus"))

@@ -43,6 +43,10 @@ What is counted in each template:
   7 metrics per instance (``AWS::EC2::Instance`` ``Monitoring: true``, a launch template with monitoring enabled,
   or an Auto Scaling launch configuration, where it is on unless turned off).
 - ``AWS::CloudWatch::Dashboard`` and the metrics on each (a metric line, or an alarm graph, counts one).
+- ``AWS::Events::Rule`` on AWS service events on the default bus (``source`` ``aws.*``, no ``EventBusName``), such
+  as the alarms' recovery rule: counted and free, "All state change events published by AWS services by default
+  are free" (Amazon EventBridge pricing). A rule on another bus or on custom events is listed apart: the events
+  put to it are billed (``BillableUsage.billed_event_rules``), not a CloudWatch free-tier item.
 - Log data a resource declares under the metadata key :data:`LOG_INGESTION_METADATA_KEY` (``BytesPerMonth``, the
   estimate of what its log group ingests a month: the CloudWatch agent's Prometheus EMF events, see
   :mod:`constructs_obs.host.prometheus`), against the free tier's 5 GB of log data a month (ingestion, archive storage
@@ -190,6 +194,8 @@ class BillableUsage:
     detailed_monitoring: tuple[str, ...] = ()
     dashboards: tuple[DashboardUsage, ...] = ()
     log_ingestion: tuple[LogIngestion, ...] = ()
+    free_event_rules: tuple[str, ...] = ()
+    billed_event_rules: tuple[str, ...] = ()
 
     @property
     def log_ingestion_bytes(self) -> int:
@@ -387,6 +393,8 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
     detailed: list[str] = []
     dashboards: list[DashboardUsage] = []
     ingestion: list[LogIngestion] = []
+    free_rules: list[str] = []
+    billed_rules: list[str] = []
 
     def add_custom(metric: CustomMetric) -> None:
         custom.setdefault(_metric_key(metric), metric)
@@ -430,6 +438,11 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
                 and props.get("InstanceMonitoring") != "false"
             ):
                 detailed.append(logical_id)
+        elif kind == "AWS::Events::Rule":
+            sources = (props.get("EventPattern") or {}).get("source") or []
+            aws_only = bool(sources) and all(isinstance(s, str) and s.startswith("aws.") for s in sources)
+            on_default_bus = props.get("EventBusName") in (None, "default")
+            (free_rules if aws_only and on_default_bus else billed_rules).append(logical_id)
         elif kind == "AWS::CloudWatch::Dashboard":
             text = _render_join(props.get("DashboardBody"))
             try:
@@ -468,6 +481,8 @@ def count_billables(template: Mapping[str, Any]) -> BillableUsage:
         detailed_monitoring=tuple(detailed),
         dashboards=tuple(dashboards),
         log_ingestion=tuple(ingestion),
+        free_event_rules=tuple(free_rules),
+        billed_event_rules=tuple(billed_rules),
     )
 
 
