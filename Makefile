@@ -8,7 +8,7 @@ CDK := node node_modules/aws-cdk/bin/cdk
 # `make test` runs it on every template, with cfn-lint. cdk-nag still runs on every synth.
 SYNTH_ENV ?= CDK_VALIDATION=false
 
-.PHONY: setup synth test test-floor lint typecheck docs docs-gen deploy diff bench print-synth-env clean
+.PHONY: setup synth test test-floor lint typecheck docs docs-gen deploy diff bench rehearse print-synth-env clean
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,11 @@ lint: setup
 
 typecheck: setup
 	mypy
+
+## Rehearse the staging stack's lifecycle in LocalStack (installed on first use into its own venv in the cache):
+## create, alarms to ALARM with metric data, recovery, update, delete, re-create; prints what it saw and the times.
+rehearse: setup
+	python -m tests.rehearsal
 
 ## Deploy the staging stack (needs AWS credentials), e.g. make deploy ARGS="-c alarm_emails=ops@example.com"
 deploy: setup

@@ -7,6 +7,7 @@ Context (``cdk synth -c key=value``):
   account       the AWS account to pin the stack to (default: none, so synth needs no credentials;
                 with vpc_id and no account, CDK_DEFAULT_ACCOUNT from the CLI's credentials is used)
   adopt_log_groups  "true": only the log groups, to `cdk import` existing ones (docs/migration.md)
+  rehearsal     true to leave out Lambda-backed custom resources (the LocalStack rehearsal, make rehearse)
   termination_protection  true to refuse a deletion of the stack (default: false; set it once the first deploy
                 succeeded: the CLI cannot clean up a failed first create of a protected stack, docs/usage.md)
   free_tier_strict  true to fail synth when a stack goes over the CloudWatch free tier (default: false, synth
@@ -78,6 +79,7 @@ def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None)
         termination_protection=_flag(
             "termination_protection", app.node.try_get_context("termination_protection")
         ),
+        without_custom_resources=_flag("rehearsal", app.node.try_get_context("rehearsal")),
     )
     return app
 

@@ -128,6 +128,7 @@ class AiTutorStagingStack(Stack):
         alarm_emails: Sequence[str] = (),
         vpc_id: str | None = None,
         log_groups_only: bool = False,
+        without_custom_resources: bool = False,
         **kwargs: Any,
     ) -> None:
         """Compose the stack.
@@ -138,6 +139,8 @@ class AiTutorStagingStack(Stack):
             alarm_emails: addresses subscribed to the alarm topic.
             vpc_id: an existing VPC to look up instead of creating one.
             log_groups_only: only the log groups, for adopting existing ones with `cdk import` (docs/migration.md).
+            without_custom_resources: leave out the VPC's Lambda-backed custom resource that empties the default
+                security group, for the LocalStack rehearsal (LocalStack cannot run Lambda here; tests/rehearsal.py).
             kwargs: passed to ``Stack`` (env, description, termination_protection, ...).
         """
         # Stack termination protection is off unless asked for (app.py: -c termination_protection=true): the CDK
@@ -170,6 +173,7 @@ class AiTutorStagingStack(Stack):
                 subnet_configuration=[
                     ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
                 ],
+                restrict_default_security_group=False if without_custom_resources else None,
             )
             acknowledge(vpc, NO_FLOW_LOGS)
             for subnet in vpc.public_subnets:
