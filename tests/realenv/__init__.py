@@ -25,6 +25,8 @@ API (also re-exported here):
   ``SystemdHost.run(script, check=True, timeout=120) -> CompletedProcess[str]`` (``bash -euo pipefail -c``,
   root), ``.read_file(path) -> str``, ``.write_file(path, text)``, ``.unit_state(unit) -> str``
   (``systemctl is-active``), ``.journal(unit) -> str``, ``.system_state() -> str``, ``.boot_state``.
+- ``localstack.localstack() -> ContextManager[LocalStack]``: LocalStack on a free loopback port (``.endpoint``,
+  ``.pid``, ``.client(service, region)``), installed on first use into ``<cache>/localstack/venv`` (Python 3.13).
 - ``motoserver.moto_server() -> MotoServer`` (``.endpoint``, ``.logs(region)``, ``.client(service, region)``),
   ``moto_endpoint() -> str``, ``logs_client(region="us-east-1")``.
 - ``awslogs.ship_lines(lines, *, group, options) -> list[str]``: a real container prints ``lines`` through
