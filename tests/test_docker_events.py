@@ -266,7 +266,6 @@ def test_container_crash_alarm_fires_on_the_first_crash(staging: assertions.Temp
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
         "AlarmActions": [{"Ref": topic}],
-        "OKActions": [{"Ref": topic}],
     }
 
 

@@ -484,7 +484,7 @@ def test_free_tier_strict_context_of_wrong_value() -> None:
 
 
 def test_the_recovery_rule_is_counted_and_free(staging_template_json: dict[str, Any]) -> None:
-    from constructs_obs.free_tier import count_billables
+    from constructs_obs.checks.free_tier import count_billables
 
     usage = count_billables(staging_template_json)
     rules = [k for k, r in staging_template_json["Resources"].items() if r["Type"] == "AWS::Events::Rule"]
@@ -495,7 +495,7 @@ def test_the_recovery_rule_is_counted_and_free(staging_template_json: dict[str, 
 
 
 def test_a_rule_on_custom_events_is_not_free() -> None:
-    from constructs_obs.free_tier import count_billables
+    from constructs_obs.checks.free_tier import count_billables
 
     template = {
         "Resources": {

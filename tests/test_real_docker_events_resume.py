@@ -22,9 +22,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from constructs_obs.docker_events import CONTAINER_CRASH_PATTERN
-from constructs_obs.filter_pattern import matches
-from constructs_obs.host import ObservedEc2Host
+from constructs_obs.host.docker_events import CONTAINER_CRASH_PATTERN
+from constructs_obs.host.instance import ObservedEc2Host
+from constructs_obs.testing.filter_pattern import matches
 from stacks.staging import STACK_NAME
 from tests.realenv import DockerDaemon, SystemdHost, boot_systemd_host
 from tests.user_data import setup_script
@@ -209,7 +209,7 @@ def test_rotations_keep_a_bounded_number_of_files(events_host: SystemdHost) -> N
 
 
 def test_the_program_is_posix_sh() -> None:
-    from constructs_obs.docker_events import docker_events_program
+    from constructs_obs.host.docker_events import docker_events_program
 
     result = subprocess.run(
         ["sh", "-n"], input=docker_events_program(), text=True, capture_output=True, check=False

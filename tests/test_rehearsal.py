@@ -53,4 +53,3 @@ def test_what_is_kept_and_the_way_back(report: Report) -> None:
     # (CloudFormation User Guide, "Import AWS resources into a CloudFormation stack automatically").
     assert set(report.recreate_actions.values()) == {"Add"}
     assert report.recreated_with_import.startswith("ROLLBACK_COMPLETE")
-

@@ -20,7 +20,12 @@ def setup_script(template: dict[str, Any]) -> str:
 
     The agent writes the ``commands`` list one element per line into the script file it runs.
     """
-    associations = [r for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Association"]
+    # The setup carries the host's metadata; the host's termination-protection association does not.
+    associations = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SSM::Association" and "ConstructsObs::Host" in r.get("Metadata", {})
+    ]
     assert len(associations) == 1, f"expected one setup association, found {len(associations)}"
     props = associations[0]["Properties"]
     assert props["Name"] == "AWS-RunShellScript"
