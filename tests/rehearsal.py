@@ -110,6 +110,21 @@ def _messages(
     return seen
 
 
+def _stack_args(body: dict[str, Any]) -> dict[str, Any]:
+    return {"StackName": STACK, "TemplateBody": json.dumps(body), "Capabilities": ["CAPABILITY_NAMED_IAM"]}
+
+
+def _operate(report: Report, cfn: Any, step: str, expected: str, call: Callable[[], Any]) -> None:
+    """Run one stack operation, wait for its end, time it; fail naming the failed resources unless ``expected``."""
+    started = time.monotonic()
+    call()
+    status = _wait_stack(cfn, STACK)
+    report.seconds[step] = time.monotonic() - started
+    report.say(f"{step}: {status} in {report.seconds[step]:.1f} s")
+    if status != expected:
+        raise AssertionError(f"{step} ended {status}: {_failures(cfn, STACK)}")
+
+
 def _reevaluate(cw: Any, name: str) -> None:
     """Put the alarm again with its own configuration: LocalStack evaluates an alarm when it is put."""
     alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
@@ -140,13 +155,7 @@ def rehearse(ls: LocalStack, workdir: Path) -> Report:
     report.seconds["synth"] = time.monotonic() - started
 
     # 1. Create.
-    step = time.monotonic()
-    cfn.create_stack(StackName=STACK, TemplateBody=json.dumps(first), Capabilities=["CAPABILITY_NAMED_IAM"])
-    status = _wait_stack(cfn, STACK)
-    report.seconds["create"] = time.monotonic() - step
-    report.say(f"create: {status} in {report.seconds['create']:.1f} s")
-    if status != "CREATE_COMPLETE":
-        raise AssertionError(f"create ended {status}: {_failures(cfn, STACK)}")
+    _operate(report, cfn, "create", "CREATE_COMPLETE", lambda: cfn.create_stack(**_stack_args(first)))
     outputs = {
         o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
     }
@@ -226,14 +235,8 @@ def rehearse(ls: LocalStack, workdir: Path) -> Report:
     )
 
     # 5. Update with a changed setting (an alarm email): in place.
-    step = time.monotonic()
     changed = template(workdir / "changed", alarm_emails="ops@example.com")
-    cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(changed), Capabilities=["CAPABILITY_NAMED_IAM"])
-    status = _wait_stack(cfn, STACK)
-    report.seconds["update"] = time.monotonic() - step
-    report.say(f"update (alarm email added): {status} in {report.seconds['update']:.1f} s")
-    if status != "UPDATE_COMPLETE":
-        raise AssertionError(f"update ended {status}: {_failures(cfn, STACK)}")
+    _operate(report, cfn, "update", "UPDATE_COMPLETE", lambda: cfn.update_stack(**_stack_args(changed)))
 
     # 6. Delete; what is kept.
     step = time.monotonic()

@@ -26,7 +26,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
 
 def test_the_staging_stack_deploys_updates_and_deletes(report: Report) -> None:
     assert report.steps[0].startswith("create: CREATE_COMPLETE")
-    assert any(s.startswith("update (alarm email added): UPDATE_COMPLETE") for s in report.steps)
+    assert any(s.startswith("update: UPDATE_COMPLETE") for s in report.steps)
     assert any(s.startswith("delete: DELETE_COMPLETE") for s in report.steps)
 
 
