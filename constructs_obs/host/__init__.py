@@ -6,7 +6,8 @@
 - :mod:`~constructs_obs.host.observability`: :class:`~constructs_obs.host.observability.HostObservability`, the
   observability of an instance made anywhere (setup, grants, docker-events, agent, metrics).
 - :mod:`~constructs_obs.host.instance`: :class:`~constructs_obs.host.instance.ObservedEc2Host`, a secure EC2
-  Docker host: an ``ec2.Instance`` plus a ``HostObservability``.
+  Docker host: an ``ec2.Instance`` plus a ``HostObservability``, whose termination protection the host switches on
+  after the deploy (:mod:`~constructs_obs.host.protection`).
 - The parts they are made of: :mod:`~constructs_obs.host.setup` (the SSM State Manager association that sets the
   host up), :mod:`~constructs_obs.host.agent` (the CloudWatch agent), :mod:`~constructs_obs.host.docker_events`
   (container crash events and their metric), :mod:`~constructs_obs.host.log_groups` (one log group per
