@@ -136,7 +136,10 @@ class _LastOfTheStack:
             return
         if node.cfn_options.condition is not None or _depends_on(node, self._last):
             return
-        self._last.add_resource_dependency(node)
+        # addResourceDependency is newer than the library's aws-cdk-lib floor (2.208.0), where the same method is
+        # addDependency (deprecated since, with a warning at every call).
+        depend = getattr(self._last, "add_resource_dependency", None) or self._last.add_dependency
+        depend(node)
 
 
 def _depends_on(resource: CfnResource, target: CfnResource, seen: set[str] | None = None) -> bool:
