@@ -83,6 +83,8 @@ class Association:
     runs: dict[str, Run] = field(default_factory=dict)
     #: The association's current version (``DescribeAssociation``); every run above ran version 1.
     version: str = "1"
+    #: Whether it is a host's setup (the host's termination-protection association is not).
+    setup: bool = True
 
 
 @dataclass
@@ -98,10 +100,10 @@ class MotoGaps:
         self.alarm_history.clear()
 
     def association_on(self, instance_id: str) -> Association:
-        """The association that targets ``instance_id``."""
+        """The setup association that targets ``instance_id``."""
         for by_id in self.associations.values():
             for association in by_id.values():
-                if instance_id in association.instance_ids:
+                if instance_id in association.instance_ids and association.setup:
                     return association
         raise KeyError(f"no association targets {instance_id}")
 
@@ -176,6 +178,8 @@ class AssociationThroughCloudFormation(CloudFormationModel):
         instances += [str(props["InstanceId"])] if props.get("InstanceId") else []
         now = datetime.now(timezone.utc)
         association = Association(str(uuid.uuid4()), props["Name"], instances, now)
+        # The host's setup is the association that carries its metadata (the termination-protection one does not).
+        association.setup = "ConstructsObs::Host" in (cloudformation_json.get("Metadata") or {})
         for instance in instances:
             association.runs[instance] = Run(
                 association.association_id,

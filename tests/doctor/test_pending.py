@@ -25,6 +25,7 @@ from stacks.staging import STACK_NAME
 from tests.doctor.conftest import moto_session
 from tests.doctor.deployment import Deployment, deploy
 from tests.doctor.helpers import MOTO_CFN_WARNINGS, rows, summary_of
+from tests.doctor.moto_gaps import GAPS
 
 pytestmark = [pytest.mark.filterwarnings(MOTO_CFN_WARNINGS), pytest.mark.xdist_group("doctor-pending")]
 
@@ -65,8 +66,13 @@ def moments(fresh: Deployment) -> dict[str, datetime]:
     ]
     [stack] = fresh.client("cloudformation").describe_stacks(StackName=fresh.stack_name)["Stacks"]
     ssm = fresh.client("ssm")
-    [setup] = ssm.describe_instance_associations_status(InstanceId=host.instance_id)[
-        "InstanceAssociationStatusInfos"
+    setup_id = GAPS.association_on(host.instance_id).association_id  # not the termination-protection one
+    [setup] = [
+        s
+        for s in ssm.describe_instance_associations_status(InstanceId=host.instance_id)[
+            "InstanceAssociationStatusInfos"
+        ]
+        if s["AssociationId"] == setup_id
     ]
     return {
         "launched": instance["LaunchTime"],
