@@ -31,23 +31,11 @@ def test_t3_small_with_basic_monitoring_and_termination_protection_after_the_dep
     assert (props["InstanceType"], props["Monitoring"]) == ("t3.small", False)
     # Never at launch: the rollback of a failed create must be able to terminate it (tests/test_lifecycle.py).
     assert "DisableApiTermination" not in props
-    commands = [
-        a["Properties"]["Parameters"]["commands"]
-        for a in staging.find_resources("AWS::SSM::Association").values()
-        if "--disable-api-termination" in json.dumps(a["Properties"]["Parameters"])
+    # Switched on by an Automation runbook once the stack is deployed (tests/test_lifecycle.py walks it).
+    runbooks = staging.find_resources("AWS::SSM::Document", {"Properties": {"DocumentType": "Automation"}})
+    assert [r["Properties"]["Content"]["mainSteps"][0]["inputs"]["Api"] for r in runbooks.values()] == [
+        "ModifyInstanceAttribute"
     ]
-    assert len(commands) == 1
-    instance = logical_id(staging, "AWS::EC2::Instance")
-    assert {
-        "Fn::Join": [
-            "",
-            [
-                "aws ec2 modify-instance-attribute --region us-east-2 --instance-id ",
-                {"Ref": instance},
-                " --disable-api-termination",
-            ],
-        ]
-    } in commands[0]
 
 
 def test_ami_is_resolved_at_launch_so_a_new_ami_never_replaces_the_host(staging: assertions.Template) -> None:
@@ -151,29 +139,10 @@ def test_role_policy_is_log_writes_session_manager_and_own_metrics_and_nothing_e
 ) -> None:
     role = logical_id(staging, "AWS::IAM::Role", RoleName="ai-tutor-staging-ec2-role")
     policies = staging.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
-    assert len(policies) == 2
-    protection = next(
-        p for p in policies.values() if "TerminationProtection" in p["Metadata"]["aws:cdk:path"]
-    )
-    # The host may switch on its own instance's termination protection (and modify nothing else).
-    assert protection["Properties"]["PolicyDocument"]["Statement"] == [
-        {
-            "Action": "ec2:ModifyInstanceAttribute",
-            "Effect": "Allow",
-            "Resource": {
-                "Fn::Join": [
-                    "",
-                    [
-                        "arn:aws:ec2:us-east-2:",
-                        {"Ref": "AWS::AccountId"},
-                        ":instance/",
-                        {"Ref": logical_id(staging, "AWS::EC2::Instance")},
-                    ],
-                ]
-            },
-        }
-    ]
-    default = next(p for p in policies.values() if p is not protection)
+    # One policy: switching on the host's termination protection is the Automation runbook's role's, not the host's
+    # (tests/test_lifecycle.py).
+    assert len(policies) == 1
+    (default,) = policies.values()
     statements = default["Properties"]["PolicyDocument"]["Statement"]
     # The docker-events and Prometheus groups (written by the CloudWatch agent) merge into the container groups'
     # statement.
@@ -401,7 +370,11 @@ def test_own_role_and_security_group_are_used() -> None:
     assert host.role is role and host.security_group is group
     assert host.grant_principal is role.grant_principal
     template = assertions.Template.from_stack(stack)
-    template.resource_count_is("AWS::IAM::Role", 1)
+    # The team's role, and the termination-protection runbook's own (assumed by Systems Manager, not EC2).
+    roles = template.find_resources("AWS::IAM::Role")
+    assert sorted(
+        r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] for r in roles.values()
+    ) == ["ec2.amazonaws.com", "ssm.amazonaws.com"]
     template.resource_count_is("AWS::EC2::SecurityGroup", 1)
     props = _instance(template)
     assert props["SecurityGroupIds"] == [

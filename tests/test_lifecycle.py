@@ -38,11 +38,17 @@ def _resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _protection(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The association that runs the stack's Automation runbook (the host's termination protection)."""
+    runbooks = {
+        logical_id
+        for logical_id, resource in _resources(template).items()
+        if resource["Type"] == "AWS::SSM::Document" and resource["Properties"]["DocumentType"] == "Automation"
+    }
     found = [
         (logical_id, resource)
         for logical_id, resource in _resources(template).items()
         if resource["Type"] == "AWS::SSM::Association"
-        and "--disable-api-termination" in json.dumps(resource["Properties"].get("Parameters", {}))
+        and resource["Properties"]["Name"] in [{"Ref": r} for r in runbooks]
     ]
     assert len(found) == 1
     return found[0]
@@ -161,3 +167,94 @@ def test_operators_are_sent_to_the_agents_live_configuration() -> None:
     from constructs_obs.contract import AGENT_LIVE_CONFIG_PATH
 
     assert live == AGENT_LIVE_CONFIG_PATH
+
+
+def test_the_runbook_protects_the_host_with_a_role_of_its_own(staging_template_json: dict[str, Any]) -> None:
+    """The host's role cannot modify its instance (a process on the host could change its own security groups):
+    the runbook runs as a role only this account's Automation may assume, allowed that one call on that one
+    instance (trust conditions as the Systems Manager User Guide's "Configure a service role for Automation")."""
+    resources = _resources(staging_template_json)
+    _, association = _protection(staging_template_json)
+    instance = next(k for k, r in resources.items() if r["Type"] == "AWS::EC2::Instance")
+    assert association["Properties"]["Targets"] == [{"Key": "ParameterValues", "Values": [{"Ref": instance}]}]
+    assert association["Properties"]["AutomationTargetParameterName"] == "InstanceId"
+    assert association["Properties"]["WaitForSuccessTimeoutSeconds"] == 600
+    (role_arn,) = association["Properties"]["Parameters"]["AutomationAssumeRole"]
+    role = role_arn["Fn::GetAtt"][0]
+    assert resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {
+                    "aws:SourceArn": {
+                        "Fn::Join": [
+                            "",
+                            ["arn:aws:ssm:us-east-2:", {"Ref": "AWS::AccountId"}, ":automation-execution/*"],
+                        ]
+                    }
+                },
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "ssm.amazonaws.com"},
+        }
+    ]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    ]
+    assert policies == [
+        [
+            {
+                "Action": "ec2:ModifyInstanceAttribute",
+                "Effect": "Allow",
+                "Resource": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:aws:ec2:us-east-2:",
+                            {"Ref": "AWS::AccountId"},
+                            ":instance/",
+                            {"Ref": instance},
+                        ],
+                    ]
+                },
+            }
+        ]
+    ]
+    # Nothing else in the stack may modify an instance.
+    grants = [
+        statement
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+        if "ec2:ModifyInstanceAttribute" in json.dumps(statement["Action"])
+    ]
+    assert len(grants) == 1
+
+
+def test_the_runbook_makes_a_valid_modify_instance_attribute_request(
+    staging_template_json: dict[str, Any],
+) -> None:
+    """aws:executeAwsApi sends its inputs (less Service and Api) as the API's request (Systems Manager User Guide,
+    "aws:executeAwsApi"): checked against botocore's EC2 service model, the request EC2 receives."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    _, association = _protection(staging_template_json)
+    runbook = _resources(staging_template_json)[association["Properties"]["Name"]["Ref"]]
+    content = runbook["Properties"]["Content"]
+    assert content["schemaVersion"] == "0.3"
+    assert content["assumeRole"] == "{{ AutomationAssumeRole }}"
+    assert sorted(content["parameters"]) == ["AutomationAssumeRole", "InstanceId"]
+    (step,) = content["mainSteps"]
+    assert step["action"] == "aws:executeAwsApi"
+    inputs = dict(step["inputs"])
+    assert (inputs.pop("Service"), inputs.pop("Api")) == ("ec2", "ModifyInstanceAttribute")
+    assert inputs == {"InstanceId": "{{ InstanceId }}", "DisableApiTermination": {"Value": True}}
+    model = botocore.session.get_session().get_service_model("ec2")
+    shape = model.operation_model("ModifyInstanceAttribute").input_shape
+    request = {**inputs, "InstanceId": "i-0123456789abcdef0"}
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()

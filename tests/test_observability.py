@@ -407,8 +407,10 @@ def test_observed_ec2_host_keeps_the_logical_ids_of_the_resources_it_held() -> N
         "HostDockerEventsLogGroup46554761": "AWS::Logs::LogGroup",
         "HostDockerEventsCrashFilter1B649644": "AWS::Logs::MetricFilter",
         # Not held by the observability: the host's own, switched on after the deploy (tests/test_lifecycle.py).
+        "HostTerminationProtectionRole8BC93751": "AWS::IAM::Role",
+        "HostTerminationProtectionRoleDefaultPolicyFB666D40": "AWS::IAM::Policy",
+        "HostTerminationProtectionRunbookA881AC37": "AWS::SSM::Document",
         "HostTerminationProtectionAssociation294D5C94": "AWS::SSM::Association",
-        "HostTerminationProtectionPolicy35F72084": "AWS::IAM::Policy",
     }
     # The host is named by its own path, not its observability's.
     (association,) = [

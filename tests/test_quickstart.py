@@ -243,7 +243,9 @@ def test_the_stack_synthesizes_with_the_readmes_names(quickstart: dict[str, Any]
     assert named("AWS::CloudWatch::Dashboard", "DashboardName") == ["shop-prod"]
     assert named("AWS::SNS::Subscription", "Endpoint") == ["oncall@example.com"]
     assert named("AWS::EC2::Instance", "InstanceType") == ["t3.small"]
-    assert len([r for r in resources if r["Type"] == "AWS::SSM::Association"]) == 1
+    # The host's setup (it describes the host for obs-doctor), and the runbook that protects it after the deploy.
+    associations = [r for r in resources if r["Type"] == "AWS::SSM::Association"]
+    assert sorted("ConstructsObs::Host" in r.get("Metadata", {}) for r in associations) == [False, True]
 
 
 def test_the_compose_logging_output_points_each_container_at_its_group(quickstart: dict[str, Any]) -> None:

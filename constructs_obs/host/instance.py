@@ -483,7 +483,7 @@ class ObservedEc2Host(Construct):
             # swaps the auto-assigned address for the Elastic IP under it.
             self.observability.setup.association.node.add_dependency(self.elastic_ip)
         self.termination_protection: TerminationProtection | None = (
-            TerminationProtection(self, "TerminationProtection", instance=self.instance, role=self.role)
+            TerminationProtection(self, "TerminationProtection", instance=self.instance)
             if termination_protection
             else None
         )
