@@ -373,7 +373,8 @@ def test_own_role_and_security_group_are_used() -> None:
     # The team's role, and the termination-protection runbook's own (assumed by Systems Manager, not EC2).
     roles = template.find_resources("AWS::IAM::Role")
     assert sorted(
-        r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] for r in roles.values()
+        r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+        for r in roles.values()
     ) == ["ec2.amazonaws.com", "ssm.amazonaws.com"]
     template.resource_count_is("AWS::EC2::SecurityGroup", 1)
     props = _instance(template)

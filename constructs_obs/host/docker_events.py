@@ -30,7 +30,7 @@ rotated ``.1`` file when the current one has none) and runs ``docker events --si
 Docker 20.10 (tests/test_real_docker_events.py): ``--since T`` includes an event at exactly ``T`` and ``T + 1 ns``
 does not, so the last recorded event is not written again; ``--since`` without ``--until`` first replays the
 daemon's past events, then follows new ones. The daemon keeps its past events in memory only (the last 256 of all
-kinds, moby ``daemon/events``), so a crash while the daemon itself restarts, or more than 256 events during a stop
+kinds: ``eventsLimit = 256`` in moby's ``daemon/events/events.go``), so a crash while the daemon itself restarts, or more than 256 events during a stop
 of the service, can still be missed. With no event recorded yet (a new host) it starts from now.
 
 **The file is rotated** by logrotate (:func:`docker_events_logrotate`, installed in ``/etc/logrotate.d``; Amazon Linux 2023
