@@ -137,7 +137,11 @@ def test_own_region_and_subnet(shop: assertions.Template) -> None:
             "ImageId": "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
         },
     )
-    role = logical_id(shop, "AWS::IAM::Role")
+    # The host's role (EC2 assumes it); the termination-protection runbook's role is assumed by SSM.
+    ec2_trust = assertions.Match.object_like(
+        {"Statement": [assertions.Match.object_like({"Principal": {"Service": "ec2.amazonaws.com"}})]}
+    )
+    role = logical_id(shop, "AWS::IAM::Role", AssumeRolePolicyDocument=ec2_trust)
     shop.has_resource_properties(
         "AWS::IAM::Policy",
         {

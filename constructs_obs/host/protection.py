@@ -145,8 +145,10 @@ class TerminationProtection(Construct):
         )
         acknowledge(self.role, PROTECTION_POLICY)
         acknowledge(instance, AFTER_DEPLOY)
+        # DocumentFormat JSON is Systems Manager's default ("JSON is the default format": the CreateDocument API
+        # reference); written out because moto's CloudFormation, which the doctor's tests deploy into, requires it.
         self.runbook = ssm.CfnDocument(
-            self, "Runbook", document_type="Automation", content=protection_runbook()
+            self, "Runbook", document_type="Automation", document_format="JSON", content=protection_runbook()
         )
         self.association = ssm.CfnAssociation(
             self,
