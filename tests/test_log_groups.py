@@ -70,6 +70,26 @@ def test_retention_and_removal_policy_are_configurable() -> None:
     )
 
 
+def test_infinite_retention_writes_no_retention_so_adopted_history_never_expires() -> None:
+    # CloudWatch Logs keeps a group's events forever when it has no retention policy (its default); an AWS::Logs::
+    # LogGroup without RetentionInDays is such a group. Adopting groups that never expire (docs/migration.md) with
+    # RetentionInDays set would make the next deploy delete every older event. The host's own groups follow.
+    from aws_cdk import aws_ec2 as ec2
+
+    from constructs_obs import ObservedEc2Host
+
+    stack = _stack()
+    groups = ContainerLogGroups(
+        stack, "Logs", prefix="/shop", containers=["api"], retention=logs.RetentionDays.INFINITE
+    )
+    ObservedEc2Host(stack, "Host", vpc=ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=0), log_groups=groups)
+    found = assertions.Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert {r["Properties"]["LogGroupName"]: r["Properties"] for r in found.values()} == {
+        "/shop/api": {"LogGroupName": "/shop/api"},
+        "/shop/docker-events": {"LogGroupName": "/shop/docker-events"},
+    }
+
+
 def test_grant_write_is_exactly_two_actions_on_exactly_these_groups() -> None:
     stack = _stack()
     groups = ContainerLogGroups(stack, "Logs", prefix="/shop", containers=["api", "worker"])

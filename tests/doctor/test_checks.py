@@ -237,6 +237,38 @@ def test_log_group_retention_changed(healthy: Deployment) -> None:
     )
 
 
+def test_log_group_that_keeps_more_history_never_gets_a_cut_proposed_without_its_cost(
+    healthy: Deployment,
+) -> None:
+    # An adopted group that never expires (CloudWatch Logs' default: no retention policy) under a stack that says 30
+    # days: PutRetentionPolicy with 30 would delete every older event (CloudWatch Logs API Reference,
+    # PutRetentionPolicy), so the row warns, offers to keep the history first, and names what the cut deletes.
+    logs = healthy.client("logs")
+    logs.delete_retention_policy(logGroupName="/ai-tutor/backend")
+    logs.put_retention_policy(logGroupName="/ai-tutor/frontend", retentionInDays=400)
+
+    report = healthy.doctor()
+    rows = {r.resource: r for r in report.results if r.check == "log-group" and r.status is Status.WARN}
+    assert sorted(rows) == ["/ai-tutor/backend", "/ai-tutor/frontend"]
+    backend, frontend = rows["/ai-tutor/backend"], rows["/ai-tutor/frontend"]
+    assert backend.detail == (
+        "events never expire, the stack sets 30 days: the group keeps more history than the stack says"
+    )
+    assert backend.next_step.startswith(
+        "To keep that history, set the stack's retention to the group's (RetentionDays.INFINITE) and deploy. "
+        "Applying the stack's 30 days instead deletes every event older than 30 days at once (/ai-tutor/backend: "
+        "created "
+    )
+    assert (
+        "GB stored); only if you mean to: aws logs put-retention-policy --log-group-name /ai-tutor/backend "
+        "--retention-in-days 30 --region us-east-2" in backend.next_step
+    )
+    assert "(the RetentionDays of 400 days)" in frontend.next_step
+    assert "deletes every event older than 30 days" in frontend.next_step
+    # Not a failure: nothing is lost while the group keeps more than the stack says.
+    assert report.exit_code == 0
+
+
 def test_log_group_that_never_received_anything(healthy: Deployment) -> None:
     logs = healthy.client("logs")
     logs.delete_log_group(logGroupName="/ai-tutor/nginx")

@@ -33,6 +33,63 @@ def _retention_text(days: int | None) -> str:
     return "never expire" if days is None else f"{days} days"
 
 
+def _keeps_longer(actual: int | None, expected: int | None) -> bool:
+    """Whether a group that keeps events ``actual`` days (None: never expire) keeps them longer than ``expected``."""
+    return expected is not None and (actual is None or actual > expected)
+
+
+def _history(group: LogGroupTypeDef, now: datetime) -> str:
+    """How much history the group holds, from what DescribeLogGroups says: its age and stored bytes."""
+    parts = []
+    created = group.get("creationTime")
+    if created:
+        parts.append(f"created {ago(datetime.fromtimestamp(created / 1000, tz=timezone.utc), now)}")
+    stored = group.get("storedBytes")
+    if stored is not None:
+        parts.append(f"{stored / 1_000_000_000:.2f} GB stored")
+    return ", ".join(parts) or "its age and size unknown"
+
+
+def _retention_row(
+    name: str, group: LogGroupTypeDef, actual: int | None, expected: int | None, region: str, now: datetime
+) -> CheckResult:
+    """The row of a group whose retention is not the template's.
+
+    A group that keeps events *longer* than the stack says is a warning, never a proposal to cut: setting the
+    shorter retention makes CloudWatch Logs delete every event older than it ("Events that are older than the new
+    retention period are deleted", CloudWatch Logs API Reference, PutRetentionPolicy). The row says what that would
+    delete and offers first to keep it (the stack's retention set to the group's). A group that keeps events
+    *shorter* than the stack says loses history sooner than intended: a failure, and restoring the stack's
+    (longer) retention deletes nothing.
+    """
+    kept = "events never expire" if actual is None else f"events expire after {actual} days"
+    found = f"{kept}, the stack sets {_retention_text(expected)}"
+    if _keeps_longer(actual, expected):
+        keep = "RetentionDays.INFINITE" if actual is None else f"the RetentionDays of {actual} days"
+        return CheckResult(
+            "log-group",
+            Status.WARN,
+            name,
+            f"{found}: the group keeps more history than the stack says",
+            f"To keep that history, set the stack's retention to the group's ({keep}) and deploy. Applying the "
+            f"stack's {expected} days instead deletes every event older than {expected} days at once ({name}: "
+            f"{_history(group, now)}); only if you mean to: aws logs put-retention-policy --log-group-name {name} "
+            f"--retention-in-days {expected} --region {region}",
+        )
+    fix = (
+        f"aws logs put-retention-policy --log-group-name {name} --retention-in-days {expected}"
+        if expected is not None
+        else f"aws logs delete-retention-policy --log-group-name {name}"
+    )
+    return CheckResult(
+        "log-group",
+        Status.FAIL,
+        name,
+        found,
+        f"Restore the stack's retention: {fix} --region {region}",
+    )
+
+
 def _expected_retention(properties: Mapping[str, Any]) -> tuple[bool, int | None]:
     """(known, days): days is None for "never expire"; known is False when the template computes it."""
     value = properties.get("RetentionInDays")
@@ -146,20 +203,7 @@ def check_log_groups(
         known = known and inv.template_read
         actual = group.get("retentionInDays")
         if known and actual != expected:
-            fix = (
-                f"aws logs put-retention-policy --log-group-name {name} --retention-in-days {expected}"
-                if expected is not None
-                else f"aws logs delete-retention-policy --log-group-name {name}"
-            )
-            rows.append(
-                CheckResult(
-                    "log-group",
-                    Status.FAIL,
-                    name,
-                    f"events expire after {_retention_text(actual)}, the stack sets {_retention_text(expected)}",
-                    f"Restore the stack's retention: {fix} --region {inv.region}",
-                )
-            )
+            rows.append(_retention_row(name, group, actual, expected, inv.region, now))
         else:
             quiet_ok = (
                 "" if container_group else "; no container ships to it, so recent events are not required"
