@@ -6,7 +6,11 @@ Context (``cdk synth -c key=value``):
   vpc_id        an existing VPC to look up instead of creating one (needs an account: see below)
   account       the AWS account to pin the stack to (default: none, so synth needs no credentials;
                 with vpc_id and no account, CDK_DEFAULT_ACCOUNT from the CLI's credentials is used)
-  adopt_log_groups  "true": only the log groups, to `cdk import` existing ones (docs/migration.md)
+  existing_instance  {"instance_id": "i-...", "role_name": "..."}: observe that running instance instead of creating
+                a host (docs/migration.md, keep the instance); set it in cdk.json, where every deploy reads it
+  host_role_name  the name of the role of the host the stack creates (default ai-tutor-staging-ec2-role, the seed's)
+  host_move     {"bucket_name": "...", "from_role_name": "..."}: the bucket a database dump travels through while
+                the app moves to a new host (docs/migration.md, move to a new host); in cdk.json for the move only
   rehearsal     true to leave out Lambda-backed custom resources (the LocalStack rehearsal, make rehearse)
   termination_protection  true to refuse a deletion of the stack (default: false; set it once the first deploy
                 succeeded: the CLI cannot clean up a failed first create of a protected stack, docs/usage.md)
@@ -16,13 +20,23 @@ Context (``cdk synth -c key=value``):
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_obs.checks.free_tier import FreeTierCheck
-from stacks.staging import REGION, STACK_NAME, AiTutorStagingStack
+from stacks.staging import REGION, SEED_ROLE_NAME, STACK_NAME, AiTutorStagingStack, ExistingInstance, HostMove
+
+#: Context keys this app once read and no longer does, with why: a key that changes what a deploy removes is refused
+#: by name rather than ignored.
+RETIRED_CONTEXT = {
+    "adopt_log_groups": "the import-only stack is its own app now, so that no deploy can use it: "
+    'cdk import --app "python import_app.py" (docs/migration.md)',
+}
 
 
 def _emails(value: object) -> list[str]:
@@ -43,6 +57,26 @@ def _flag(name: str, value: object) -> bool:
     raise TypeError(f"context {name} must be true or false, got {value!r}")
 
 
+def _record(name: str, value: object, cls: type[ExistingInstance] | type[HostMove]) -> Any:
+    """A context value that is a JSON object (cdk.json) or a JSON string (``-c key='{...}'``) -> ``cls``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise TypeError(f"context {name} must be a JSON object, got {value!r}") from None
+    fields = {f.name for f in dataclasses.fields(cls)}
+    required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+    if not isinstance(value, dict) or not required <= set(value) or not set(value) <= fields:
+        raise TypeError(
+            f"context {name} must be a JSON object with {', '.join(sorted(required))}"
+            + (f" (and optionally {', '.join(sorted(fields - required))})" if fields - required else "")
+            + f", got {value!r}"
+        )
+    return cls(**{k: str(v) for k, v in value.items()})
+
+
 def add_validation_plugins(app: cdk.App) -> None:
     """The checks every synth of this app runs (the benchmark's floor app registers the same).
 
@@ -58,6 +92,9 @@ def add_validation_plugins(app: cdk.App) -> None:
 def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None) -> cdk.App:
     """Build the staging app from context and environment (see :func:`add_validation_plugins`)."""
     app = app or cdk.App()
+    for key, why in RETIRED_CONTEXT.items():
+        if app.node.try_get_context(key) is not None:
+            raise ValueError(f"context {key} is no longer read by this app: {why}")
     add_validation_plugins(app)
     environ = dict(os.environ) if environ is None else environ
     vpc_id = app.node.try_get_context("vpc_id") or None
@@ -75,7 +112,11 @@ def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None)
         env=cdk.Environment(account=account, region=REGION),
         alarm_emails=_emails(app.node.try_get_context("alarm_emails")),
         vpc_id=vpc_id,
-        log_groups_only=str(app.node.try_get_context("adopt_log_groups")).lower() == "true",
+        existing_instance=_record(
+            "existing_instance", app.node.try_get_context("existing_instance"), ExistingInstance
+        ),
+        host_role_name=str(app.node.try_get_context("host_role_name") or SEED_ROLE_NAME),
+        host_move=_record("host_move", app.node.try_get_context("host_move"), HostMove),
         termination_protection=_flag(
             "termination_protection", app.node.try_get_context("termination_protection")
         ),

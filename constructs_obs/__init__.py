@@ -7,6 +7,7 @@
   role's grants, the metric methods.
 - :class:`ObservedEc2Host`: a secure-by-default EC2 Docker host allowed to write only to those groups: an
   ``ec2.Instance`` plus a :class:`HostObservability`.
+- :class:`DataVolume`: the host's data (Docker's data root) on an encrypted volume that outlives the instance.
 - :class:`IObservedHost`: what alarms, queries and the dashboard read from a host; implemented by both.
 - :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
 - :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters, on a host's containers
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from constructs_obs.alarms.notifier import AlarmGraph
     from constructs_obs.checks.free_tier import FreeTierCheck, count_billables
     from constructs_obs.host.agent import CloudWatchAgent
+    from constructs_obs.host.data_volume import DataVolume
     from constructs_obs.host.docker_events import DockerEventsLog
     from constructs_obs.host.images import al2023_at_launch
     from constructs_obs.host.instance import ObservedEc2Host
@@ -62,6 +64,7 @@ _EXPORTS = {
     "CachePerformance": "constructs_obs.host.prometheus.cache",
     "CloudWatchAgent": "constructs_obs.host.agent",
     "ContainerLogGroups": "constructs_obs.host.log_groups",
+    "DataVolume": "constructs_obs.host.data_volume",
     "DockerEventsLog": "constructs_obs.host.docker_events",
     "FreeTierCheck": "constructs_obs.checks.free_tier",
     "HostDashboard": "constructs_obs.views.dashboard",
@@ -84,6 +87,7 @@ __all__ = [
     "CachePerformance",
     "CloudWatchAgent",
     "ContainerLogGroups",
+    "DataVolume",
     "DockerEventsLog",
     "FreeTierCheck",
     "HostDashboard",

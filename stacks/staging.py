@@ -3,26 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_obs import (
     BasicAlarms,
     ContainerLogGroups,
+    DataVolume,
     HostDashboard,
+    HostObservability,
     LogPatternAlarms,
     ObservedEc2Host,
     SavedQueries,
 )
-from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.checks.compliance import acknowledge, declare, nag_label
 from constructs_obs.host.prometheus.cache import CachePerformance
 from constructs_obs.host.prometheus.scrape import PrometheusScrape
 
 STACK_NAME = "AiTutorStaging"
 REGION = "us-east-2"
+#: The seed's instance role (docs: "IAM Permissions"), the name of the role the stack's own host gets by default.
+SEED_ROLE_NAME = "ai-tutor-staging-ec2-role"
+#: How long the container log groups keep events. The import of existing groups (docs/migration.md, import_app.py)
+#: refuses to go on while this is shorter than what a group keeps today: the next deploy would delete the rest.
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+#: The staging host's data volume: Docker's data (named volumes, Postgres's among them) lives on it, not on the
+#: root volume, and outlives the instance (ObservedEc2Host(data_volume=...)).
+DATA_VOLUME = DataVolume(size_gib=20)
+
+
+@dataclass(frozen=True)
+class ExistingInstance:
+    """The instance the stack observes instead of creating one (docs/migration.md, "Keep the instance").
+
+    Attributes:
+        instance_id: the running instance, ``i-...``.
+        role_name: the role of its instance profile; it stays managed where it is (Terraform): the stack adds one
+            policy of its own to it.
+    """
+
+    instance_id: str
+    role_name: str
+
+
+@dataclass(frozen=True)
+class HostMove:
+    """Moving the app to a new host (docs/migration.md, "Move to a new host"): the bucket the database dump
+    travels through, created by hand for the move and deleted after it.
+
+    Attributes:
+        bucket_name: the bucket. The stack's host role may read and write its objects, and nothing else of S3.
+        from_role_name: the role of the host the dump comes from (an instance outside the stack), which may put
+            objects into the bucket for the move; None when that host is the stack's own.
+    """
+
+    bucket_name: str
+    from_role_name: str | None = None
+
 
 #: The custom resource CDK adds to every new VPC (feature flag @aws-cdk/aws-ec2:restrictDefaultSecurityGroup)
 #: to remove all rules from the VPC's default security group.
@@ -64,6 +108,17 @@ RESTRICT_DEFAULT_SG_DEPENDS_ON = declare(
     `DependsOn` its role although `Fn::GetAtt` on the role already implies it; harmless redundancy in code CDK
     generates. The custom resource itself is kept: it removes every rule from the VPC's default security group,
     with a role that may change that one group only.""",
+)
+
+MOVE_FROM_ROLE = declare(
+    "staging.move-from-role",
+    owner="AiTutorStagingStack(host_move=HostMove(from_role_name=...))",
+    target="MoveFromRole (the old host's role)",
+    rules=("AwsSolutions-IAM5[Action::s3:Abort*]", "AwsSolutions-IAM5[Resource::{objects}]"),
+    placeholders={"objects": "<the move bucket's ARN>/*"},
+    reason="""Only during a move to a new host: the old host's role may put objects (aws-cdk-lib's `grant_put`: the
+    object writes and aborting its own multipart uploads) into the one bucket the database dump travels through.
+    The policy goes with `host_move` once the move is done.""",
 )
 
 
@@ -127,7 +182,9 @@ class AiTutorStagingStack(Stack):
         *,
         alarm_emails: Sequence[str] = (),
         vpc_id: str | None = None,
-        log_groups_only: bool = False,
+        existing_instance: ExistingInstance | None = None,
+        host_role_name: str = SEED_ROLE_NAME,
+        host_move: HostMove | None = None,
         without_custom_resources: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -137,12 +194,24 @@ class AiTutorStagingStack(Stack):
             scope: the app.
             construct_id: the stack's id and name.
             alarm_emails: addresses subscribed to the alarm topic.
-            vpc_id: an existing VPC to look up instead of creating one.
-            log_groups_only: only the log groups, for adopting existing ones with `cdk import` (docs/migration.md).
+            vpc_id: an existing VPC to look up instead of creating one (not with ``existing_instance``).
+            existing_instance: observe this running instance (and its role) instead of creating a host: the
+                keep-the-instance path of docs/migration.md. The log groups and alarms have the same logical ids
+                either way.
+            host_role_name: the name of the role of the host the stack creates. Default the seed's
+                ``ai-tutor-staging-ec2-role``; another name when a role of that name still serves an instance
+                outside the stack, so that nothing has to be deleted before the stack creates its own.
+            host_move: the bucket a database dump travels through while the app moves to a new host, and the
+                role of the host it comes from (docs/migration.md, "Move to a new host"). Default: none.
             without_custom_resources: leave out the VPC's Lambda-backed custom resource that empties the default
                 security group, for the LocalStack rehearsal (LocalStack cannot run Lambda here; tests/rehearsal.py).
             kwargs: passed to ``Stack`` (env, description, termination_protection, ...).
         """
+        if existing_instance is not None and vpc_id:
+            raise ValueError(
+                f"vpc_id={vpc_id!r} chooses the VPC of a host the stack creates; with existing_instance="
+                f"{existing_instance.instance_id!r} the stack creates none: drop one of them"
+            )
         # Stack termination protection is off unless asked for (app.py: -c termination_protection=true): the CDK
         # CLI switches it on before it executes the first create's change set (aws-cdk
         # FullCloudFormationDeployment.changeSetDeployment), and cannot delete the ROLLBACK_COMPLETE stack a failed
@@ -156,42 +225,49 @@ class AiTutorStagingStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         self.logs = ContainerLogGroups(
-            self, "Logs", prefix="/ai-tutor", containers=["backend", "frontend", "nginx"]
-        )
-        if log_groups_only:
-            return
-
-        if vpc_id:
-            vpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=vpc_id)
-        else:
-            # Public subnets only, no NAT gateway: the host needs no private network and NAT costs money.
-            vpc = ec2.Vpc(
-                self,
-                "Vpc",
-                max_azs=2,
-                nat_gateways=0,
-                subnet_configuration=[
-                    ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
-                ],
-                restrict_default_security_group=False if without_custom_resources else None,
-            )
-            acknowledge(vpc, NO_FLOW_LOGS)
-            for subnet in vpc.public_subnets:
-                acknowledge(subnet, PUBLIC_SUBNETS)
-            provider = self.node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER)
-            if provider is not None:  # only with the feature flag on
-                acknowledge(provider.node.find_child("Handler"), RESTRICT_DEFAULT_SG_DEPENDS_ON)
-
-        self.host = ObservedEc2Host(
             self,
-            "Host",
-            vpc=vpc,
-            log_groups=self.logs,
-            role_name="ai-tutor-staging-ec2-role",
-            instance_name="ai-tutor-staging",
-            metrics_namespace="AiTutor/Staging",
-            prometheus_scrapes=[BACKEND_METRICS],
+            "Logs",
+            prefix="/ai-tutor",
+            containers=["backend", "frontend", "nginx"],
+            retention=LOG_RETENTION,
         )
+        bucket = (
+            s3.Bucket.from_bucket_name(self, "MoveBucket", host_move.bucket_name)
+            if host_move is not None
+            else None
+        )
+        self.host: ObservedEc2Host | HostObservability
+        if existing_instance is not None:
+            # The instance, its profile and role stay where they are (Terraform); the stack adds its setup and one
+            # policy of its own to the role. The role's SSM permissions come from where the role is managed.
+            self.host = HostObservability(
+                self,
+                "Host",
+                instance=existing_instance.instance_id,
+                role=iam.Role.from_role_name(self, "InstanceRole", existing_instance.role_name),
+                log_groups=self.logs,
+                metrics_namespace="AiTutor/Staging",
+                prometheus_scrapes=[BACKEND_METRICS],
+                transfer_bucket=bucket,
+            )
+        else:
+            self.host = ObservedEc2Host(
+                self,
+                "Host",
+                vpc=self._vpc(vpc_id, without_custom_resources),
+                log_groups=self.logs,
+                role_name=host_role_name,
+                instance_name="ai-tutor-staging",
+                metrics_namespace="AiTutor/Staging",
+                prometheus_scrapes=[BACKEND_METRICS],
+                data_volume=DATA_VOLUME,
+                transfer_bucket=bucket,
+            )
+        if bucket is not None and host_move is not None and host_move.from_role_name:
+            # The old host puts its dump into the bucket: its role may put objects there, and nothing else.
+            previous = iam.Role.from_role_name(self, "MoveFromRole", host_move.from_role_name)
+            bucket.grant_put(previous)
+            acknowledge(previous, MOVE_FROM_ROLE, objects=nag_label(self, bucket.arn_for_objects("*")))
         self.llm_cache = CachePerformance(
             source=self.host,
             hits="llm_cache_hits_total",
@@ -239,7 +315,7 @@ class AiTutorStagingStack(Stack):
         )
         self.dashboard = HostDashboard(self, "Dashboard", alarms=self.alarms, cache=self.llm_cache)
 
-        CfnOutput(self, "InstanceId", value=self.host.instance.instance_id, description="The EC2 host")
+        CfnOutput(self, "InstanceId", value=self.host.instance_id, description="The EC2 host")
         CfnOutput(self, "InstanceRoleName", value=self.host.role.role_name, description="The host's IAM role")
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="Alarm notifications")
         CfnOutput(
@@ -258,3 +334,26 @@ class AiTutorStagingStack(Stack):
             "publishes the backend's metrics port 9898 on 127.0.0.1 only: the host's CloudWatch agent scrapes it, "
             "nothing outside the host can reach it",
         )
+
+    def _vpc(self, vpc_id: str | None, without_custom_resources: bool) -> ec2.IVpc:
+        """The VPC the stack's host launches in: ``vpc_id`` looked up, or a new public-only one."""
+        if vpc_id:
+            return ec2.Vpc.from_lookup(self, "Vpc", vpc_id=vpc_id)
+        # Public subnets only, no NAT gateway: the host needs no private network and NAT costs money.
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+            ],
+            restrict_default_security_group=False if without_custom_resources else None,
+        )
+        acknowledge(vpc, NO_FLOW_LOGS)
+        for subnet in vpc.public_subnets:
+            acknowledge(subnet, PUBLIC_SUBNETS)
+        provider = self.node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER)
+        if provider is not None:  # only with the feature flag on
+            acknowledge(provider.node.find_child("Handler"), RESTRICT_DEFAULT_SG_DEPENDS_ON)
+        return vpc

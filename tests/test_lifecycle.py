@@ -62,13 +62,16 @@ def test_a_failed_first_create_leaves_nothing_behind(staging_template_json: dict
     }
     assert left == {}
     kept_after_create = {
-        resource["Properties"]["LogGroupName"]
+        resource["Properties"].get("LogGroupName", resource["Type"])
         for resource in _resources(staging_template_json).values()
         if resource.get("DeletionPolicy") == "RetainExceptOnCreate"
     }
-    # The named groups are still kept on deletion and replacement (that is their point).
+    # The named groups and the host's data volume (and its attachment) are still kept on deletion and replacement
+    # (that is their point); a rolled-back create removes them while they hold nothing.
     assert kept_after_create == {
-        f"/ai-tutor/{name}" for name in ("backend", "frontend", "nginx", "docker-events", "prometheus")
+        *(f"/ai-tutor/{name}" for name in ("backend", "frontend", "nginx", "docker-events", "prometheus")),
+        "AWS::EC2::Volume",
+        "AWS::EC2::VolumeAttachment",
     }
     for resource in _resources(staging_template_json).values():
         if resource.get("DeletionPolicy") == "RetainExceptOnCreate":

@@ -132,21 +132,6 @@ def test_vpc_lookup_uses_the_given_vpc(tmp_path: Any) -> None:
     template.has_resource_properties("AWS::EC2::SecurityGroup", {"VpcId": "vpc-0123456789abcdef0"})
 
 
-def test_adopt_log_groups_builds_only_the_groups_with_the_full_stacks_logical_ids(
-    tmp_path: Any, staging: assertions.Template
-) -> None:
-    app = build_app(make_app(tmp_path, adopt_log_groups="true"), environ={})
-    template = app.synth().get_stack_by_name("AiTutorStaging").template
-    types = {r["Type"] for r in template["Resources"].values()}
-    assert types == {"AWS::Logs::LogGroup"}, "cdk import needs a stack of importable resources only"
-    names = {r["Properties"]["LogGroupName"] for r in template["Resources"].values()}
-    assert names == {"/ai-tutor/backend", "/ai-tutor/frontend", "/ai-tutor/nginx"}
-    # The full stack later owns the adopted groups under the same logical ids (no replacement).
-    assert set(template["Resources"]) <= set(staging.find_resources("AWS::Logs::LogGroup"))
-    # Import (cdk import, --import-existing-resources) needs DeletionPolicy Retain or RetainExceptOnCreate.
-    assert all(r["DeletionPolicy"] == "RetainExceptOnCreate" for r in template["Resources"].values())
-
-
 def test_without_emails_one_warning_says_how_this_app_takes_them(staging_app: Any) -> None:
     from aws_cdk.assertions import Annotations, Match
 

@@ -11,12 +11,14 @@ from aws_cdk import Annotations, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.checks.compliance import acknowledge, declare
 from constructs_obs.host.agent import CloudWatchAgent
+from constructs_obs.host.data_volume import DataVolume, HostDataVolume, validate_data_volume
 from constructs_obs.host.docker_events import DockerEventsLog
 from constructs_obs.host.images import AL2023_PARAMETERS as AL2023_PARAMETERS  # re-exported
 from constructs_obs.host.images import ImageFacts, al2023_at_launch, inspect_image
@@ -319,6 +321,7 @@ class ObservedEc2Host(Construct):
             :attr:`docker_events`, :attr:`agent`, :attr:`prometheus` and :attr:`metrics_namespace` are its.
         termination_protection: what switches the instance's termination protection on after the deploy, or
             None with ``termination_protection=False``.
+        data_volume: the data volume, its attachment and its mount step, or None without ``data_volume``.
     """
 
     def __init__(
@@ -345,6 +348,8 @@ class ObservedEc2Host(Construct):
         elastic_ip: bool = True,
         prometheus_scrapes: Sequence[PrometheusScrape] = (),
         allow_remote_login_from_internet: bool = False,
+        data_volume: DataVolume | None = None,
+        transfer_bucket: s3.IBucket | None = None,
     ) -> None:
         """Create the host.
 
@@ -397,6 +402,13 @@ class ObservedEc2Host(Construct):
             allow_remote_login_from_internet: let ``public_ports`` open 22 (SSH) or 3389 (RDP) to the whole
                 internet. Default off: the host's shell is Session Manager's, which needs no open port; open a
                 login port to your own network with ``host.connections.allow_from(...)`` instead.
+            data_volume: keep the app's data off the root volume
+                (:class:`~constructs_obs.host.data_volume.DataVolume`): an encrypted gp3 volume of its own, mounted
+                at Docker's data root by default, kept when the stack is deleted and never swapped under a running
+                host by a deploy (see :mod:`constructs_obs.host.data_volume`). Default: none; the root volume,
+                deleted with the instance, holds everything. A host that runs a database needs one.
+            transfer_bucket: a bucket whose objects the host's role may get and put, for a database dump on its
+                way between hosts (see ``HostObservability``). Default: none, no S3 access.
 
         Raises:
             TypeError: ``log_groups`` missing or not a :class:`ContainerLogGroups`, or another prop of the
@@ -429,6 +441,7 @@ class ObservedEc2Host(Construct):
             allow_remote_login_from_internet=allow_remote_login_from_internet,
         )
         scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
+        volume_options = validate_data_volume("data_volume", data_volume)
         instance_type = instance_type or ec2.InstanceType("t3.small")
         machine_image = machine_image or al2023_at_launch(instance_type)
         image = inspect_image(scope, machine_image, instance_type)
@@ -477,6 +490,18 @@ class ObservedEc2Host(Construct):
             metrics_namespace=metrics_namespace or default_metrics_namespace(self),
             prometheus_scrapes=scrapes,
             ssm_agent_permissions=True,
+            transfer_bucket=transfer_bucket,
+        )
+        self.data_volume: HostDataVolume | None = (
+            HostDataVolume(
+                self,
+                "DataVolume",
+                instance=self.instance,
+                options=volume_options,
+                setup=self.observability.setup,
+            )
+            if volume_options is not None
+            else None
         )
         if self.elastic_ip is not None:
             # The setup downloads packages (dnf): it starts once the public address is final, not while EC2

@@ -36,6 +36,7 @@ from aws_cdk import CfnResource, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_obs.checks import _validation as check
@@ -159,6 +160,32 @@ def _role_reference(grantee: iam.IGrantable) -> dict[str, str | None]:
     }
 
 
+#: What a host may do in its transfer bucket: put and get objects (a database dump on its way to a new host).
+TRANSFER_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:PutObject")
+
+TRANSFER_BUCKET_OBJECTS = declare(
+    "host.transfer-bucket-objects",
+    owner="HostObservability(transfer_bucket=...)",
+    target="the instance's role",
+    rules=("AwsSolutions-IAM5[Resource::{objects}]",),
+    placeholders={"objects": "<the transfer bucket's ARN>/*"},
+    reason="""Only when asked (`transfer_bucket=`): `s3:GetObject` and `s3:PutObject` on the objects of that one
+    bucket, which carries a database dump from the old host to the new one during a move (docs/migration.md). The
+    dump's object name is chosen at the move, so the statement names the bucket's objects, not one key.""",
+)
+
+
+def grant_transfer(bucket: s3.IBucket, role: iam.IRole) -> iam.Grant:
+    """Let ``role`` get and put the objects of ``bucket``, and nothing else of S3 (with the bucket's KMS key, if
+    it has one, for those objects only: aws-cdk-lib's key grant)."""
+    objects = bucket.arn_for_objects("*")
+    grant = iam.Grant.add_to_principal(grantee=role, actions=list(TRANSFER_ACTIONS), resource_arns=[objects])
+    if bucket.encryption_key is not None:
+        bucket.encryption_key.grant_encrypt_decrypt(role)
+    acknowledge(role, TRANSFER_BUCKET_OBJECTS, objects=nag_label(role, objects))
+    return grant
+
+
 def check_log_groups(log_groups: object) -> None:
     """``log_groups`` is a :class:`ContainerLogGroups` without a container named like a group the host needs."""
     if log_groups is None:
@@ -266,6 +293,7 @@ class HostObservability(Construct):
         metrics_namespace: str | None = None,
         prometheus_scrapes: Sequence[PrometheusScrape] = (),
         ssm_agent_permissions: bool = False,
+        transfer_bucket: s3.IBucket | None = None,
     ) -> None:
         """Attach the setup, grants and metrics to ``instance``.
 
@@ -289,6 +317,9 @@ class HostObservability(Construct):
                 Manager's channels and receive and report the setup association (the statements of
                 ``AmazonSSMManagedInstanceCore`` these use, scoped as far as the actions allow). Default off: the
                 role already has them, as an instance managed by Systems Manager does.
+            transfer_bucket: a bucket the host may get and put objects in (``s3:GetObject``, ``s3:PutObject`` on
+                its objects, and its KMS key for them), for carrying a database dump between hosts
+                (docs/migration.md, "Move to a new host"). Default: none, the role has no S3 access at all.
 
         Raises:
             TypeError: ``instance`` neither an ``ec2.IInstance`` nor a string, ``role`` missing with an instance
@@ -307,6 +338,8 @@ class HostObservability(Construct):
             check.metrics_namespace("metrics_namespace", metrics_namespace)
         scrapes = validate_scrapes("prometheus_scrapes", prometheus_scrapes, containers=log_groups.containers)
         check.require_bool("ssm_agent_permissions", ssm_agent_permissions)
+        if transfer_bucket is not None:
+            check.require_interface("transfer_bucket", transfer_bucket, "bucket_arn", "an s3.IBucket")
         super().__init__(scope, construct_id)
         self.instance_id = instance_id
         self.role = host_role
@@ -346,6 +379,8 @@ class HostObservability(Construct):
         if self.prometheus is not None:
             self.grants.append(self.prometheus.write_grant)
         self.grants.append(self.agent.put_metric_data_grant)
+        if transfer_bucket is not None:
+            self.grants.append(grant_transfer(transfer_bucket, host_role))
         self._refuse_immutable_role(host_role)
         # The setup starts the agent, which publishes at once: the role must allow it first.
         for grant in self.grants:

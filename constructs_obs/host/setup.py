@@ -192,12 +192,16 @@ class HostSetup(Construct):
         """The steps, in order."""
         return tuple(self._steps)
 
-    def add_step(self, step: SetupStep) -> None:
-        """Append ``step`` to the script (``ValueError`` when its text contains ``{{``)."""
+    def add_step(self, step: SetupStep, *, first: bool = False) -> None:
+        """Append ``step`` to the script, or put it before every other step with ``first`` (``ValueError`` when its
+        text contains ``{{``)."""
         no_template_braces("\n".join(step.commands))
         if any(s.name == step.name for s in self._steps):
             raise ValueError(f"the host setup already has a step named {step.name!r}")
-        self._steps.append(step)
+        if first:
+            self._steps.insert(0, step)
+        else:
+            self._steps.append(step)
         self.association.parameters = {
             "commands": self.script().splitlines(),
             "executionTimeout": [str(int(SCRIPT_EXECUTION_TIMEOUT.to_seconds()))],
