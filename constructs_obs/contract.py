@@ -61,6 +61,36 @@ CUSTOM_METRICS_METADATA_KEY = "ConstructsObs::CustomMetrics"
 #: ``{"BytesPerMonth": int, "Basis": "how the figure is made"}`` (read by :mod:`constructs_obs.checks.free_tier`).
 LOG_INGESTION_METADATA_KEY = "ConstructsObs::LogIngestion"
 
+#: What the SSM agent calls to register the instance with Systems Manager (on the account's instances).
+SSM_REGISTRATION_ACTION = "ssm:UpdateInstanceInformation"
+#: What the SSM agent needs for Session Manager's message channels and Run Command's messages: the channel actions
+#: of AmazonSSMManagedInstanceCore. None of them supports resource-level permissions.
+SSM_CHANNEL_ACTIONS: tuple[str, ...] = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
+#: What the SSM agent calls to receive and report State Manager associations (the association actions of
+#: AmazonSSMManagedInstanceCore, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
+#: AmazonSSMManagedInstanceCore.html). Run Command itself arrives over the ec2messages channel.
+STATE_MANAGER_ACTIONS: tuple[str, ...] = (
+    "ssm:DescribeAssociation",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:PutComplianceItems",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+)
+#: Reading the document the association runs (resource-scoped to that document).
+DOCUMENT_READ_ACTIONS: tuple[str, ...] = ("ssm:DescribeDocument", "ssm:GetDocument")
+
 #: The AWS-managed Command document that runs the setup script (``commands``) on Linux.
 RUN_SHELL_SCRIPT_DOCUMENT = "AWS-RunShellScript"
 #: What the setup script prints before each step (followed by the step's name), so its output says which ran.

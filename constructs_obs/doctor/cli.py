@@ -211,6 +211,10 @@ def main(
         return 2
     import boto3
 
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["preflight"]:
+        return preflight_main(arguments[1:], sleep=sleep)
+
     from constructs_obs.doctor import runner
     from constructs_obs.doctor.facts import DoctorOptions
     from constructs_obs.doctor.report import combined_exit_code
@@ -257,6 +261,83 @@ def main(
         with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
             print(output)
     return code
+
+
+def build_preflight_parser() -> argparse.ArgumentParser:
+    """``obs-doctor preflight``'s command line."""
+    parser = argparse.ArgumentParser(
+        prog="obs-doctor preflight",
+        description="Before any deploy, check that the library can attach to a running instance "
+        "(HostObservability): Amazon Linux 2023, registered and online in Systems Manager, a role that lets the SSM "
+        "agent receive the setup, the instance metadata service. It only reads (--deep: one read-only command on "
+        "the host).",
+        epilog="Exit codes: 0 every requirement met (warnings allowed), 1 one is not, 2 the preflight could not run, "
+        "3 something could not be checked.",
+    )
+    parser.add_argument(
+        "--instance", required=True, metavar="INSTANCE_ID", help="the instance, e.g. i-0123..."
+    )
+    parser.add_argument("--region", help="its region (default: the profile's or AWS_REGION)")
+    parser.add_argument("--profile", help="an AWS CLI profile (default: the standard credential chain)")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="also read the host's free memory (/proc/meminfo) through SSM Run Command (ssm:SendCommand): the "
+        "setup's dnf install needs some",
+    )
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table (default) or json"
+    )
+    return parser
+
+
+def preflight_main(argv: Sequence[str], *, sleep: Callable[[float], None] = time.sleep) -> int:
+    """``obs-doctor preflight``: print the requirements of one instance and return the exit code."""
+    import boto3
+
+    from constructs_obs.doctor.preflight import run_preflight
+    from constructs_obs.doctor.report import Report, Status
+
+    args = build_preflight_parser().parse_args(list(argv))
+    try:
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        region = args.region or session.region_name
+        if not region:
+            from botocore.exceptions import NoRegionError
+
+            raise NoRegionError()
+        found = run_preflight(session, args.instance, region=region, deep=args.deep, sleep=sleep)
+    except (Exception, KeyboardInterrupt) as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        reason = (
+            f"no instance {args.instance} in {args.region or 'the region'} (check --region and --profile)"
+            if code in ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
+            else cannot_run_reason(error, args.instance, args.region, args.profile)
+        )
+        print(f"obs-doctor preflight: cannot check {args.instance}: {reason}", file=sys.stderr)
+        return 2
+    report = Report(f"preflight {found.instance_id}", found.region, _now(), found.results)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "instance": found.instance_id,
+                    "region": found.region,
+                    "status": report.status.value,
+                    "exit_code": report.exit_code,
+                    "checks": [r.as_dict() for r in found.results],
+                },
+                indent=2,
+            )
+        )
+        return report.exit_code
+    lines = [f"obs-doctor preflight {found.instance_id} ({found.region}): {report.status.value.upper()}"]
+    for row in found.results:
+        lines.append(f"  {row.status.value.upper():<8}{row.check:<18}{row.resource}: {row.detail}")
+        if row.next_step and row.status is not Status.PASS:
+            lines.append(f"  {'':<8}{'':<18}next: {row.next_step}")
+    print("\n".join(lines))
+    return report.exit_code
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ from constructs_obs.checks.compliance import acknowledge, declare, nag_label
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     HOST_METADATA_KEY as HOST_METADATA_KEY,
 )
-from constructs_obs.contract import HostFields
+from constructs_obs.contract import SSM_CHANNEL_ACTIONS as SSM_CHANNEL_ACTIONS  # re-exported
+from constructs_obs.contract import SSM_REGISTRATION_ACTION, HostFields
 from constructs_obs.host.agent import CloudWatchAgent
 from constructs_obs.host.docker_events import DockerEventsLog
 from constructs_obs.host.log_groups import ContainerLogGroups
@@ -72,21 +73,6 @@ _INSTANCE_ID = re.compile(r"i-[0-9a-f]{8}(?:[0-9a-f]{9})?")
 #: The construct id that stands for its parent: aws-cdk-lib leaves a path component ``Default`` out of logical ids
 #: (``makeUniqueId`` in aws-cdk-lib core, ``HIDDEN_ID``), and this library leaves it out of a host's name.
 DEFAULT_ID = "Default"
-
-#: What the SSM agent needs for Session Manager's message channels (besides ssm:UpdateInstanceInformation):
-#: the channel actions of AmazonSSMManagedInstanceCore. None of them supports resource-level permissions.
-SSM_CHANNEL_ACTIONS: tuple[str, ...] = (
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-    "ec2messages:AcknowledgeMessage",
-    "ec2messages:DeleteMessage",
-    "ec2messages:FailMessage",
-    "ec2messages:GetEndpoint",
-    "ec2messages:GetMessages",
-    "ec2messages:SendReply",
-)
 
 SESSION_MANAGER_REGISTRATION = declare(
     "host.ssm-registration",
@@ -397,7 +383,7 @@ class HostObservability(Construct):
         account_instances = Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")
         grants = [
             iam.Grant.add_to_principal(
-                grantee=role, actions=["ssm:UpdateInstanceInformation"], resource_arns=[account_instances]
+                grantee=role, actions=[SSM_REGISTRATION_ACTION], resource_arns=[account_instances]
             ),
             iam.Grant.add_to_principal(grantee=role, actions=list(SSM_CHANNEL_ACTIONS), resource_arns=["*"]),
         ]

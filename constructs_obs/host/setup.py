@@ -43,11 +43,17 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.contract import (  # re-exported: the actions the setup grants and obs-doctor preflight checks
+    DOCUMENT_READ_ACTIONS as DOCUMENT_READ_ACTIONS,
+)
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     RUN_SHELL_SCRIPT_DOCUMENT as RUN_SHELL_SCRIPT_DOCUMENT,
 )
 from constructs_obs.contract import (
     SETUP_STEP_MARKER,
+)
+from constructs_obs.contract import (
+    STATE_MANAGER_ACTIONS as STATE_MANAGER_ACTIONS,
 )
 
 #: How long CloudFormation waits for the setup to succeed on the host before failing the deploy. A new host
@@ -55,21 +61,6 @@ from constructs_obs.contract import (
 DEFAULT_SETUP_TIMEOUT = Duration.minutes(15)
 #: How long the script itself may run on the host (the document's ``executionTimeout``).
 SCRIPT_EXECUTION_TIMEOUT = Duration.minutes(10)
-
-#: What the SSM agent calls to receive and report State Manager associations (the association actions of
-#: AmazonSSMManagedInstanceCore, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
-#: AmazonSSMManagedInstanceCore.html). Run Command itself arrives over the ec2messages channel the host's
-#: Session Manager statement already allows.
-STATE_MANAGER_ACTIONS: tuple[str, ...] = (
-    "ssm:DescribeAssociation",
-    "ssm:ListAssociations",
-    "ssm:ListInstanceAssociations",
-    "ssm:PutComplianceItems",
-    "ssm:UpdateAssociationStatus",
-    "ssm:UpdateInstanceAssociationStatus",
-)
-#: Reading the document the association runs (resource-scoped to that document).
-DOCUMENT_READ_ACTIONS: tuple[str, ...] = ("ssm:DescribeDocument", "ssm:GetDocument")
 
 STATE_MANAGER_PERMISSIONS = declare(
     "setup.state-manager-agent",

@@ -1,6 +1,6 @@
 """What moto 5.2 does not emulate and the doctor calls, filled in inside moto so every boto3 session sees it.
 
-moto has no State Manager associations (``CreateAssociation`` and the describe calls: "has not been
+moto has no State Manager associations, no managed instances (``DescribeInstanceInformation``) (``CreateAssociation`` and the describe calls: "has not been
 implemented"), no alarm action history (``DescribeAlarmHistory``), no IAM policy simulator
 (``SimulatePrincipalPolicy``) and no ``TestMetricFilter``. Importing this module adds, to moto's own response
 classes and CloudFormation models (so the ``obs-doctor`` command's own sessions and the moto server of the same
@@ -21,6 +21,8 @@ process see them too):
   simulator does for identity policies (IAM API Reference, ``SimulatePrincipalPolicy`` and ``EvaluationResult``).
   moto's ``Fn::GetAtt LogGroup.Arn`` lacks CloudFormation's ``:*`` suffix; the emulator reads such a log-group
   ARN as CloudFormation writes it. The doctor's own evaluation of the answer is what the tests check.
+- ``DescribeInstanceInformation`` answering from :meth:`MotoGaps.register_instance`: moto has no SSM agents, so
+  a test says which instances registered (``obs-doctor preflight``).
 - ``TestMetricFilter`` answering ``UnknownOperationException``, as an endpoint without the operation does: the
   doctor then tests patterns with the library's evaluator (the TestMetricFilter path is tested with botocore's
   Stubber, in ``tests/doctor/test_stubbed.py``).
@@ -93,11 +95,27 @@ class MotoGaps:
 
     associations: dict[tuple[str, str], dict[str, Association]] = field(default_factory=dict)
     alarm_history: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    managed_instances: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Forget everything (a new moto account)."""
         self.associations.clear()
         self.alarm_history.clear()
+        self.managed_instances.clear()
+
+    def register_instance(self, account: str, region: str, instance_id: str, *, ping: str = "Online") -> None:
+        """Record ``instance_id``'s SSM agent as registered (``PingStatus`` ``ping``), as the agent does once its
+        role lets it call ``ssm:UpdateInstanceInformation``."""
+        self.managed_instances.setdefault((account, region), {})[instance_id] = {
+            "InstanceId": instance_id,
+            "PingStatus": ping,
+            "LastPingDateTime": datetime.now(timezone.utc).isoformat(),
+            "AgentVersion": "3.3.1142.0",
+            "PlatformType": "Linux",
+            "PlatformName": "Amazon Linux",
+            "PlatformVersion": "2023",
+            "ResourceType": "EC2Instance",
+        }
 
     def association_on(self, instance_id: str) -> Association:
         """The setup association that targets ``instance_id``."""
@@ -406,6 +424,18 @@ def simulate_principal_policy(self: Any) -> ActionResult:
     return ActionResult({"EvaluationResults": results, "IsTruncated": False})
 
 
+def describe_instance_information(self: Any) -> ActionResult:
+    """``DescribeInstanceInformation`` with an ``InstanceIds`` filter, from :meth:`MotoGaps.register_instance`
+    (Systems Manager API Reference, ``DescribeInstanceInformation`` and ``InstanceInformation``)."""
+    wanted: set[str] = set()
+    for item in self._get_param("Filters", []) or []:
+        if item.get("Key") == "InstanceIds":
+            wanted |= set(item.get("Values", []))
+    known = GAPS.managed_instances.get((self.current_account, self.region), {})
+    found = [info for instance_id, info in known.items() if not wanted or instance_id in wanted]
+    return ActionResult({"InstanceInformationList": found})
+
+
 def _test_metric_filter(self: Any) -> None:
     raise JsonRESTError(
         "UnknownOperationException", "TestMetricFilter is not available here (moto does not implement it)"
@@ -422,6 +452,7 @@ def install() -> None:
         (SimpleSystemManagerResponse, get_command_invocation),
         (CloudWatchResponse, describe_alarm_history),
         (IamResponse, simulate_principal_policy),
+        (SimpleSystemManagerResponse, describe_instance_information),
     ):
         setattr(cls, method.__name__, method)
     LogsResponse.test_metric_filter = _test_metric_filter  # type: ignore[attr-defined]
