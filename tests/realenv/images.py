@@ -2,7 +2,8 @@
 
 - :func:`busybox_image`: Debian's static busybox and its applets, for throwaway containers.
 - :func:`systemd_image`: Debian bookworm from ``debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus``
-  plus logrotate (systemd 252, the major version of Amazon Linux 2023, which ships logrotate too), to boot as PID 1 (see :mod:`tests.realenv.systemd`).
+  plus logrotate and xfsprogs (systemd 252, the major version of Amazon Linux 2023, which ships logrotate and
+  xfsprogs too: its root filesystem is XFS), to boot as PID 1 (see :mod:`tests.realenv.systemd`).
 
 Each image is tagged ``constructs-obs/NAME:KEY`` where KEY hashes its recipe (and, for busybox, the binary), so
 an image is rebuilt only when its recipe changes. Root filesystem tarballs are kept in ``<cache>/images``;
@@ -28,7 +29,7 @@ BUSYBOX = "/bin/busybox"
 BUSYBOX_RECIPE = "busybox-static rootfs v1: /bin/busybox, applet symlinks, /etc/passwd+group, CMD sh"
 
 SYSTEMD_SUITE = "bookworm"
-SYSTEMD_PACKAGES = ("systemd", "systemd-sysv", "dbus", "logrotate")
+SYSTEMD_PACKAGES = ("systemd", "systemd-sysv", "dbus", "logrotate", "xfsprogs")
 SYSTEMD_RECIPE = (
     f"debootstrap --variant=minbase --include={','.join(SYSTEMD_PACKAGES)} {SYSTEMD_SUITE} v1; "
     "empty /etc/machine-id; apt caches removed"
