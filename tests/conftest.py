@@ -38,6 +38,36 @@ def staging_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
 
 
 @pytest.fixture(scope="session")
+def staging_move_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The staging app during a move to a new host (docs/migration.md): the host role's own name and the move
+    bucket (``host_move``), synthesized."""
+    app = build_app(
+        make_app(
+            tmp_path_factory.mktemp("staging-move"),
+            host_role_name="ai-tutor-staging-host-role",
+            host_move={
+                "bucket_name": "ai-tutor-staging-move-123456789012",
+                "from_role_name": "ai-tutor-staging-ec2-role",
+            },
+        ),
+        environ={},
+    )
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def staging_existing_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The staging app observing the team's running instance (docs/migration.md: ``existing_instance``)."""
+    existing = {"instance_id": "i-0123456789abcdef0", "role_name": "ai-tutor-staging-ec2-role"}
+    app = build_app(
+        make_app(tmp_path_factory.mktemp("staging-existing"), existing_instance=existing), environ={}
+    )
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
 def staging_artifact(staging_app: cdk.App) -> cxapi.CloudFormationStackArtifact:
     """The staging stack as `cdk synth` writes it."""
     return staging_app.synth().get_stack_by_name(STACK_NAME)

@@ -18,40 +18,26 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.realenv.docker import DockerDaemon
 from tests.realenv.env import is_root, unavailable
 from tests.realenv.images import systemd_image
+from tests.user_data import REF_VALUES, setup_script
 
 pytestmark = [pytest.mark.realenv, pytest.mark.xdist_group("docker")]
 
 SNAPSHOT = Path(__file__).parent / "__snapshots__" / "test_staging_stack" / "test_snapshot.json"
-VOLUME_ID = "vol-0123456789abcdef0"
+VOLUME_ID = REF_VALUES["AWS::EC2::Volume"]
 LINK = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"
 #: The step's attachment wait, shortened for the case where the volume never appears (the text is the step's).
 SHORT_WAIT = ("-ge 120", "-ge 4")
 
 
-def _resolve(line: Any) -> str:
-    """A command line of the template, with the volume's Ref resolved to :data:`VOLUME_ID`."""
-    if isinstance(line, str):
-        return line
-    parts = line["Fn::Join"][1]
-    return "".join(VOLUME_ID if isinstance(part, dict) and "Ref" in part else part for part in parts)
-
-
 def _data_volume_step() -> str:
-    """The staging setup's data-volume step: its lines from ``set -eu`` up to the next step's banner."""
-    template = json.loads(SNAPSHOT.read_text())
-    [setup] = [
-        r
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::SSM::Association" and "ConstructsObs::Host" in r.get("Metadata", {})
-    ]
-    lines = [_resolve(line) for line in setup["Properties"]["Parameters"]["commands"]]
+    """The staging setup's data-volume step, as the agent receives it: from ``set -eu`` up to the next step."""
+    lines = setup_script(json.loads(SNAPSHOT.read_text())).splitlines()
     assert lines[:2] == ["set -eu", "echo '== constructs-obs setup: data volume'"]
     end = next(i for i, line in enumerate(lines[2:], 2) if line.startswith("echo '== constructs-obs setup: "))
     return "\n".join(lines[:end]) + "\n"

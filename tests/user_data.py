@@ -29,9 +29,29 @@ def setup_script(template: dict[str, Any]) -> str:
     assert len(associations) == 1, f"expected one setup association, found {len(associations)}"
     props = associations[0]["Properties"]
     assert props["Name"] == "AWS-RunShellScript"
-    commands = props["Parameters"]["commands"]
-    assert all(isinstance(line, str) for line in commands), "the setup script has deploy-time values"
+    commands = [_resolve(template, line) for line in props["Parameters"]["commands"]]
     return "\n".join(commands) + "\n"
+
+
+#: What CloudFormation's ``Ref`` gives for the resources a setup line may name: the data volume's id.
+REF_VALUES = {"AWS::EC2::Volume": "vol-0123456789abcdef0"}
+
+
+def _resolve(template: dict[str, Any], line: Any) -> str:
+    """A setup line as the agent receives it: a ``Fn::Join`` of text and ``Ref`` s to :data:`REF_VALUES` types."""
+    if isinstance(line, str):
+        return line
+    assert set(line) == {"Fn::Join"} and line["Fn::Join"][0] == "", (
+        f"the setup script has a deploy-time value {line}"
+    )
+    parts = []
+    for part in line["Fn::Join"][1]:
+        if isinstance(part, dict):
+            assert set(part) == {"Ref"}, f"the setup script has a deploy-time value {part}"
+            parts.append(REF_VALUES[template["Resources"][part["Ref"]]["Type"]])
+        else:
+            parts.append(part)
+    return "".join(parts)
 
 
 def heredoc(script: str, delimiter: str) -> tuple[str, str]:

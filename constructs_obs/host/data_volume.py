@@ -46,6 +46,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from constructs_obs.checks import _validation as check
+from constructs_obs.checks.compliance import acknowledge, declare
 from constructs_obs.host.setup import HostSetup, SetupStep
 
 #: Kept on deletion and replacement; removed only when the deploy that created it rolls back (it is empty then).
@@ -73,6 +74,21 @@ _REMOVAL_POLICIES = (
     RemovalPolicy.RETAIN,
     RemovalPolicy.SNAPSHOT,
     RemovalPolicy.DESTROY,
+)
+
+
+DATA_VOLUME_BACKUP = declare(
+    "host.data-volume-backup",
+    owner="ObservedEc2Host(data_volume=...)",
+    target="DataVolume/Volume",
+    rules=("NIST.800.53.R5-EC2EBSInBackupPlan", "HIPAA.Security-EC2EBSInBackupPlan"),
+    reason="""The data volume is kept when the stack is deleted and when a deploy would replace it or the instance
+    (`RetainExceptOnCreate`; `removal_policy=SNAPSHOT` keeps a snapshot instead). Scheduled backups of it are not
+    made by default: AWS Backup bills the snapshots it keeps per GB-month, outside the $0 observability budget, and a
+    database's own dump is the backup to restore from (docs/migration.md, "Move to a new host").""",
+    stricter="""An AWS Backup plan of your own that selects the volume: `backup.BackupPlan.daily35_day_retention(
+    stack, "Backup").add_selection("Data", resources=[backup.BackupResource.from_construct(
+    host.data_volume.volume)])`.""",
 )
 
 
@@ -221,6 +237,7 @@ class HostDataVolume(Construct):
             volume_type=ec2.EbsDeviceVolumeType.GP3,
             removal_policy=options.removal_policy,
         )
+        acknowledge(self.volume, DATA_VOLUME_BACKUP)
         self.attachment = ec2.CfnVolumeAttachment(
             self,
             "Attachment",

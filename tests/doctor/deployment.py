@@ -55,6 +55,10 @@ MOTO_CFN_SKIPS = frozenset(
     }
 )
 
+#: Types moto creates without a physical id (its model has none): moto 5's EC2 ``VolumeAttachment`` (the attachment
+#: is made: the volume shows it). CloudFormation gives every resource one.
+MOTO_NO_PHYSICAL_ID = frozenset({"AWS::EC2::VolumeAttachment"})
+
 CUSTOM_RESOURCE = re.compile(r"^(Custom::.+|AWS::CloudFormation::CustomResource)$")
 
 

@@ -276,7 +276,7 @@ def _setup_output(deployment: Deployment, failed_step: str) -> str:
     markers = [
         line.removeprefix("echo '").removesuffix("'")
         for line in association["Properties"]["Parameters"]["commands"]
-        if line.startswith(f"echo '{STEP}")
+        if isinstance(line, str) and line.startswith(f"echo '{STEP}")
     ]
     steps = markers[: next(i for i, m in enumerate(markers) if m == f"{STEP}{failed_step}") + 1]
     return "\n".join(
