@@ -20,6 +20,10 @@ class HostFields:
         {"HostPath", "InstanceId", "MetricsNamespace", "RoleName", "RoleLogicalId",
          "ContainerLogGroups": {container: group}, "DockerEventsLogGroup", "Prometheus": {...}}
 
+    A fleet (:class:`~constructs_obs.fleet.observability.FleetObservability`) names its Auto Scaling group
+    (``AutoScalingGroupName``, a ``Ref`` to the group) instead of ``InstanceId``: its instances come and go, and
+    ``obs-doctor`` lists them from the group.
+
     ``InstanceId`` is a ``Ref`` when the stack creates the instance (the association targets it anyway). The role is
     named by its literal name (an imported role: ``RoleName``) or by its logical id in the stack (a role of the
     stack: ``RoleLogicalId``, whose physical name is the stack resource's): a ``Ref`` would duplicate the
@@ -28,6 +32,7 @@ class HostFields:
 
     HOST_PATH: Final = "HostPath"
     INSTANCE_ID: Final = "InstanceId"
+    AUTO_SCALING_GROUP_NAME: Final = "AutoScalingGroupName"
     METRICS_NAMESPACE: Final = "MetricsNamespace"
     ROLE_NAME: Final = "RoleName"
     ROLE_LOGICAL_ID: Final = "RoleLogicalId"
@@ -96,9 +101,19 @@ RUN_SHELL_SCRIPT_DOCUMENT = "AWS-RunShellScript"
 #: What the setup script prints before each step (followed by the step's name), so its output says which ran.
 SETUP_STEP_MARKER = "== constructs-obs setup: "
 
-#: The two metrics the CloudWatch agent publishes, each with the single dimension ``InstanceId``.
+#: The two metrics the CloudWatch agent publishes, each with the single dimension ``InstanceId`` (a host's) or
+#: ``AutoScalingGroupName`` (a fleet's: :data:`FLEET_DIMENSION`).
 MEMORY_USED_PERCENT = "mem_used_percent"
 DISK_USED_PERCENT = "disk_used_percent"
+#: The dimension of a fleet's agent metrics, and of the AWS/EC2 and AWS/AutoScaling metrics of its group.
+FLEET_DIMENSION = "AutoScalingGroupName"
+#: The EC2 tag Auto Scaling puts on every instance it launches: its group's name. A fleet's setup association
+#: targets the instances by it (``tag:aws:autoscaling:groupName``).
+AUTO_SCALING_GROUP_TAG = "aws:autoscaling:groupName"
+#: The Auto Scaling group metrics a fleet's capacity alarm compares (namespace ``AWS/AutoScaling``).
+GROUP_IN_SERVICE_INSTANCES = "GroupInServiceInstances"
+GROUP_DESIRED_CAPACITY = "GroupDesiredCapacity"
+
 #: Where the setup writes the agent's JSON configuration on the host (the input of ``fetch-config``).
 AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
 #: The agent's live configuration: ``amazon-cloudwatch-agent-ctl -a fetch-config -c file:PATH`` in the default

@@ -29,6 +29,9 @@ from constructs_obs.contract import (
     DISK_USED_PERCENT as DISK_USED_PERCENT,
 )
 from constructs_obs.contract import (
+    FLEET_DIMENSION,
+)
+from constructs_obs.contract import (
     MEMORY_USED_PERCENT as MEMORY_USED_PERCENT,
 )
 from constructs_obs.contract import (
@@ -86,6 +89,7 @@ def agent_config(
     log_files: Sequence[AgentLogFile] = (),
     collection_interval: Duration | None = None,
     prometheus: Mapping[str, Any] | None = None,
+    fleet: bool = False,
 ) -> dict[str, Any]:
     """The agent's JSON configuration: memory and root-disk used percent, plus ``log_files``.
 
@@ -99,16 +103,36 @@ def agent_config(
 
     ``prometheus``: the ``logs.metrics_collected.prometheus`` section (see :class:`AgentPrometheus`), for the
     agent to scrape Prometheus endpoints and write what it selects as embedded metric format to a log group.
+
+    ``fleet``: the instances of an Auto Scaling group publish one series per metric for the whole group, dimension
+    ``AutoScalingGroupName`` only, however many instances run. Each instance appends ``InstanceId`` and
+    ``AutoScalingGroupName`` (the agent reads the group's name from the instance's ``aws:autoscaling:groupName``
+    tag with ``ec2:DescribeTags``), rolls both metrics up to ``AutoScalingGroupName`` and drops the originals, so
+    no per-instance series is published and CloudWatch's statistics of the one series are across the instances
+    (``Maximum``: the worst instance). Memory's original can be dropped here: it has two dimensions, so the
+    roll-up to one differs from it. Checked against the agent's source at ab55b8d (1.300071.0 and 9 commits):
+    ``plugins/processors/ec2tagger`` (the dimensions appended, the ``host`` dimension removed),
+    ``processor/rollupprocessor`` (a roll-up group only when it has fewer dimensions than the original, the
+    originals of ``drop_original`` dropped; in this form since 1.300048.0) and
+    ``translator/translate/otel/common/metrics.go`` (``drop_original_metrics`` names); tests/agent_rollup.py
+    transcribes them.
     """
     interval = int((collection_interval or Duration.minutes(1)).to_seconds())
+    dimension = FLEET_DIMENSION if fleet else "InstanceId"
+    appended = {"InstanceId": "${aws:InstanceId}"}
+    if fleet:
+        appended[FLEET_DIMENSION] = "${aws:" + FLEET_DIMENSION + "}"
+    mem: dict[str, Any] = {"measurement": [MEMORY_USED_PERCENT]}
+    if fleet:
+        mem["drop_original_metrics"] = [MEMORY_USED_PERCENT]
     config: dict[str, Any] = {
         "agent": {"metrics_collection_interval": interval, "run_as_user": "cwagent"},
         "metrics": {
             "namespace": namespace,
-            "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
-            "aggregation_dimensions": [["InstanceId"]],
+            "append_dimensions": appended,
+            "aggregation_dimensions": [[dimension]],
             "metrics_collected": {
-                "mem": {"measurement": [MEMORY_USED_PERCENT]},
+                "mem": mem,
                 "disk": {
                     "measurement": ["used_percent"],
                     "resources": ["/"],
@@ -204,7 +228,10 @@ class CloudWatchAgent(Construct):
     """Installs and configures the CloudWatch agent on an instance and lets it publish to its namespace only.
 
     - The agent publishes ``mem_used_percent`` and ``disk_used_percent`` (root filesystem), dimension
-      ``InstanceId`` only (see :func:`agent_config`), every ``collection_interval``.
+      ``InstanceId`` only (see :func:`agent_config`), every ``collection_interval``. With
+      ``auto_scaling_group_name``, every instance of the group publishes into one series per metric, dimension
+      ``AutoScalingGroupName`` only, and ``grantee`` may also call ``ec2:DescribeTags``, which the agent needs to
+      read the group's name from its instance's tags.
     - ``grantee`` (the instance's role) gets ``cloudwatch:PutMetricData`` with the condition
       ``cloudwatch:namespace`` equal to ``namespace`` (the action has no resource-level permissions, so the
       resource is ``*`` and the condition is what limits it). No AWS-managed policy. Writing ``log_files`` needs
@@ -220,8 +247,10 @@ class CloudWatchAgent(Construct):
         namespace: the metrics namespace.
         config: the agent's JSON configuration, as written to the host.
         prometheus: the Prometheus scraping it was given, or None.
-        instance_id: the instance the agent runs on.
+        instance_id: the instance the agent runs on (None for a group's agents).
+        auto_scaling_group_name: the group whose instances the agent runs on (None for one instance's agent).
         put_metric_data_grant: the grant of ``cloudwatch:PutMetricData`` to ``grantee``.
+        describe_tags_grant: with ``auto_scaling_group_name``, the grant of ``ec2:DescribeTags``; else None.
     """
 
     def __init__(
@@ -229,7 +258,7 @@ class CloudWatchAgent(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        instance_id: str,
+        instance_id: str | None = None,
         grantee: iam.IGrantable,
         setup: HostSetup,
         namespace: str = DEFAULT_METRICS_NAMESPACE,
@@ -237,6 +266,7 @@ class CloudWatchAgent(Construct):
         collection_interval: Duration | None = None,
         declare_metrics_on: CfnResource | None = None,
         prometheus: AgentPrometheus | None = None,
+        auto_scaling_group_name: str | None = None,
     ) -> None:
         """Add the agent to the host's setup and ``grantee``'s policy.
 
@@ -252,21 +282,46 @@ class CloudWatchAgent(Construct):
             declare_metrics_on: the resource whose metadata declares the agent's metrics for the free-tier
                 check. Default: the setup's association.
             prometheus: the Prometheus endpoints to scrape (see :mod:`constructs_obs.host.prometheus`). Default: none.
+            auto_scaling_group_name: instead of ``instance_id``, the Auto Scaling group whose instances run the
+                agent: one series per metric for the whole group (see :func:`agent_config`).
+
+        Raises:
+            ValueError: neither or both of ``instance_id`` and ``auto_scaling_group_name``, or a namespace
+                CloudWatch would reject (or one of ``AWS/``).
         """
+        if (instance_id is None) == (auto_scaling_group_name is None):
+            raise ValueError(
+                "CloudWatchAgent runs on one instance (instance_id=) or on the instances of an Auto Scaling group "
+                f"(auto_scaling_group_name=), got instance_id={instance_id!r} and "
+                f"auto_scaling_group_name={auto_scaling_group_name!r}"
+            )
         check.metrics_namespace("namespace", namespace)
         if prometheus is not None:
             check.require_type("prometheus", prometheus, AgentPrometheus, "an AgentPrometheus")
         super().__init__(scope, construct_id)
         self.namespace = namespace
         self.instance_id = instance_id
+        self.auto_scaling_group_name = auto_scaling_group_name
         self.prometheus = prometheus
+        fleet = auto_scaling_group_name is not None
+        self._dimensions = (
+            {FLEET_DIMENSION: auto_scaling_group_name} if fleet else {"InstanceId": str(instance_id)}
+        )
         self.config = agent_config(
             namespace=namespace,
             log_files=log_files,
             collection_interval=collection_interval,
             prometheus=prometheus.section if prometheus is not None else None,
+            fleet=fleet,
         )
         self.put_metric_data_grant = self.grant_put_metric_data(grantee)
+        # The agent reads the group's name from its instance's aws:autoscaling:groupName tag (ec2tagger,
+        # ec2:DescribeTags, which supports no resource-level permissions); without it the agent publishes nothing.
+        self.describe_tags_grant = (
+            iam.Grant.add_to_principal(grantee=grantee, actions=["ec2:DescribeTags"], resource_arns=["*"])
+            if fleet
+            else None
+        )
         for step in agent_setup_steps(
             self.config, prometheus.scrape_config if prometheus is not None else None
         ):
@@ -275,7 +330,7 @@ class CloudWatchAgent(Construct):
             CUSTOM_METRICS_METADATA_KEY,
             [
                 *(
-                    {"Namespace": namespace, "MetricName": name, "Dimensions": ["InstanceId"]}
+                    {"Namespace": namespace, "MetricName": name, "Dimensions": list(self._dimensions)}
                     for name in (MEMORY_USED_PERCENT, DISK_USED_PERCENT)
                 ),
                 *(dict(metric) for metric in (prometheus.metrics if prometheus is not None else ())),
@@ -292,14 +347,15 @@ class CloudWatchAgent(Construct):
         )
 
     def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """An agent metric of this instance (dimension ``InstanceId``). Default: average over 5 minutes."""
+        """An agent metric of this instance (dimension ``InstanceId``), or of the group's instances (dimension
+        ``AutoScalingGroupName``). Default: average over 5 minutes."""
         return self._metric(metric_name, cloudwatch.Stats.AVERAGE, options)
 
     def _metric(self, metric_name: str, statistic: str, options: MetricOptions) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=metric_name,
-            **metric_options(options, statistic=statistic, dimensions_map={"InstanceId": self.instance_id}),
+            **metric_options(options, statistic=statistic, dimensions_map=dict(self._dimensions)),
         )
 
     def metric_memory_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:

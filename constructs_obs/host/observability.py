@@ -28,7 +28,8 @@ the whole app (:func:`constructs_obs.checks._registry.claim_series`), so two hos
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jsii
@@ -40,7 +41,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_obs.checks import _validation as check
-from constructs_obs.checks.compliance import acknowledge, declare, nag_label
+from constructs_obs.checks.compliance import AcknowledgedFinding, acknowledge, declare, nag_label
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     HOST_METADATA_KEY as HOST_METADATA_KEY,
 )
@@ -230,6 +231,170 @@ def _instance_role(instance: object, role: object) -> iam.IRole:
     return role  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class ObservedParts:
+    """What :func:`attach_observability` creates for a host or a fleet.
+
+    Attributes:
+        setup: the setup association (its steps: the agent and the docker-events service).
+        docker_events: the docker-events log group, service and crash metric.
+        prometheus: the Prometheus scraping, or None without scrapes.
+        agent: the CloudWatch agent.
+        grants: every grant made to the role, each applied before the setup association runs.
+    """
+
+    setup: HostSetup
+    docker_events: DockerEventsLog
+    prometheus: PrometheusMetrics | None
+    agent: CloudWatchAgent
+    grants: list[iam.Grant]
+
+
+def attach_observability(
+    scope: Construct,
+    *,
+    role: iam.IRole,
+    log_groups: ContainerLogGroups,
+    namespace: str,
+    scrapes: Sequence[PrometheusScrape],
+    ssm_agent_permissions: bool,
+    target: Mapping[str, str],
+    declare_metrics_on: CfnResource | None = None,
+    wait_for_setup: bool = True,
+    instances: int = 1,
+    no_resource_scope: AcknowledgedFinding | None = None,
+) -> ObservedParts:
+    """The observability of one instance or of a group's instances, created in ``scope``: the setup association
+    (``Setup``), the docker-events log group and service (``DockerEvents``), the Prometheus scraping
+    (``Prometheus``, with ``scrapes``), the CloudWatch agent (``Agent``) and ``role``'s grants, each applied before
+    the setup runs (the setup starts the agent, which publishes at once).
+
+    ``target``: ``{"instance_id": ...}`` for one instance, ``{"auto_scaling_group_name": ...}`` for the instances of
+    a group (see :class:`~constructs_obs.host.setup.HostSetup` and
+    :class:`~constructs_obs.host.agent.CloudWatchAgent`). ``instances``: how many instances scrape Prometheus at
+    most (the log group's ingestion estimate). ``no_resource_scope``: the acknowledgment of the role's ``Resource:
+    *`` statements (default :data:`NO_RESOURCE_LEVEL_PERMISSIONS`).
+
+    Raises:
+        ValueError: ``role`` imported with ``mutable=False`` (it would keep none of the grants).
+    """
+    grants = [log_groups.grant_write(role)]
+    if ssm_agent_permissions:
+        grants += allow_ssm_agent(scope, role)
+    setup = HostSetup(
+        scope,
+        "Setup",
+        role=role if ssm_agent_permissions else None,
+        wait_for_success=wait_for_setup,
+        **target,
+    )
+    docker_events = DockerEventsLog(
+        scope,
+        "DockerEvents",
+        grantee=role,
+        setup=setup,
+        log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+        namespace=namespace,
+        retention=log_groups.retention,
+        removal_policy=log_groups.removal_policy,
+        encryption_key=log_groups.encryption_key,
+    )
+    prometheus = (
+        PrometheusMetrics(
+            scope,
+            "Prometheus",
+            scrapes=scrapes,
+            namespace=namespace,
+            grantee=role,
+            log_group_name=log_groups.log_group_name(PROMETHEUS_LOG_NAME),
+            retention=log_groups.retention,
+            removal_policy=log_groups.removal_policy,
+            encryption_key=log_groups.encryption_key,
+            instances=instances,
+        )
+        if scrapes
+        else None
+    )
+    agent = CloudWatchAgent(
+        scope,
+        "Agent",
+        grantee=role,
+        setup=setup,
+        namespace=namespace,
+        log_files=[docker_events.agent_log_file],
+        declare_metrics_on=declare_metrics_on,
+        prometheus=prometheus.agent_prometheus if prometheus is not None else None,
+        **target,
+    )
+    grants.append(docker_events.write_grant)
+    if prometheus is not None:
+        grants.append(prometheus.write_grant)
+    grants.append(agent.put_metric_data_grant)
+    if agent.describe_tags_grant is not None:
+        grants.append(agent.describe_tags_grant)
+    refuse_immutable_role(role, grants)
+    for grant in grants:
+        grant.apply_before(setup.association)
+    acknowledge(role, no_resource_scope or NO_RESOURCE_LEVEL_PERMISSIONS)
+    acknowledge(role, ROLE_POLICY)
+    return ObservedParts(setup, docker_events, prometheus, agent, grants)
+
+
+def allow_ssm_agent(scope: Construct, role: iam.IRole) -> list[iam.Grant]:
+    """Let ``role``'s SSM agent register the instance (the account's instances), then open its message channels.
+
+    Its State Manager calls come with the setup (:class:`~constructs_obs.host.setup.HostSetup`).
+    """
+    account_instances = Stack.of(scope).format_arn(service="ec2", resource="instance", resource_name="*")
+    grants = [
+        iam.Grant.add_to_principal(
+            grantee=role, actions=[SSM_REGISTRATION_ACTION], resource_arns=[account_instances]
+        ),
+        iam.Grant.add_to_principal(grantee=role, actions=list(SSM_CHANNEL_ACTIONS), resource_arns=["*"]),
+    ]
+    acknowledge(role, SESSION_MANAGER_REGISTRATION, instances=nag_label(scope, account_instances))
+    return grants
+
+
+def refuse_immutable_role(role: iam.IRole, grants: Sequence[iam.Grant]) -> None:
+    """Raise unless ``role`` keeps ``grants``.
+
+    An immutable import (``from_role_name(..., mutable=False)``) reports success and keeps nothing: the
+    statements land in no policy. A mutable import gets an ``iam.Policy`` child (``Policy``, or ``Policy<id>``
+    with ``@aws-cdk/aws-iam:importedRoleStackSafeDefaultPolicyName``), a role of this app its ``DefaultPolicy``.
+    """
+    kept = any(isinstance(child, iam.Policy) for child in role.node.children)
+    if not kept or not all(grant.success for grant in grants):
+        raise ValueError(
+            f"role {role.node.path} cannot be changed by this stack (imported with mutable=False): the host "
+            "needs its log writes and cloudwatch:PutMetricData added to it; import it mutable "
+            "(iam.Role.from_role_arn(..., mutable=True), the default)"
+        )
+
+
+def describe_host(
+    host: Construct,
+    identity: Mapping[str, str],
+    *,
+    namespace: str,
+    role: iam.IRole,
+    log_groups: ContainerLogGroups,
+    prometheus: PrometheusMetrics | None,
+) -> dict[str, Any]:
+    """The host metadata ``obs-doctor`` reads (:class:`~constructs_obs.contract.HostFields`): ``identity`` (the
+    instance, ``InstanceId``, or the group, ``AutoScalingGroupName``), then the namespace, role and log groups."""
+    groups, scraping = log_groups, prometheus
+    return {
+        HostFields.HOST_PATH: host_path(host),
+        **identity,
+        HostFields.METRICS_NAMESPACE: namespace,
+        **_role_reference(role),
+        HostFields.CONTAINER_LOG_GROUPS: {c: groups.log_group_name(c) for c in groups.containers},
+        HostFields.DOCKER_EVENTS_LOG_GROUP: groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+        **({HostFields.PROMETHEUS: scraping.describe()} if scraping is not None else {}),
+    }
+
+
 @jsii.implements(iam.IGrantable)
 class HostObservability(Construct):
     """Observe a Docker host on an Amazon Linux 2023 instance made anywhere: setup, grants, metrics.
@@ -331,76 +496,35 @@ class HostObservability(Construct):
         self.role = host_role
         self.log_groups = log_groups
         namespace = metrics_namespace or default_metrics_namespace(self)
-
-        self.grants = [log_groups.grant_write(host_role)]
-        if ssm_agent_permissions:
-            self.grants += self._allow_ssm_agent(host_role)
-        self.setup = HostSetup(
-            self, "Setup", instance_id=instance_id, role=host_role if ssm_agent_permissions else None
-        )
-        self.docker_events = DockerEventsLog(
+        parts = attach_observability(
             self,
-            "DockerEvents",
-            grantee=host_role,
-            setup=self.setup,
-            log_group_name=log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
+            role=host_role,
+            log_groups=log_groups,
             namespace=namespace,
-            retention=log_groups.retention,
-            removal_policy=log_groups.removal_policy,
-            encryption_key=log_groups.encryption_key,
-        )
-        self.prometheus = self._prometheus(scrapes, namespace) if scrapes else None
-        self.agent = CloudWatchAgent(
-            self,
-            "Agent",
-            instance_id=instance_id,
-            grantee=host_role,
-            setup=self.setup,
-            namespace=namespace,
-            log_files=[self.docker_events.agent_log_file],
-            declare_metrics_on=self._instance_resource(instance),
-            prometheus=self.prometheus.agent_prometheus if self.prometheus is not None else None,
-        )
-        self.grants.append(self.docker_events.write_grant)
-        if self.prometheus is not None:
-            self.grants.append(self.prometheus.write_grant)
-        self.grants.append(self.agent.put_metric_data_grant)
-        if transfer_bucket is not None:
-            self.grants.append(grant_transfer(transfer_bucket, host_role))
-        self._refuse_immutable_role(host_role)
-        # The setup starts the agent, which publishes at once: the role must allow it first.
-        for grant in self.grants:
-            grant.apply_before(self.setup.association)
-        acknowledge(host_role, NO_RESOURCE_LEVEL_PERMISSIONS)
-        acknowledge(host_role, ROLE_POLICY)
-        self.setup.association.add_metadata(HOST_METADATA_KEY, self._describe(instance_id, namespace))
-
-    def _allow_ssm_agent(self, role: iam.IRole) -> list[iam.Grant]:
-        """The SSM agent registers the instance (the account's instances), then opens its message channels.
-
-        Its State Manager calls come with the setup (:class:`~constructs_obs.host.setup.HostSetup`).
-        """
-        account_instances = Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")
-        grants = [
-            iam.Grant.add_to_principal(
-                grantee=role, actions=[SSM_REGISTRATION_ACTION], resource_arns=[account_instances]
-            ),
-            iam.Grant.add_to_principal(grantee=role, actions=list(SSM_CHANNEL_ACTIONS), resource_arns=["*"]),
-        ]
-        acknowledge(role, SESSION_MANAGER_REGISTRATION, instances=nag_label(self, account_instances))
-        return grants
-
-    def _prometheus(self, scrapes: Sequence[PrometheusScrape], namespace: str) -> PrometheusMetrics:
-        return PrometheusMetrics(
-            self,
-            "Prometheus",
             scrapes=scrapes,
-            namespace=namespace,
-            grantee=self.role,
-            log_group_name=self.log_groups.log_group_name(PROMETHEUS_LOG_NAME),
-            retention=self.log_groups.retention,
-            removal_policy=self.log_groups.removal_policy,
-            encryption_key=self.log_groups.encryption_key,
+            ssm_agent_permissions=ssm_agent_permissions,
+            target={"instance_id": instance_id},
+            declare_metrics_on=self._instance_resource(instance),
+        )
+        self.setup = parts.setup
+        self.docker_events = parts.docker_events
+        self.prometheus = parts.prometheus
+        self.agent = parts.agent
+        self.grants = parts.grants
+        if transfer_bucket is not None:
+            transfer = grant_transfer(transfer_bucket, host_role)
+            transfer.apply_before(self.setup.association)
+            self.grants.append(transfer)
+        self.setup.association.add_metadata(
+            HOST_METADATA_KEY,
+            describe_host(
+                self,
+                {HostFields.INSTANCE_ID: instance_id},
+                namespace=namespace,
+                role=host_role,
+                log_groups=log_groups,
+                prometheus=self.prometheus,
+            ),
         )
 
     def _instance_resource(self, instance: object) -> CfnResource | None:
@@ -409,35 +533,6 @@ class HostObservability(Construct):
         if isinstance(resource, CfnResource) and Stack.of(resource) is Stack.of(self):
             return resource
         return None
-
-    def _refuse_immutable_role(self, role: iam.IRole) -> None:
-        """Raise unless ``role`` keeps the grants.
-
-        An immutable import (``from_role_name(..., mutable=False)``) reports success and keeps nothing: the
-        statements land in no policy. A mutable import gets an ``iam.Policy`` child (``Policy``, or ``Policy<id>``
-        with ``@aws-cdk/aws-iam:importedRoleStackSafeDefaultPolicyName``), a role of this app its ``DefaultPolicy``.
-        """
-        kept = any(isinstance(child, iam.Policy) for child in role.node.children)
-        if not kept or not all(grant.success for grant in self.grants):
-            raise ValueError(
-                f"role {role.node.path} cannot be changed by this stack (imported with mutable=False): the host "
-                "needs its log writes and cloudwatch:PutMetricData added to it; import it mutable "
-                "(iam.Role.from_role_arn(..., mutable=True), the default)"
-            )
-
-    def _describe(self, instance_id: str, namespace: str) -> dict[str, Any]:
-        """The host metadata ``obs-doctor`` reads (:class:`~constructs_obs.contract.HostFields`)."""
-        return {
-            HostFields.HOST_PATH: host_path(self),
-            HostFields.INSTANCE_ID: instance_id,
-            HostFields.METRICS_NAMESPACE: namespace,
-            **_role_reference(self.role),
-            HostFields.CONTAINER_LOG_GROUPS: {
-                c: self.log_groups.log_group_name(c) for c in self.log_groups.containers
-            },
-            HostFields.DOCKER_EVENTS_LOG_GROUP: self.log_groups.log_group_name(DOCKER_EVENTS_LOG_NAME),
-            **({HostFields.PROMETHEUS: self.prometheus.describe()} if self.prometheus is not None else {}),
-        }
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

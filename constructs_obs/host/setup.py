@@ -43,14 +43,15 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_obs.checks.compliance import acknowledge, declare
+from constructs_obs.contract import (
+    AUTO_SCALING_GROUP_TAG,
+    SETUP_STEP_MARKER,
+)
 from constructs_obs.contract import (  # re-exported: the actions the setup grants and obs-doctor preflight checks
     DOCUMENT_READ_ACTIONS as DOCUMENT_READ_ACTIONS,
 )
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
     RUN_SHELL_SCRIPT_DOCUMENT as RUN_SHELL_SCRIPT_DOCUMENT,
-)
-from constructs_obs.contract import (
-    SETUP_STEP_MARKER,
 )
 from constructs_obs.contract import (
     STATE_MANAGER_ACTIONS as STATE_MANAGER_ACTIONS,
@@ -132,11 +133,14 @@ class HostSetup(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        instance_id: str,
+        instance_id: str | None = None,
         role: iam.IGrantable | None,
         timeout: Duration = DEFAULT_SETUP_TIMEOUT,
+        auto_scaling_group_name: str | None = None,
+        wait_for_success: bool = True,
     ) -> None:
-        """Create the association for ``instance_id``; grant ``role`` what its SSM agent needs to run it.
+        """Create the association for ``instance_id`` (or every instance of ``auto_scaling_group_name``); grant
+        ``role`` what its SSM agent needs to run it.
 
         Args:
             scope: the parent construct.
@@ -146,19 +150,44 @@ class HostSetup(Construct):
                 :data:`STATE_MANAGER_ACTIONS` and may read ``AWS-RunShellScript``. None for a role that already
                 has them (an instance the library did not create: AmazonSSMManagedInstanceCore grants them).
             timeout: how long CloudFormation waits for the setup to succeed. Default 15 minutes; at most 12 hours.
+            auto_scaling_group_name: instead of ``instance_id``, the Auto Scaling group whose instances to set up:
+                the association targets the tag ``aws:autoscaling:groupName`` that Auto Scaling puts on each
+                instance it launches, and State Manager applies it to every instance that later gets the tag
+                ("For dynamic targets, such as an AWS Resource Groups or an AWS Auto Scaling Group, State Manager
+                applies the configuration when new instances are added to the group", CloudFormation User Guide,
+                ``AWS::SSM::Association``).
+            wait_for_success: CloudFormation waits up to ``timeout`` for the setup to succeed
+                (``WaitForSuccessTimeoutSeconds``). Default on. Off, the deploy goes on while the setup runs.
+
+        Raises:
+            ValueError: neither or both of ``instance_id`` and ``auto_scaling_group_name``, or a timeout outside
+                1 minute to 12 hours.
         """
+        if (instance_id is None) == (auto_scaling_group_name is None):
+            raise ValueError(
+                "HostSetup targets one instance (instance_id=) or the instances of an Auto Scaling group "
+                f"(auto_scaling_group_name=), got instance_id={instance_id!r} and "
+                f"auto_scaling_group_name={auto_scaling_group_name!r}"
+            )
         seconds = int(timeout.to_seconds())
         if not 60 <= seconds <= 43_200:
             raise ValueError(f"timeout must be between 1 minute and 12 hours, got {seconds} seconds")
         super().__init__(scope, construct_id)
         self._steps: list[SetupStep] = []
         stack = Stack.of(self)
+        target = (
+            ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=[instance_id])
+            if instance_id is not None
+            else ssm.CfnAssociation.TargetProperty(
+                key=f"tag:{AUTO_SCALING_GROUP_TAG}", values=[str(auto_scaling_group_name)]
+            )
+        )
         self.association = ssm.CfnAssociation(
             self,
             "Association",
             name=RUN_SHELL_SCRIPT_DOCUMENT,
-            targets=[ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=[instance_id])],
-            wait_for_success_timeout_seconds=seconds,
+            targets=[target],
+            wait_for_success_timeout_seconds=seconds if wait_for_success else None,
         )
         if role is None:
             return

@@ -68,6 +68,7 @@ class PrometheusMetrics(Construct):
         retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         removal_policy: RemovalPolicy = DEFAULT_REMOVAL_POLICY,
         encryption_key: kms.IKey | None = None,
+        instances: int = 1,
     ) -> None:
         """Create the log group and the grant; build the agent's configuration.
 
@@ -82,12 +83,15 @@ class PrometheusMetrics(Construct):
             removal_policy: what happens to the log group when it leaves the stack. Default
                 ``RETAIN_ON_UPDATE_OR_DELETE``: kept, except when the deploy that created it rolls back.
             encryption_key: a customer-managed KMS key for the log group. Default none.
+            instances: how many instances scrape these endpoints at most (an Auto Scaling group's maximum): each
+                writes its own events, so the ingestion estimate is that many times one host's. Default 1.
 
         Raises:
             TypeError: ``scrapes`` is not a list of :class:`PrometheusScrape`.
             ValueError: no scrapes, a job or metric name repeated across them, a namespace CloudWatch refuses.
         """
         validated = validate_scrapes("scrapes", scrapes)
+        check.integer("instances", instances, minimum=1)
         if not validated:
             raise ValueError("scrapes must hold at least one PrometheusScrape")
         check.metrics_namespace("namespace", namespace)
@@ -108,7 +112,10 @@ class PrometheusMetrics(Construct):
             grantee=grantee, actions=list(EMF_WRITE_ACTIONS), resource_arns=[self.log_group.log_group_arn]
         )
         self.scrape_config = scrape_config_yaml(validated)
-        self.monthly_ingestion_bytes = sum(monthly_ingestion_bytes(s, namespace=namespace) for s in validated)
+        self.monthly_ingestion_bytes = instances * sum(
+            monthly_ingestion_bytes(s, namespace=namespace) for s in validated
+        )
+        per_instances = f" x {instances} instances" if instances > 1 else ""
         cfn_group = self.log_group.node.default_child
         assert isinstance(cfn_group, logs.CfnLogGroup)
         cfn_group.add_metadata(
@@ -117,7 +124,7 @@ class PrometheusMetrics(Construct):
                 "BytesPerMonth": self.monthly_ingestion_bytes,
                 "Basis": "; ".join(
                     f"job {s.job_name}: {s.expected_label_sets} label sets x {event_bytes(s, namespace=namespace)} "
-                    f"bytes x {scrapes_per_month(s)} scrapes ({s.interval_seconds} s)"
+                    f"bytes x {scrapes_per_month(s)} scrapes ({s.interval_seconds} s){per_instances}"
                     for s in validated
                 ),
             },
