@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,6 +18,25 @@ from constructs_obs.alarms.notifier import (  # re-exported: where they were
 from constructs_obs.alarms.notifier import AlarmGraph as AlarmGraph
 from constructs_obs.alarms.notifier import AlarmNotifier, alarm_arn_pattern, allow_cloudwatch_to_publish
 from constructs_obs.alarms.recovery import EVENTS_PRINCIPAL, recovery_rule
+from constructs_obs.alarms.specs import (  # re-exported: where they were
+    BUILT_IN_ALARMS as BUILT_IN_ALARMS,
+)
+from constructs_obs.alarms.specs import (
+    CONTAINER_CRASH as CONTAINER_CRASH,
+)
+from constructs_obs.alarms.specs import (
+    CPU_HIGH as CPU_HIGH,
+)
+from constructs_obs.alarms.specs import (
+    DISK_HIGH as DISK_HIGH,
+)
+from constructs_obs.alarms.specs import (
+    MEMORY_HIGH as MEMORY_HIGH,
+)
+from constructs_obs.alarms.specs import (
+    STATUS_CHECK as STATUS_CHECK,
+)
+from constructs_obs.alarms.specs import AlarmSettings, AlarmSpec, alarm_specs_of
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks.compliance import acknowledge, declare
 from constructs_obs.host.interface import IObservedHost
@@ -64,94 +82,6 @@ TOPIC_ENCRYPTION = declare(
     Publishing requires TLS (`enforce_ssl`).""",
     stricter="`BasicAlarms(topic_encryption_key=key)`: the topic is encrypted with your KMS key, and the key policy "
     "lets CloudWatch (`cloudwatch.amazonaws.com`) use it to publish.",
-)
-
-
-#: The built-in alarms, by the name ``leave_out`` takes (also their alarm-name suffix).
-CPU_HIGH = "cpu-high"
-STATUS_CHECK = "status-check"
-MEMORY_HIGH = "memory-high"
-DISK_HIGH = "disk-high"
-CONTAINER_CRASH = "container-crash"
-
-
-@dataclass(frozen=True)
-class AlarmSpec:
-    """One built-in alarm: what it compares, how it treats missing data, and how it is shown.
-
-    The alarm's description, sent in every notification, is ``description`` (what happened: a template filled
-    with ``threshold``, ``minutes`` of the alarm's duration, ``periods`` and ``host``, the host's construct path),
-    a space, and ``advice`` (what to do), which ``BasicAlarms(runbook=...)`` replaces.
-    """
-
-    name: str
-    construct_id: str
-    title: str
-    y_axis_max: float | None
-    comparison_operator: cloudwatch.ComparisonOperator
-    treat_missing_data: cloudwatch.TreatMissingData
-    description: str
-    advice: str
-
-
-_GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-_GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-
-#: The alarm specification table (see :class:`BasicAlarms` for why each treats missing data as it does).
-BUILT_IN_ALARMS: tuple[AlarmSpec, ...] = (
-    AlarmSpec(
-        CPU_HIGH,
-        "CpuHigh",
-        "CPU utilization (%)",
-        100,
-        _GT,
-        cloudwatch.TreatMissingData.NOT_BREACHING,
-        "CPU above {threshold:g}% for {minutes:g} minutes on {host}: the server is under heavy load.",
-        "Find the busy container with `docker stats` (Session Manager) and the slow requests in the web server's "
-        "access log; scale up if the load is real.",
-    ),
-    AlarmSpec(
-        STATUS_CHECK,
-        "StatusCheck",
-        "Status check failed",
-        1,
-        _GE,
-        cloudwatch.TreatMissingData.MISSING,
-        "EC2 status check failed for {periods} minutes on {host}: the instance is unreachable or unhealthy.",
-        "EC2 console > instance > Status checks: a failed system check is fixed by stop and start (new "
-        "hardware), a failed instance check by a reboot and the system log.",
-    ),
-    AlarmSpec(
-        MEMORY_HIGH,
-        "MemoryHigh",
-        "Memory used (%)",
-        100,
-        _GT,
-        cloudwatch.TreatMissingData.MISSING,
-        "Memory used above {threshold:g}% for {minutes:g} minutes on {host}: containers risk being killed by the "
-        "OOM killer.",
-        "Find the largest with `docker stats`; restart or limit it (`mem_limit`), or move to a larger instance.",
-    ),
-    AlarmSpec(
-        DISK_HIGH,
-        "DiskHigh",
-        "Root disk used (%)",
-        100,
-        _GT,
-        cloudwatch.TreatMissingData.MISSING,
-        "Root filesystem above {threshold:g}% used on {host}:",
-        "prune Docker images (docker system prune) before writes start failing.",
-    ),
-    AlarmSpec(
-        CONTAINER_CRASH,
-        "ContainerCrash",
-        "Container crashes",
-        None,
-        _GE,
-        cloudwatch.TreatMissingData.NOT_BREACHING,
-        "A container on {host} crashed (non-zero exit other than a stop, or OOM kill).",
-        "See the docker-events log group or the container-crashes saved query.",
-    ),
 )
 
 
@@ -275,8 +205,9 @@ class BasicAlarms(Construct):
                     "topic_encryption_key encrypts the topic BasicAlarms creates, but topic= was given too: "
                     "encrypt your own topic instead, or drop topic="
                 )
-        left_out = _leave_out(leave_out)
-        advice = _runbook(runbook)
+        specs = alarm_specs_of(host)
+        left_out = _leave_out(leave_out, specs)
+        advice = _runbook(runbook, specs)
         check.percent_threshold("cpu_threshold_percent", cpu_threshold_percent)
         period_seconds = check.alarm_period("period", period)
         cpu_periods = check.whole_periods("cpu_duration", cpu_duration, "period", period_seconds)
@@ -287,16 +218,25 @@ class BasicAlarms(Construct):
         if memory_periods is not None:
             check.evaluation_range("memory_duration", memory_periods, period_seconds)
         check.percent_threshold("disk_threshold_percent", disk_threshold_percent)
-        settings = self._settings(
+        built_in = self._settings(
             host=host,
             period=period,
             cpu=(cpu_threshold_percent, cpu_duration, cpu_periods),
             memory=(memory_threshold_percent, memory_duration, memory_periods),
             disk_threshold_percent=disk_threshold_percent,
         )
+        settings = {
+            spec.name: spec.own(host) if spec.own is not None else built_in[spec.settings_key]()
+            for spec in specs
+            if spec.name not in left_out
+        }
         descriptions: dict[str, str] = {}
-        for spec in BUILT_IN_ALARMS:
-            _, threshold, evaluation_periods, minutes = settings[spec.name]
+        for spec in specs:
+            if spec.name not in settings:
+                continue
+            threshold = settings[spec.name].threshold
+            evaluation_periods = settings[spec.name].evaluation_periods
+            minutes = settings[spec.name].minutes
             happened = spec.description.format(
                 threshold=threshold, minutes=minutes, periods=evaluation_periods, host=host.node.path
             )
@@ -312,28 +252,30 @@ class BasicAlarms(Construct):
         self.recovery = recovery_rule(self, "Recovery", topic=self.topic, name_prefix=name_prefix)
 
         built: dict[str, cloudwatch.Alarm | None] = {}
-        for spec in BUILT_IN_ALARMS:
+        for spec in specs:
             if spec.name in left_out:
                 built[spec.name] = None
                 continue
-            metric, threshold, evaluation_periods, _ = settings[spec.name]
+            chosen = settings[spec.name]
             built[spec.name] = self.add_alarm(
                 spec.construct_id,
                 suffix=spec.name,
-                metric=metric(),
-                threshold=threshold,
+                metric=chosen.metric,
+                threshold=chosen.threshold,
                 comparison_operator=spec.comparison_operator,
-                evaluation_periods=evaluation_periods,
+                evaluation_periods=chosen.evaluation_periods,
                 treat_missing_data=spec.treat_missing_data,
                 description=descriptions[spec.name],
                 graph_title=spec.title,
                 left_y_axis=cloudwatch.YAxisProps(min=0, max=spec.y_axis_max),
+                graph_lines=chosen.graph_lines,
             )
-        self.cpu_high = built[CPU_HIGH]
-        self.status_check = built[STATUS_CHECK]
-        self.memory_high = built[MEMORY_HIGH]
-        self.disk_high = built[DISK_HIGH]
-        self.container_crash = built[CONTAINER_CRASH]
+        self.by_name = built
+        self.cpu_high = built.get(CPU_HIGH)
+        self.status_check = built.get(STATUS_CHECK)
+        self.memory_high = built.get(MEMORY_HIGH)
+        self.disk_high = built.get(DISK_HIGH)
+        self.container_crash = built.get(CONTAINER_CRASH)
 
     @staticmethod
     def _settings(
@@ -343,33 +285,37 @@ class BasicAlarms(Construct):
         cpu: tuple[float, Duration, int | None],
         memory: tuple[float, Duration, int | None],
         disk_threshold_percent: float,
-    ) -> dict[str, tuple[Callable[[], cloudwatch.Metric], float, int, float]]:
-        """Alarm name -> (its metric, made on demand; threshold; evaluation periods; minutes for the description)."""
+    ) -> dict[str, Callable[[], AlarmSettings]]:
+        """Built-in alarm name -> its settings from these props (its metric made on demand, from the host)."""
 
         def periods(duration: Duration, whole: int | None) -> int:
             return whole or int(duration.to_seconds() // period.to_seconds())
 
         return {
-            CPU_HIGH: (
-                lambda: host.metric_cpu_utilization(period=period),
+            CPU_HIGH: lambda: AlarmSettings(
+                host.metric_cpu_utilization(period=period),
                 cpu[0],
                 periods(cpu[1], cpu[2]),
                 cpu[1].to_minutes(),
             ),
-            STATUS_CHECK: (
-                lambda: host.metric_status_check_failed(period=FAST_PERIOD),
+            STATUS_CHECK: lambda: AlarmSettings(
+                host.metric_status_check_failed(period=FAST_PERIOD),
                 1,
                 STATUS_CHECK_PERIODS,
                 STATUS_CHECK_PERIODS,
             ),
-            MEMORY_HIGH: (
-                lambda: host.metric_memory_used_percent(period=period),
+            MEMORY_HIGH: lambda: AlarmSettings(
+                host.metric_memory_used_percent(period=period),
                 memory[0],
                 periods(memory[1], memory[2]),
                 memory[1].to_minutes(),
             ),
-            DISK_HIGH: (lambda: host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0),
-            CONTAINER_CRASH: (lambda: host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1),
+            DISK_HIGH: lambda: AlarmSettings(
+                host.metric_disk_used_percent(period=period), disk_threshold_percent, 1, 0
+            ),
+            CONTAINER_CRASH: lambda: AlarmSettings(
+                host.metric_container_crashes(period=FAST_PERIOD), 1, 1, 1
+            ),
         }
 
     def _topic(self, topic: sns.ITopic | None, key: kms.IKey | None, emails: Sequence[str]) -> sns.ITopic:
@@ -457,6 +403,7 @@ class BasicAlarms(Construct):
         graph_title: str | None = None,
         left_y_axis: cloudwatch.YAxisProps | None = None,
         scope: Construct | None = None,
+        graph_lines: Sequence[cloudwatch.IMetric] = (),
     ) -> cloudwatch.Alarm:
         """Add an alarm named ``{name_prefix}-{suffix}`` that notifies the topic on ALARM (and, through the recovery
         rule, when it goes from ALARM back to OK).
@@ -490,6 +437,8 @@ class BasicAlarms(Construct):
             graph_title: the dashboard graph's title. Default: ``suffix``.
             left_y_axis: the dashboard graph's y-axis. Default: from 0.
             scope: the construct that owns the alarm. Default: this one.
+            graph_lines: the lines the dashboard graph shows instead of the alarm's metric (for an alarm on a
+                metric-math expression, the metrics it compares). Default: the alarm's metric.
 
         Raises:
             ValueError: an alarm name CloudWatch would reject, a description longer than its 1024 characters,
@@ -510,21 +459,22 @@ class BasicAlarms(Construct):
             datapoints_to_alarm=datapoints_to_alarm,
             graph_title=graph_title,
             left_y_axis=left_y_axis,
+            graph_lines=graph_lines,
         )
 
 
-def _leave_out(value: object) -> frozenset[str]:
+def _leave_out(value: object, specs: Sequence[AlarmSpec]) -> frozenset[str]:
     names = check.string_list("leave_out", value, "built-in alarm names")
-    known = [spec.name for spec in BUILT_IN_ALARMS]
+    known = [spec.name for spec in specs]
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError(f"leave_out names unknown alarms {unknown}; the built-in alarms are {known}")
     return frozenset(names)
 
 
-def _runbook(value: object) -> dict[str, str]:
+def _runbook(value: object, specs: Sequence[AlarmSpec]) -> dict[str, str]:
     """``runbook`` checked: built-in alarm names to non-empty texts."""
-    return check.runbook_texts("runbook", value, [spec.name for spec in BUILT_IN_ALARMS])
+    return check.runbook_texts("runbook", value, [spec.name for spec in specs])
 
 
 def _display_name(name_prefix: str) -> str:

@@ -6,6 +6,7 @@ dashboard graph, :class:`AlarmGraph`) and the topic policy statement that lets C
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, ArnFormat, Stack
@@ -30,11 +31,14 @@ class AlarmGraph:
         alarm: the alarm.
         title: the graph's title.
         left_y_axis: the graph's y-axis (for example 0-100 for a percentage).
+        lines: the metrics the graph shows instead of the alarm's own (for an alarm on a metric-math expression,
+            the metrics it compares); empty: the alarm's metric with its threshold line.
     """
 
     alarm: cloudwatch.Alarm
     title: str
     left_y_axis: cloudwatch.YAxisProps
+    lines: tuple[cloudwatch.IMetric, ...] = ()
 
 
 def alarm_arn_pattern(scope: Construct, name_prefix: str) -> str:
@@ -122,6 +126,7 @@ class AlarmNotifier:
         datapoints_to_alarm: int | None = None,
         graph_title: str | None = None,
         left_y_axis: cloudwatch.YAxisProps | None = None,
+        graph_lines: Sequence[cloudwatch.IMetric] = (),
     ) -> cloudwatch.Alarm:
         """Create the alarm in ``scope`` (see :meth:`~constructs_obs.alarms.basic.BasicAlarms.add_alarm` for the arguments and errors)."""
         name = f"{self.name_prefix}-{suffix}"
@@ -154,7 +159,9 @@ class AlarmNotifier:
         # (constructs_obs.alarms.recovery).
         alarm.add_alarm_action(self._action)
         self.graphs.append(
-            AlarmGraph(alarm, graph_title or suffix, left_y_axis or cloudwatch.YAxisProps(min=0))
+            AlarmGraph(
+                alarm, graph_title or suffix, left_y_axis or cloudwatch.YAxisProps(min=0), tuple(graph_lines)
+            )
         )
         return alarm
 

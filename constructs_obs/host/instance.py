@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_obs.alarms.specs import AlarmSpec
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks._registry import claim_name
 from constructs_obs.checks.compliance import acknowledge, declare
@@ -626,6 +627,11 @@ class ObservedEc2Host(Construct):
     def metrics_namespace(self) -> str:
         """The namespace of the host's custom metrics."""
         return self.observability.metrics_namespace
+
+    @property
+    def alarm_specs(self) -> tuple[AlarmSpec, ...]:
+        """See :attr:`HostObservability.alarm_specs <constructs_obs.host.observability.HostObservability.alarm_specs>`."""
+        return self.observability.alarm_specs
 
     @property
     def setup(self) -> HostSetup:

@@ -22,6 +22,7 @@ documented default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -34,6 +35,7 @@ from constructs_obs.host.metric_options import MetricOptions as MetricOptions
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from constructs_obs.alarms.specs import AlarmSpec
     from constructs_obs.host.docker_events import DockerEventsLog
     from constructs_obs.host.log_groups import ContainerLogGroups
     from constructs_obs.host.prometheus.metrics import PrometheusMetrics
@@ -75,6 +77,12 @@ class IObservedHost(Protocol):
     @property
     def prometheus(self) -> PrometheusMetrics | None:
         """The Prometheus endpoints the host's agent scrapes, or None without scrapes."""
+        ...
+
+    @property
+    def alarm_specs(self) -> Sequence[AlarmSpec]:
+        """The alarms that watch the host (:class:`~constructs_obs.alarms.basic.BasicAlarms` creates them): the
+        built-in ones for an instance, the fleet's for an Auto Scaling group."""
         ...
 
     def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:

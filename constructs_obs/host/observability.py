@@ -40,6 +40,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_obs.alarms.specs import BUILT_IN_ALARMS, AlarmSpec
 from constructs_obs.checks import _validation as check
 from constructs_obs.checks.compliance import AcknowledgedFinding, acknowledge, declare, nag_label
 from constructs_obs.contract import (  # the names shared with obs-doctor, re-exported here
@@ -258,7 +259,8 @@ def attach_observability(
     namespace: str,
     scrapes: Sequence[PrometheusScrape],
     ssm_agent_permissions: bool,
-    target: Mapping[str, str],
+    instance_id: str | None = None,
+    auto_scaling_group_name: str | None = None,
     declare_metrics_on: CfnResource | None = None,
     wait_for_setup: bool = True,
     instances: int = 1,
@@ -269,8 +271,7 @@ def attach_observability(
     (``Prometheus``, with ``scrapes``), the CloudWatch agent (``Agent``) and ``role``'s grants, each applied before
     the setup runs (the setup starts the agent, which publishes at once).
 
-    ``target``: ``{"instance_id": ...}`` for one instance, ``{"auto_scaling_group_name": ...}`` for the instances of
-    a group (see :class:`~constructs_obs.host.setup.HostSetup` and
+    ``instance_id`` for one instance, or ``auto_scaling_group_name`` for the instances of a group (see :class:`~constructs_obs.host.setup.HostSetup` and
     :class:`~constructs_obs.host.agent.CloudWatchAgent`). ``instances``: how many instances scrape Prometheus at
     most (the log group's ingestion estimate). ``no_resource_scope``: the acknowledgment of the role's ``Resource:
     *`` statements (default :data:`NO_RESOURCE_LEVEL_PERMISSIONS`).
@@ -286,7 +287,8 @@ def attach_observability(
         "Setup",
         role=role if ssm_agent_permissions else None,
         wait_for_success=wait_for_setup,
-        **target,
+        instance_id=instance_id,
+        auto_scaling_group_name=auto_scaling_group_name,
     )
     docker_events = DockerEventsLog(
         scope,
@@ -324,7 +326,8 @@ def attach_observability(
         log_files=[docker_events.agent_log_file],
         declare_metrics_on=declare_metrics_on,
         prometheus=prometheus.agent_prometheus if prometheus is not None else None,
-        **target,
+        instance_id=instance_id,
+        auto_scaling_group_name=auto_scaling_group_name,
     )
     grants.append(docker_events.write_grant)
     if prometheus is not None:
@@ -503,7 +506,7 @@ class HostObservability(Construct):
             namespace=namespace,
             scrapes=scrapes,
             ssm_agent_permissions=ssm_agent_permissions,
-            target={"instance_id": instance_id},
+            instance_id=instance_id,
             declare_metrics_on=self._instance_resource(instance),
         )
         self.setup = parts.setup
@@ -543,6 +546,12 @@ class HostObservability(Construct):
     def metrics_namespace(self) -> str:
         """The namespace of the host's custom metrics."""
         return self.agent.namespace
+
+    @property
+    def alarm_specs(self) -> tuple[AlarmSpec, ...]:
+        """The alarms :class:`~constructs_obs.alarms.basic.BasicAlarms` creates for one instance: CPU, status
+        check, memory, disk, container crash (:data:`~constructs_obs.alarms.specs.BUILT_IN_ALARMS`)."""
+        return BUILT_IN_ALARMS
 
     @property
     def region(self) -> str:

@@ -122,7 +122,7 @@ class HostDashboard(Construct):
         if cache is not None:
             check.require_type("cache", cache, CachePerformance, "a CachePerformance")
         cache_lines = CachePerformance.METRIC_LINES if cache is not None else 0
-        total = len(shown) + len(extra) + cache_lines
+        total = sum(max(1, len(g.lines)) for g in shown) + len(extra) + cache_lines
         if total > FREE_TIER_METRICS_PER_DASHBOARD:
             raise ValueError(
                 f"alarms has {total} alarms and metrics; one graph each would exceed the "
@@ -131,10 +131,7 @@ class HostDashboard(Construct):
         if not sources and not extra and cache is None:
             raise ValueError("HostDashboard has nothing to show: give alarms= (or host=, or cache=)")
         super().__init__(scope, construct_id)
-        graphs: list[cloudwatch.IWidget] = [
-            cloudwatch.AlarmWidget(alarm=g.alarm, title=g.title, left_y_axis=g.left_y_axis, width=GRAPH_WIDTH)
-            for g in shown
-        ]
+        graphs: list[cloudwatch.IWidget] = [_alarm_graph(g) for g in shown]
         graphs += extra
         rows: list[list[cloudwatch.IWidget]] = [
             graphs[i : i + GRAPHS_PER_ROW] for i in range(0, len(graphs), GRAPHS_PER_ROW)
@@ -162,7 +159,7 @@ class HostDashboard(Construct):
             default_interval=default_interval or Duration.days(1),
             widgets=rows,
         )
-        self.metric_count = len(graphs) + cache_lines
+        self.metric_count = total
         name = dashboard_name or (sources[0].name_prefix if sources else None)
         if name is not None:
             claim_name(self.dashboard, kind="dashboard", name=name, level="account")
@@ -191,6 +188,18 @@ class HostDashboard(Construct):
                 )
             )
         return widgets
+
+
+def _alarm_graph(graph: AlarmGraph) -> cloudwatch.IWidget:
+    """The alarm's graph: its metric with the threshold line, or the lines it names (a metric-math alarm's
+    metrics, e.g. a fleet's instances in service and desired)."""
+    if graph.lines:
+        return cloudwatch.GraphWidget(
+            title=graph.title, left=list(graph.lines), left_y_axis=graph.left_y_axis, width=GRAPH_WIDTH
+        )
+    return cloudwatch.AlarmWidget(
+        alarm=graph.alarm, title=graph.title, left_y_axis=graph.left_y_axis, width=GRAPH_WIDTH
+    )
 
 
 def _sources(alarms: object) -> list[AlarmSource]:
