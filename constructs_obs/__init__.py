@@ -9,6 +9,9 @@
   ``ec2.Instance`` plus a :class:`HostObservability`.
 - :class:`DataVolume`: the host's data (Docker's data root) on an encrypted volume that outlives the instance.
 - :class:`IObservedHost`: what alarms, queries and the dashboard read from a host; implemented by both.
+- :class:`FleetObservability`: the observability of an EC2 Auto Scaling group's instances as one fleet (every
+  instance set up, one series per metric for the group, a capacity alarm), usable wherever a host is;
+  :func:`docker_launch_template` builds a launch template as secure as the single host.
 - :class:`BasicAlarms`: CPU, status-check, memory, disk and container-crash alarms notifying an SNS topic.
 - :class:`LogPatternAlarms`: nginx 5xx and backend error-line alarms from metric filters, on a host's containers
   or any log groups (ECS, Fargate, ...).
@@ -23,7 +26,8 @@
   tests, without AWS.
 
 The packages show the architecture: :mod:`constructs_obs.host` (one host: the instance, its observability, setup,
-agent, docker-events, log groups, images, Prometheus), :mod:`constructs_obs.alarms`, :mod:`constructs_obs.views`
+agent, docker-events, log groups, images, Prometheus), :mod:`constructs_obs.fleet` (an Auto Scaling group observed
+as one), :mod:`constructs_obs.alarms`, :mod:`constructs_obs.views`
 (saved queries, dashboard), :mod:`constructs_obs.checks` (what runs at synth), :mod:`constructs_obs.doctor`,
 :mod:`constructs_obs.testing`, and :mod:`constructs_obs.contract` (the names the constructs and the doctor share).
 
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from constructs_obs.alarms.log_patterns import LogPatternAlarms
     from constructs_obs.alarms.notifier import AlarmGraph
     from constructs_obs.checks.free_tier import FreeTierCheck, count_billables
+    from constructs_obs.fleet.launch_template import docker_launch_template
+    from constructs_obs.fleet.observability import FleetObservability
     from constructs_obs.host.agent import CloudWatchAgent
     from constructs_obs.host.data_volume import DataVolume
     from constructs_obs.host.docker_events import DockerEventsLog
@@ -66,6 +72,7 @@ _EXPORTS = {
     "ContainerLogGroups": "constructs_obs.host.log_groups",
     "DataVolume": "constructs_obs.host.data_volume",
     "DockerEventsLog": "constructs_obs.host.docker_events",
+    "FleetObservability": "constructs_obs.fleet.observability",
     "FreeTierCheck": "constructs_obs.checks.free_tier",
     "HostDashboard": "constructs_obs.views.dashboard",
     "HostSetup": "constructs_obs.host.setup",
@@ -79,6 +86,7 @@ _EXPORTS = {
     "SavedQueries": "constructs_obs.views.queries",
     "al2023_at_launch": "constructs_obs.host.images",
     "count_billables": "constructs_obs.checks.free_tier",
+    "docker_launch_template": "constructs_obs.fleet.launch_template",
 }
 
 __all__ = [
@@ -89,6 +97,7 @@ __all__ = [
     "ContainerLogGroups",
     "DataVolume",
     "DockerEventsLog",
+    "FleetObservability",
     "FreeTierCheck",
     "HostDashboard",
     "HostObservability",
@@ -102,6 +111,7 @@ __all__ = [
     "SavedQueries",
     "al2023_at_launch",
     "count_billables",
+    "docker_launch_template",
 ]
 
 

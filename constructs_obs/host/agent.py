@@ -360,8 +360,9 @@ class CloudWatchAgent(Construct):
 
     def metric_memory_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Memory in use (not counting buffers and page cache), percent of total. Default: average over 5
-        minutes."""
-        return self._metric(MEMORY_USED_PERCENT, cloudwatch.Stats.AVERAGE, options)
+        minutes; for a group's agents, maximum (the fullest instance)."""
+        statistic = cloudwatch.Stats.MAXIMUM if self.auto_scaling_group_name else cloudwatch.Stats.AVERAGE
+        return self._metric(MEMORY_USED_PERCENT, statistic, options)
 
     def metric_disk_used_percent(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Root filesystem space in use, percent. Default: maximum over 5 minutes."""

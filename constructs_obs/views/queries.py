@@ -34,6 +34,13 @@ NGINX_5XX_BY_PATH_QUERY = logs.QueryString(
 )
 
 #: Container crashes, newest first: the same events the container-crash metric filter counts.
+#: The crashes among the docker-events lines: the same events the container-crash metric filter counts.
+CRASH_FILTER = (
+    'Action = "oom" or (Action = "die" and Actor.Attributes.exitCode not in ['
+    + ", ".join(f'"{code}"' for code in DELIBERATE_STOP_EXIT_CODES)
+    + "])"
+)
+
 CONTAINER_CRASHES_QUERY = logs.QueryString(
     fields=[
         "@timestamp",
@@ -42,12 +49,30 @@ CONTAINER_CRASHES_QUERY = logs.QueryString(
         "Actor.Attributes.image",
         "Actor.Attributes.exitCode",
     ],
-    filter_statements=[
-        'Action = "oom" or (Action = "die" and Actor.Attributes.exitCode not in ['
-        + ", ".join(f'"{code}"' for code in DELIBERATE_STOP_EXIT_CODES)
-        + "])"
-    ],
+    filter_statements=[CRASH_FILTER],
     sort="@timestamp desc",
+    limit=50,
+)
+
+
+#: Crashes per instance of a fleet: the docker-events stream of each instance is named after it (the agent's
+#: ``log_stream_name`` ``{instance_id}``), with the last container that crashed there.
+CONTAINER_CRASHES_BY_INSTANCE_QUERY = logs.QueryString(
+    filter_statements=[CRASH_FILTER],
+    stats_statements=[
+        "count(*) as crashes, latest(Actor.Attributes.name) as last_container, max(@timestamp) as last_crash "
+        "by @logStream as instance"
+    ],
+    sort="crashes desc",
+    limit=50,
+)
+
+#: The backend's error lines per log stream: Docker's awslogs driver writes one stream per container, and each
+#: container runs on one instance of the fleet, so a container (and its instance) that fails alone stands out.
+BACKEND_ERRORS_BY_STREAM_QUERY = logs.QueryString(
+    filter_statements=[f"@message like /{BACKEND_ERROR_REGEX}/"],
+    stats_statements=["count(*) as errors, max(@timestamp) as last_error by @logStream"],
+    sort="errors desc",
     limit=50,
 )
 
@@ -60,6 +85,9 @@ class SavedQueries(Construct):
     - ``{name_prefix}/nginx-5xx-by-path``: 5xx responses counted by status, method and path.
     - ``{name_prefix}/container-crashes``: crashed containers (name, image, exit code), newest first (hosts
       only: it reads the host's docker-events group).
+    - With ``by_instance`` (a fleet's default): ``{name_prefix}/container-crashes-by-instance`` (crashes per
+      instance: the docker-events stream is named after the instance) and, with a backend,
+      ``{name_prefix}/backend-errors-by-stream`` (error lines per container, each on one instance).
     - ``{name_prefix}/{cache title}-hit-rate-by-{label}`` with ``cache``: a cache's hits, misses, hit rate and
       estimated savings per value of its breakdown label (:meth:`CachePerformance.breakdown_query
       <constructs_obs.host.prometheus.cache.CachePerformance.breakdown_query>`), over the agent's Prometheus log group.
@@ -72,6 +100,8 @@ class SavedQueries(Construct):
         backend_errors: the backend query, or None without a backend.
         nginx_5xx_by_path: the nginx query, or None without nginx.
         container_crashes: the container-crash query, or None without a host.
+        container_crashes_by_instance: crashes per instance, or None without ``by_instance``.
+        backend_errors_by_stream: backend error lines per stream, or None without ``by_instance`` or a backend.
         cache_breakdown: the cache's per-label query, or None without ``cache``.
     """
 
@@ -87,6 +117,7 @@ class SavedQueries(Construct):
         backend_log_group: logs.ILogGroup | None = None,
         nginx_log_group: logs.ILogGroup | None = None,
         cache: CachePerformance | None = None,
+        by_instance: bool | None = None,
     ) -> None:
         """Create the saved queries.
 
@@ -101,6 +132,9 @@ class SavedQueries(Construct):
             nginx_log_group: nginx's log group, instead of ``nginx_container``.
             cache: a cache with a ``breakdown_label`` (:class:`~constructs_obs.host.prometheus.cache.CachePerformance`):
                 save its per-label breakdown query too. Default: none.
+            by_instance: also save the per-instance and per-stream breakdowns. Default: on for a fleet (a host with
+                an ``auto_scaling_group_name``, :class:`~constructs_obs.fleet.observability.FleetObservability`),
+                off for one instance, whose streams are all its own.
 
         Raises:
             ValueError: a container ``host`` has no log group for (naming the prop), a container without
@@ -124,6 +158,9 @@ class SavedQueries(Construct):
                 raise ValueError(
                     "cache has no breakdown_label: there is nothing to break its hit rate down by"
                 )
+        if by_instance is None:
+            by_instance = getattr(host, "auto_scaling_group_name", None) is not None
+        check.require_bool("by_instance", by_instance)
         if host is None and not any(groups.values()) and cache is None:
             raise ValueError(
                 "SavedQueries has nothing to query: give host= (with backend_container/nginx_container) or "
@@ -150,6 +187,26 @@ class SavedQueries(Construct):
                     host.docker_events.log_group,
                 )
             )
+        if by_instance and host is not None:
+            planned.append(
+                (
+                    "container_crashes_by_instance",
+                    "ContainerCrashesByInstance",
+                    "container-crashes-by-instance",
+                    CONTAINER_CRASHES_BY_INSTANCE_QUERY,
+                    host.docker_events.log_group,
+                )
+            )
+        if by_instance and backend is not None:
+            planned.append(
+                (
+                    "backend_errors_by_stream",
+                    "BackendErrorsByStream",
+                    "backend-errors-by-stream",
+                    BACKEND_ERRORS_BY_STREAM_QUERY,
+                    backend,
+                )
+            )
         if cache is not None:
             planned.append(
                 (
@@ -166,6 +223,8 @@ class SavedQueries(Construct):
         self.backend_errors: logs.QueryDefinition | None = None
         self.nginx_5xx_by_path: logs.QueryDefinition | None = None
         self.container_crashes: logs.QueryDefinition | None = None
+        self.container_crashes_by_instance: logs.QueryDefinition | None = None
+        self.backend_errors_by_stream: logs.QueryDefinition | None = None
         self.cache_breakdown: logs.QueryDefinition | None = None
         for attribute, query_id, suffix, query, log_group in planned:
             setattr(self, attribute, self._query(query_id, f"{name_prefix}/{suffix}", query, log_group))
