@@ -16,6 +16,8 @@ Context (``cdk synth -c key=value``):
                 succeeded: the CLI cannot clean up a failed first create of a protected stack, docs/usage.md)
   free_tier_strict  true to fail synth when a stack goes over the CloudWatch free tier (default: false, synth
                 warns)
+  fleet         true to add AiTutorFleet, the example of the app on an Auto Scaling group behind a load balancer
+                (docs/fleet.md; default: false, it is not deployed with the staging stack)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_obs.checks.free_tier import FreeTierCheck
+from stacks.fleet import FLEET_STACK_NAME, AiTutorFleetStack
 from stacks.staging import REGION, SEED_ROLE_NAME, STACK_NAME, AiTutorStagingStack, ExistingInstance, HostMove
 
 #: Context keys this app once read and no longer does, with why: a key that changes what a deploy removes is refused
@@ -122,6 +125,13 @@ def build_app(app: cdk.App | None = None, environ: dict[str, str] | None = None)
         ),
         without_custom_resources=_flag("rehearsal", app.node.try_get_context("rehearsal")),
     )
+    if _flag("fleet", app.node.try_get_context("fleet")):
+        AiTutorFleetStack(
+            app,
+            FLEET_STACK_NAME,
+            env=cdk.Environment(account=account, region=REGION),
+            alarm_emails=_emails(app.node.try_get_context("alarm_emails")),
+        )
     return app
 
 

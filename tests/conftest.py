@@ -85,6 +85,22 @@ def staging(staging_template_json: dict[str, Any]) -> assertions.Template:
 
 
 @pytest.fixture(scope="session")
+def fleet_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The app with the fleet example (``-c fleet=true``), as `cdk synth` builds it, synthesized."""
+    app = build_app(make_app(tmp_path_factory.mktemp("fleet"), fleet="true"), environ={})
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def fleet_template(fleet_app: cdk.App) -> dict[str, Any]:
+    """The AiTutorFleet template."""
+    from stacks.fleet import FLEET_STACK_NAME
+
+    return synth_template(fleet_app, FLEET_STACK_NAME)
+
+
+@pytest.fixture(scope="session")
 def staging_with_emails(tmp_path_factory: pytest.TempPathFactory) -> assertions.Template:
     app = build_app(
         make_app(tmp_path_factory.mktemp("emails"), alarm_emails="ops@example.com, oncall@example.com"),
