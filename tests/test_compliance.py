@@ -44,7 +44,14 @@ PACKS: dict[str, type[NagPack]] = {
     "HIPAA.Security": HIPAASecurityChecks,
 }
 #: Every app configuration the suite synthesizes once per session (fixture names).
-CONFIGURATIONS = ("staging_app", "staging_move_app", "staging_existing_app", "shop_app", "consumer_app")
+CONFIGURATIONS = (
+    "staging_app",
+    "staging_move_app",
+    "staging_existing_app",
+    "shop_app",
+    "consumer_app",
+    "fleet_app",
+)
 COMPLIANCE_PAGE = ROOT / "docs" / "compliance.md"
 #: Acknowledgments aws-cdk-lib records itself (rule id -> reason): a stack whose `availability_zones` is read
 #: (as `ec2.Vpc` does) acknowledges the literal zones that puts in its template.
@@ -138,10 +145,11 @@ def test_every_applied_acknowledgment_is_declared_with_its_reason(
     staging_existing_app: cdk.App,
     shop_app: cdk.App,
     consumer_app: cdk.App,
+    fleet_app: cdk.App,
 ) -> None:
     undeclared = [
         (path, rule_id, reason)
-        for app in (staging_app, staging_move_app, staging_existing_app, shop_app, consumer_app)
+        for app in (staging_app, staging_move_app, staging_existing_app, shop_app, consumer_app, fleet_app)
         for path, rule_id, reason in _applied(app)
         if _declaration_of(rule_id, reason) is None
     ]
@@ -156,10 +164,11 @@ def test_every_declared_acknowledgment_is_applied(
     staging_existing_app: cdk.App,
     shop_app: cdk.App,
     consumer_app: cdk.App,
+    fleet_app: cdk.App,
 ) -> None:
     used = {
         finding.key
-        for app in (staging_app, staging_move_app, staging_existing_app, shop_app, consumer_app)
+        for app in (staging_app, staging_move_app, staging_existing_app, shop_app, consumer_app, fleet_app)
         for _, rule_id, reason in _applied(app)
         if (finding := _declaration_of(rule_id, reason)) is not None
     }
