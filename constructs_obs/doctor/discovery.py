@@ -2,7 +2,7 @@
 
 Nothing here depends on a stack's outputs. Each host (created by the stack, or an existing
 instance the stack observes) has one setup association whose resource metadata ``ConstructsObs::Host`` names
-its instance, metrics namespace, role (``RoleName``, or ``RoleLogicalId`` for a role the stack creates) and log
+its instance (a fleet: its Auto Scaling group, whose instances :mod:`constructs_obs.doctor.fleets` lists), metrics namespace, role (``RoleName``, or ``RoleLogicalId`` for a role the stack creates) and log
 groups (its containers', docker-events', and with Prometheus scrapes ``Prometheus.LogGroup``), and the scrape jobs
 (``Prometheus.Jobs``); alarms and metric filters are the stack's ``AWS::CloudWatch::Alarm`` and
 ``AWS::Logs::MetricFilter`` resources, wherever their log groups live (a plain group of an ECS service is checked
@@ -21,6 +21,7 @@ from typing import Any
 
 from constructs_obs.contract import (
     DEFAULT_SCRAPE_INTERVAL_SECONDS,
+    FLEET_DIMENSION,
     HOST_METADATA_KEY,
     HostFields,
     PrometheusFields,
@@ -279,9 +280,20 @@ def _hosts(inv: StackInventory, resolve: Resolver) -> list[Host]:
                 association_id=resource.physical_id,
                 created_by_stack=instance_id in created,
                 setup_timeout_seconds=_setup_timeout(resource.properties, resolve),
+                auto_scaling_group=resolve(described.get(HostFields.AUTO_SCALING_GROUP_NAME)),
             )
         )
     return hosts
+
+
+def _dimension_values(dimensions: list[Any], name: str, resolve: Resolver) -> tuple[str, ...]:
+    """The resolved values of the dimensions called ``name``."""
+    return tuple(
+        value
+        for d in dimensions
+        if isinstance(d, Mapping) and d.get("Name") == name
+        if (value := resolve(d.get("Value"))) is not None
+    )
 
 
 def _alarms(inv: StackInventory, resolve: Resolver) -> list[AlarmSpec]:
@@ -292,12 +304,7 @@ def _alarms(inv: StackInventory, resolve: Resolver) -> list[AlarmSpec]:
         for query in props.get("Metrics") or []:
             if isinstance(query, Mapping):
                 dimensions += (query.get("MetricStat") or {}).get("Metric", {}).get("Dimensions") or []
-        instance_ids = tuple(
-            value
-            for d in dimensions
-            if isinstance(d, Mapping) and d.get("Name") == "InstanceId"
-            if (value := resolve(d.get("Value"))) is not None
-        )
+        instance_ids = _dimension_values(dimensions, "InstanceId", resolve)
         alarms.append(
             AlarmSpec(
                 logical_id=resource.logical_id,
@@ -305,6 +312,7 @@ def _alarms(inv: StackInventory, resolve: Resolver) -> list[AlarmSpec]:
                 namespace=resolve(props.get("Namespace")),
                 metric_name=resolve(props.get("MetricName")),
                 instance_ids=instance_ids,
+                auto_scaling_groups=_dimension_values(dimensions, FLEET_DIMENSION, resolve),
                 alarm_actions=tuple(resolve.strings(props.get("AlarmActions") or [])),
                 ok_actions=tuple(resolve.strings(props.get("OKActions") or [])),
             )

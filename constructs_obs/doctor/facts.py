@@ -101,6 +101,10 @@ class Host:
         setup_timeout_seconds: how long the setup may take, as the template says: the association's
             ``WaitForSuccessTimeoutSeconds`` (how long CloudFormation waits for it), else its script's
             ``executionTimeout``; None when the template says neither.
+        auto_scaling_group: for an instance of a fleet (``FleetObservability``), its Auto Scaling group's name:
+            the fleet's instances are listed from the group (:mod:`constructs_obs.doctor.fleets`), each a host of
+            the fleet's path; a fleet whose group has no instance (or could not be read) is one host without
+            ``instance_id``.
     """
 
     path: str
@@ -114,6 +118,7 @@ class Host:
     association_id: str | None = None
     created_by_stack: bool = True
     setup_timeout_seconds: int | None = None
+    auto_scaling_group: str | None = None
 
     @property
     def log_groups(self) -> list[str]:
@@ -132,6 +137,7 @@ class AlarmSpec:
         namespace: the metric's namespace.
         metric_name: the metric's name.
         instance_ids: the values of its ``InstanceId`` dimensions.
+        auto_scaling_groups: the values of its ``AutoScalingGroupName`` dimensions (a fleet's alarms).
         alarm_actions: the actions on ALARM (ARNs), as the template says.
         ok_actions: the actions on OK.
     """
@@ -141,6 +147,7 @@ class AlarmSpec:
     namespace: str | None = None
     metric_name: str | None = None
     instance_ids: tuple[str, ...] = ()
+    auto_scaling_groups: tuple[str, ...] = ()
     alarm_actions: tuple[str, ...] = ()
     ok_actions: tuple[str, ...] = ()
 

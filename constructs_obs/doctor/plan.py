@@ -1,7 +1,8 @@
 """The check families in the order they run, what each needs from the ones before it, and how a family that can
 be ``PENDING`` is narrowed to its pending rows when ``--wait`` runs it again.
 
-Order matters: the instances give each host's launch time and state, the setup gives when the host's agent and
+Order matters: the instances give each host's launch time and state (a fleet's instances' too, whose
+capacity row comes next), the setup gives when the host's agent and
 docker-events service started (:func:`~constructs_obs.doctor.windows.host_start`), and the alarms as CloudWatch
 describes them feed the delivery checks.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from constructs_obs.doctor.checks.agent import check_agent_metrics
+from constructs_obs.doctor.checks.agent import FLEET_CHECK, check_agent_metrics
 from constructs_obs.doctor.checks.alarms import check_alarms
 from constructs_obs.doctor.checks.deep import check_deep
 from constructs_obs.doctor.checks.delivery import (
@@ -23,6 +24,7 @@ from constructs_obs.doctor.checks.delivery import (
     check_topic_policies,
 )
 from constructs_obs.doctor.checks.docker_events import check_docker_events
+from constructs_obs.doctor.checks.fleet import check_fleet_capacity
 from constructs_obs.doctor.checks.instances import check_instances
 from constructs_obs.doctor.checks.log_format import check_log_formats
 from constructs_obs.doctor.checks.log_groups import check_log_groups
@@ -107,9 +109,12 @@ Narrow = Callable[[StackFacts, Sequence[CheckResult]], StackFacts]
 
 
 def _hosts_of(facts: StackFacts, pending: Sequence[CheckResult]) -> StackFacts:
-    """Only the hosts whose instance a pending row is about."""
-    instances = {r.resource for r in pending}
-    return dataclasses.replace(facts, hosts=tuple(h for h in facts.hosts if h.instance_id in instances))
+    """Only the hosts whose instance (or fleet: its group) a pending row is about."""
+    about = {r.resource for r in pending}
+    return dataclasses.replace(
+        facts,
+        hosts=tuple(h for h in facts.hosts if h.instance_id in about or h.auto_scaling_group in about),
+    )
 
 
 def _jobs_of(facts: StackFacts, pending: Sequence[CheckResult]) -> StackFacts:
@@ -166,6 +171,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("stack", lambda ctx, facts: check_stack_status(facts.inv)),
     Family("logging-region", lambda ctx, facts: check_logging_region(facts)),
     Family("instance", _instances),
+    Family(
+        "fleet-capacity",
+        lambda ctx, f: check_fleet_capacity(ctx.client("autoscaling"), f, ctx.states, ctx.now),
+        frozenset({"fleet-capacity"}),
+        _hosts_of,
+    ),
     Family("setup", _setup, frozenset({"setup"}), _hosts_of),
     Family("log-group", _log_groups, frozenset({"log-events"}), _groups_of),
     Family("alarm", _alarms, frozenset({"alarm-state"}), _alarms_of),
@@ -177,7 +188,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "agent-metrics",
         lambda ctx, f: check_agent_metrics(ctx.client("cloudwatch"), f, ctx.states, ctx.starts(), ctx.now),
-        frozenset({"agent-metrics"}),
+        frozenset({"agent-metrics", FLEET_CHECK}),
         _hosts_of,
     ),
     Family(

@@ -109,8 +109,9 @@ class Report:
         checked_at: when the checks (of the last round) ran (UTC).
         results: the rows, in the order the checks ran.
         stack_id: the stack's ARN.
-        hosts: the hosts found in the stack, each ``{"host": path, "instance_id": ..., "metrics_namespace":
-            ..., "role_name": ..., "log_groups": [...]}``, in template order.
+        hosts: the hosts found in the stack, each ``{"host": path, "instance_id": ..., "created_by_stack": ...,
+            "auto_scaling_group": ..., "metrics_namespace": ..., "role_name": ..., "log_groups": [...]}``, in
+            template order; a fleet's instances are one entry each, with the fleet's path and group.
         wait: how ``--wait`` ran, or None for a single run. After a wait, a row still pending fails the verdict.
     """
 
@@ -182,8 +183,14 @@ class Report:
         ]
 
     def host_label(self, host: str) -> str:
-        """``host ShopProd/Host (i-0abc...)``: the heading of a host's rows."""
-        instance = next((h.get("instance_id") for h in self.hosts if h.get("host") == host), None)
+        """``host ShopProd/Host (i-0abc...)``: the heading of a host's rows; ``fleet ShopProd/Fleet (Auto Scaling
+        group shop-web, 3 instances)`` for a fleet's."""
+        entries = [h for h in self.hosts if h.get("host") == host]
+        group = next((h.get("auto_scaling_group") for h in entries if h.get("auto_scaling_group")), None)
+        if group:
+            count = sum(1 for h in entries if h.get("instance_id"))
+            return f"fleet {host} (Auto Scaling group {group}, {count} {'instance' if count == 1 else 'instances'})"
+        instance = next((h.get("instance_id") for h in entries), None)
         return f"host {host}" + (f" ({instance})" if instance else "")
 
 

@@ -13,6 +13,7 @@ from botocore.exceptions import NoRegionError
 
 from constructs_obs.doctor.discovery import discover
 from constructs_obs.doctor.facts import DoctorOptions, StackFacts, could_not_check
+from constructs_obs.doctor.fleets import with_fleet_instances
 from constructs_obs.doctor.plan import FAMILIES, Context, Family
 from constructs_obs.doctor.regions import require_known_region
 from constructs_obs.doctor.report import CheckResult, Report
@@ -48,12 +49,16 @@ def _owners(facts: StackFacts) -> dict[str, str]:
                 owners.setdefault(key, host.path)
         if host.metrics_namespace:
             owners.setdefault(f"namespace {host.metrics_namespace}", host.path)
+        if host.auto_scaling_group:
+            owners.setdefault(host.auto_scaling_group, host.path)
     for alarm in facts.alarms:
         if not alarm.name:
             continue
         for host in facts.hosts:
-            if host.instance_id in alarm.instance_ids or (
-                host.metrics_namespace and alarm.namespace == host.metrics_namespace
+            if (
+                host.instance_id in alarm.instance_ids
+                or host.auto_scaling_group in alarm.auto_scaling_groups
+                or (host.metrics_namespace and alarm.namespace == host.metrics_namespace)
             ):
                 owners.setdefault(alarm.name, host.path)
                 break
@@ -89,7 +94,7 @@ class Doctor:
         self.options = options or DoctorOptions()
         self.client = Clients(session, region)
         self.inv = load_stack(self.client("cloudformation"), stack_name, region)
-        self.facts = discover(self.inv)
+        self.facts = with_fleet_instances(self.client("autoscaling"), discover(self.inv))
         self.owners = _owners(self.facts)
         self.ctx = Context(self.client, self.options, sleep, datetime.now(timezone.utc))
 
@@ -116,6 +121,7 @@ class Doctor:
                 "host": h.path,
                 "instance_id": h.instance_id,
                 "created_by_stack": h.created_by_stack,
+                "auto_scaling_group": h.auto_scaling_group,
                 "metrics_namespace": h.metrics_namespace,
                 "role_name": h.role_name,
                 "log_groups": h.log_groups,

@@ -59,6 +59,7 @@ AREAS: tuple[Area, ...] = (
         {
             "instance": Unit("instance", "instances", "running"),
             "instance-profile": Unit("instance", "instances", "with its instance profile"),
+            "fleet-capacity": Unit("fleet", "fleets", "at its desired capacity"),
         },
     ),
     Area(
@@ -78,7 +79,13 @@ AREAS: tuple[Area, ...] = (
             "alarm-history": Unit("alarm", "alarms", "without a failed action"),
         },
     ),
-    Area("agent", {"agent-metrics": Unit("instance", "instances", "reporting")}),
+    Area(
+        "agent",
+        {
+            "agent-metrics": Unit("instance", "instances", "reporting"),
+            "fleet-agent-metrics": Unit("fleet", "fleets", "reporting"),
+        },
+    ),
     Area(
         "docker-events",
         {

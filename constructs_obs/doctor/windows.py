@@ -47,6 +47,10 @@ LOG_DELIVERY_MARGIN = timedelta(minutes=1)
 #: The ``AWS-RunShellScript`` document's ``executionTimeout`` default, 3600 s (the document's parameters), for a
 #: setup association whose template gives no timeout.
 RUN_SHELL_SCRIPT_TIMEOUT = timedelta(seconds=3600)
+#: A fleet's instance enters service this long after its launch at most, once the group's health-check grace
+#: period (``HealthCheckGracePeriod``) is over: boot, Docker and the app starting, the load balancer's first
+#: health checks. The doctor's own margin, not an AWS figure, and the default grace of the fleet's capacity alarm.
+INSTANCE_ENTERS_SERVICE = timedelta(minutes=10)
 #: An alarm period the doctor assumes when the alarm does not say (CloudWatch's own minimum for a standard metric).
 _DEFAULT_PERIOD_SECONDS = 60
 
@@ -95,6 +99,13 @@ def scrape_expected_by(start: Start, interval_seconds: int) -> datetime:
     """A scrape job's first metrics: one scrape interval (the host metadata's ``IntervalSeconds``), the agent's
     log flush of the EMF event, and CloudWatch's delay for a new metric."""
     return start.at + timedelta(seconds=interval_seconds) + AGENT_LOGS_FLUSH + NEW_METRIC_DELAY
+
+
+def in_service_expected_by(launched: datetime, grace_seconds: object) -> datetime:
+    """A fleet's instance launched at ``launched``: in service once the group's health-check grace period
+    (``grace_seconds``, as DescribeAutoScalingGroups gives it; none: 0) and :data:`INSTANCE_ENTERS_SERVICE` are over."""
+    grace = grace_seconds if isinstance(grace_seconds, int) and grace_seconds > 0 else 0
+    return launched + timedelta(seconds=grace) + INSTANCE_ENTERS_SERVICE
 
 
 def setup_expected_by(since: datetime, timeout_seconds: int | None) -> datetime:

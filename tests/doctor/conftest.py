@@ -113,13 +113,14 @@ def healthy(deploy_staging: Callable[..., Deployment]) -> Deployment:
 
 @pytest.fixture(scope="session")
 def doctor_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    """The discovery scenarios' stacks, synthesized together once: ``TwoHosts`` (tests/doctor/apps.py), and the
+    """The discovery scenarios' stacks, synthesized together once: ``TwoHosts`` and ``Fleet3`` (tests/doctor/apps.py), and the
     other team's ``Shop`` and ``ShopLegacy`` of tests/test_reuse.py (as the ``shop_app`` fixture builds them)."""
-    from tests.doctor.apps import TWO_HOSTS, TWO_HOSTS_REGION, TwoHostsStack
+    from tests.doctor.apps import FLEET, TWO_HOSTS, TWO_HOSTS_REGION, FleetStack, TwoHostsStack
     from tests.test_reuse import ShopLegacyStack, ShopStack
 
     app = make_app(tmp_path_factory.mktemp("doctor-app"))
     TwoHostsStack(app, TWO_HOSTS, env=cdk.Environment(region=TWO_HOSTS_REGION))
+    FleetStack(app, FLEET, env=cdk.Environment(region=TWO_HOSTS_REGION))
     ShopStack(app, "Shop", env=cdk.Environment(region="eu-central-1"))
     ShopLegacyStack(app, "ShopLegacy", env=cdk.Environment(region="eu-central-1"))
     app.synth()

@@ -374,6 +374,8 @@ class HostInfo:
     container_groups: dict[str, str]
     docker_events_group: str
     prometheus: dict[str, Any] | None = None
+    #: A fleet's group (its instance_id is then one of the group's instances, or "" for the fleet itself).
+    auto_scaling_group: str = ""
 
     def prometheus_job(self, name: str | None = None) -> dict[str, Any]:
         """The metadata of one scrape job (the only one, without ``name``)."""
@@ -431,7 +433,10 @@ class Deployment:
                 found.append(
                     HostInfo(
                         path=meta["HostPath"],
-                        instance_id=resolve(meta["InstanceId"]),
+                        instance_id=resolve(meta["InstanceId"]) if "InstanceId" in meta else "",
+                        auto_scaling_group=resolve(meta["AutoScalingGroupName"])
+                        if "AutoScalingGroupName" in meta
+                        else "",
                         namespace=resolve(meta["MetricsNamespace"]),
                         role_name=resolve(meta["RoleName"])
                         if meta.get("RoleName")
@@ -441,6 +446,26 @@ class Deployment:
                         prometheus=resolve(meta["Prometheus"]) if "Prometheus" in meta else None,
                     )
                 )
+        return found
+
+    def group_instances(self, group: str) -> list[str]:
+        """The instances of an Auto Scaling group, as moto's Auto Scaling lists them."""
+        [found] = self.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+            "AutoScalingGroups"
+        ]
+        return [str(i["InstanceId"]) for i in found["Instances"]]
+
+    def instance_hosts(self) -> list[HostInfo]:
+        """The stack's hosts, a fleet as one per instance of its group."""
+        found = []
+        for host in self.hosts():
+            if host.auto_scaling_group:
+                found += [
+                    dataclasses.replace(host, instance_id=i)
+                    for i in self.group_instances(host.auto_scaling_group)
+                ]
+            else:
+                found.append(host)
         return found
 
     @property
@@ -517,14 +542,20 @@ class Deployment:
     def put_agent_metrics(
         self, host: HostInfo, at: datetime | None = None, metrics: Sequence[str] = AGENT_METRICS
     ) -> None:
-        """One datapoint of each agent metric, as the CloudWatch agent publishes them."""
+        """One datapoint of each agent metric, as the CloudWatch agent publishes them (a fleet's instance: in the
+        fleet's series, dimension AutoScalingGroupName only, as its agent configuration rolls them up)."""
         moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
+        dimension = (
+            {"Name": "AutoScalingGroupName", "Value": host.auto_scaling_group}
+            if host.auto_scaling_group
+            else {"Name": "InstanceId", "Value": host.instance_id}
+        )
         self.client("cloudwatch").put_metric_data(
             Namespace=host.namespace,
             MetricData=[
                 {
                     "MetricName": metric,
-                    "Dimensions": [{"Name": "InstanceId", "Value": host.instance_id}],
+                    "Dimensions": [dimension],
                     "Value": 42.0,
                     "Unit": "Percent",
                     "Timestamp": moment,
@@ -708,11 +739,38 @@ def deploy(
     if create_skipped:
         create_skipped_resources(session, stack_name, body)
     deployment = Deployment(session, stack_name, stack_id, body, age=age)
+    attach_launch_template_profiles(deployment)
     if age:
         age_deployment(deployment, age)
     if healthy:
         make_healthy(deployment, emails)
     return deployment
+
+
+def attach_launch_template_profiles(deployment: Deployment) -> None:
+    """Give each instance of the stack's Auto Scaling groups its launch template's instance profile, as EC2 does
+    when it launches an instance from a template (Amazon EC2 API Reference, ``RequestLaunchTemplateData``:
+    ``IamInstanceProfile``). moto 5.2's Auto Scaling launches them without it."""
+    ec2, autoscaling = deployment.client("ec2"), deployment.client("autoscaling")
+    for group in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        template = group.get("LaunchTemplate")
+        if not template:
+            continue
+        [version] = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=[str(template.get("Version", "$Latest"))]
+        )["LaunchTemplateVersions"]
+        profile = version["LaunchTemplateData"].get("IamInstanceProfile")
+        if not profile:
+            continue
+        attached = {
+            a["InstanceId"]
+            for a in ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
+        }
+        for instance in group["Instances"]:
+            if instance["InstanceId"] not in attached:
+                ec2.associate_iam_instance_profile(
+                    InstanceId=instance["InstanceId"], IamInstanceProfile=profile
+                )
 
 
 def age_deployment(deployment: Deployment, age: timedelta) -> None:
@@ -723,7 +781,7 @@ def age_deployment(deployment: Deployment, age: timedelta) -> None:
     region, account = deployment.region, ACCOUNT
     cloudformation_backends[account][region].stacks[deployment.stack_id].creation_time -= age
     ec2 = ec2_backends[account][region]
-    for host in deployment.hosts():
+    for host in deployment.instance_hosts():
         ec2.get_instance(host.instance_id).launch_time -= age
         for run in GAPS.association_on(host.instance_id).runs.values():
             run.at -= age
@@ -747,9 +805,10 @@ def make_healthy(deployment: Deployment, emails: Sequence[str] = ("ops@example.c
             continue
         reads_fields = any(p.startswith("[") for p in patterns.get(group, []))
         deployment.put_log_event(group, NGINX_MAIN_LINE if reads_fields else "GET /health 200")
-    for host in hosts:
+    for host in deployment.instance_hosts():
         deployment.put_start_line(host)
         deployment.put_agent_metrics(host)
+    for host in hosts:
         for job in (host.prometheus or {}).get("Jobs", []):
             dimensions = dict.fromkeys(job["Dimensions"], "lesson-1")
             deployment.put_prometheus_event(host, job=job["JobName"])

@@ -46,6 +46,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.logs.responses import LogsResponse
@@ -163,6 +164,24 @@ GAPS = MotoGaps()
 # --- AWS::SSM::Association in moto's CloudFormation -----------------------------------------------------------
 
 
+def tagged_instances(account_id: str, region_name: str, targets: list[dict[str, Any]]) -> list[str]:
+    """The instances a ``tag:KEY`` target matches when the association is created: those in moto's EC2 backend
+    with that tag and one of the values (a fleet's ``tag:aws:autoscaling:groupName``, which moto's Auto Scaling
+    puts on the instances it launches, as Auto Scaling does). State Manager also applies the association to
+    instances tagged later; the tests record those runs with :meth:`MotoGaps.run_on`."""
+    found = []
+    for target in targets:
+        key = str(target.get("Key", ""))
+        if not key.startswith("tag:"):
+            continue
+        values = {str(v) for v in target.get("Values", [])}
+        for instance in ec2_backends[account_id][region_name].all_instances():
+            tags = {t["key"]: t["value"] for t in instance.get_tags()}
+            if tags.get(key[4:]) in values and instance.id not in found:
+                found.append(instance.id)
+    return found
+
+
 class AssociationThroughCloudFormation(CloudFormationModel):
     """``AWS::SSM::Association``: recorded in :data:`GAPS` with a new association id (its physical id), and one
     successful run per target instance."""
@@ -194,6 +213,7 @@ class AssociationThroughCloudFormation(CloudFormationModel):
             for value in target.get("Values", [])
         ]
         instances += [str(props["InstanceId"])] if props.get("InstanceId") else []
+        instances += tagged_instances(account_id, region_name, props.get("Targets", []))
         now = datetime.now(timezone.utc)
         association = Association(str(uuid.uuid4()), props["Name"], instances, now)
         # The host's setup is the association that carries its metadata (the termination-protection one does not).

@@ -107,12 +107,15 @@ def test_the_layering() -> None:
     graph = import_graph()
     checks = {m for m in graph if m.startswith(f"{PACKAGE}.checks.")}
     assert len(checks) >= 10, "one module per check family"
-    shared = {f"{PACKAGE}.{m}" for m in ("facts", "report", "guide", "stack", "discovery", "windows")}
+    shared = {
+        f"{PACKAGE}.{m}" for m in ("facts", "report", "guide", "stack", "discovery", "windows", "fleets")
+    }
     for module in checks:
         # A check family depends on the shared modules only, never on another family or the runner.
         assert graph[module] <= shared, (module, graph[module] - shared)
     assert graph[f"{PACKAGE}.facts"] <= {f"{PACKAGE}.report", f"{PACKAGE}.stack", f"{PACKAGE}.guide"}
     assert graph[f"{PACKAGE}.windows"] <= {f"{PACKAGE}.facts", f"{PACKAGE}.report"}
+    assert graph[f"{PACKAGE}.fleets"] <= {f"{PACKAGE}.facts"}
     assert graph[f"{PACKAGE}.report"] == set()
     assert graph[f"{PACKAGE}.guide"] == set()
     # How a report is printed depends on the report only; the checks and the runner never print.
@@ -209,7 +212,7 @@ def test_the_public_names() -> None:
 
 
 #: The services the doctor calls, by boto3 name (which is also each one's IAM action prefix).
-SERVICES = ("cloudformation", "ec2", "iam", "logs", "cloudwatch", "sns", "kms", "ssm")
+SERVICES = ("cloudformation", "ec2", "autoscaling", "iam", "logs", "cloudwatch", "sns", "kms", "ssm")
 
 
 def calls_in_the_source() -> dict[str, set[str]]:
@@ -303,7 +306,7 @@ def test_the_shared_names_load_without_the_cdk() -> None:
 
 #: Contract values that are also names in AWS's own APIs (EC2's ``InstanceId`` dimension, ``Metrics`` and
 #: ``Dimensions`` of CloudWatch's alarm and metric calls, IAM's ``RoleName``): the code reads those from AWS too.
-AWS_API_NAMES = {"InstanceId", "Metrics", "Dimensions", "RoleName"}
+AWS_API_NAMES = {"InstanceId", "Metrics", "Dimensions", "RoleName", "AutoScalingGroupName"}
 
 #: The doctor's name for one of its checks, by which the summary keys its areas, and which is also a contract value
 #: (the docker-events service's start line has the Type "docker-events"): the same word, not a copy of that value.

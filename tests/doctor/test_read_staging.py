@@ -160,6 +160,7 @@ def test_rows_are_grouped_by_host(staging: Deployment) -> None:
             "host": HOST,
             "instance_id": staging.instance_id,
             "created_by_stack": True,
+            "auto_scaling_group": None,
             "metrics_namespace": "AiTutor/Staging",
             "role_name": "ai-tutor-staging-ec2-role",
             "log_groups": report.hosts[0]["log_groups"],

@@ -2,8 +2,9 @@
 
 The service writes ``{"Type":"docker-events","Action":"start","time":N}`` each time it starts, and the CloudWatch
 agent ships its file to the docker-events group in a stream named after the instance. One
-``logs:FilterLogEvents`` call (with the JSON pattern below, from the instance's ``LaunchTime`` on) finds it; each
-returned event is checked again here, so a service answering with unfiltered events is not believed. A missing
+``logs:FilterLogEvents`` call (with the JSON pattern below and the instance's stream, from the instance's
+``LaunchTime`` on) finds it; each returned event's message and stream are checked again here, so a service
+answering with unfiltered events is not believed (a fleet's instances share one group, one stream each). A missing
 line means the service did not start, or the agent does not ship its file: both are the docker-events alarm
 never firing. ``--deep`` asks systemd itself (:mod:`constructs_obs.doctor.checks.deep`). Until the line can have
 arrived after the host's setup started the service (:func:`~constructs_obs.doctor.windows.start_line_expected_by`),
@@ -72,6 +73,9 @@ def _latest_start(
     for _ in range(_MAX_PAGES):
         page = logs.filter_log_events(**kwargs)
         for event in page.get("events", []):
+            # Only this instance's stream counts: a fleet's instances share the group (moto 5.2 ignores the prefix).
+            if not str(event.get("logStreamName", "")).startswith(instance_id):
+                continue
             if is_start_line(event.get("message", "")):
                 moment = datetime.fromtimestamp(event.get("timestamp", 0) / 1000, tz=timezone.utc)
                 latest = max(latest or moment, moment)

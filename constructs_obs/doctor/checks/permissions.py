@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs_obs.doctor.facts import Host, StackFacts, could_not_check, error_code, plural
+from constructs_obs.doctor.fleets import one_per_fleet
 from constructs_obs.doctor.report import CheckResult, Status
 
 PUT_LOG_EVENTS = "logs:PutLogEvents"
@@ -65,7 +66,8 @@ def _host_rows(iam: Any, facts: StackFacts, host: Host) -> list[CheckResult]:
                     "role-permissions",
                     Status.FAIL,
                     role,
-                    f"the role {role} does not exist: {host.instance_id} cannot write its logs and metrics",
+                    f"the role {role} does not exist: {host.auto_scaling_group or host.instance_id} cannot write its "
+                    "logs and metrics",
                     "Deploy the stack again, or observe the instance with the role it has "
                     "(HostObservability(role=...)).",
                 )
@@ -145,7 +147,7 @@ def _host_rows(iam: Any, facts: StackFacts, host: Host) -> list[CheckResult]:
 def check_permissions(iam: Any, facts: StackFacts) -> list[CheckResult]:
     """Each host's role may put its log events and its metrics, as IAM's policy simulator decides."""
     rows: list[CheckResult] = []
-    for host in facts.hosts:
+    for host in one_per_fleet(facts.hosts):  # a fleet's instances share its role
         if host.role_name:
             rows += _host_rows(iam, facts, host)
     return rows

@@ -48,6 +48,7 @@ from constructs_obs.doctor.facts import (
     could_not_check,
     error_code,
 )
+from constructs_obs.doctor.fleets import one_per_fleet
 from constructs_obs.doctor.report import CheckResult, Status
 from constructs_obs.doctor.windows import Start, pending_row, scrape_expected_by
 
@@ -437,7 +438,7 @@ def check_prometheus_metrics(
     """One row per running host and scrape job (none for a host without a ``Prometheus`` block); ``starts``:
     when each instance's agent started."""
     rows: list[CheckResult] = []
-    for host in facts.hosts:
+    for host in one_per_fleet(facts.hosts):  # a fleet's series are its own, not its instances'
         if not host.prometheus_jobs or not host.metrics_namespace:
             continue
         state = states.get(host.instance_id or "")
