@@ -102,7 +102,7 @@ def validation_report(app: cdk.App, plugin: str) -> dict[str, Any] | None:
 def test_every_example_is_on_the_cookbook_page_and_builds_into_an_app() -> None:
     page = COOKBOOK_PAGE.read_text()
     files = sorted(p.name for p in COOKBOOK.glob("*.py"))
-    assert len(files) == 10
+    assert len(files) == 11
     for name in files:
         assert f'--8<-- "docs/examples/cookbook/{name}"' in page, f"{name} is not shown on docs/cookbook.md"
         if name.startswith("test_"):
@@ -586,6 +586,67 @@ def test_fargate_topic_created_in_the_app_lets_cloudwatch_publish_the_prefix(
     }
 
 
+# --- 9. an Auto Scaling group observed as one fleet -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
+    _, stack = synthesized(tmp_path_factory, "fleet")
+    return stack, template_of(stack)
+
+
+@pytest.mark.xdist_group("cookbook-fleet")
+def test_fleet_sets_up_every_instance_of_the_group_by_its_tag(fleet: tuple[Any, dict[str, Any]]) -> None:
+    stack, template = fleet
+    group = logical_id(stack.group)
+    (association,) = resources(template, "AWS::SSM::Association").values()
+    assert association["Properties"]["Targets"] == [
+        {"Key": "tag:aws:autoscaling:groupName", "Values": [{"Ref": group}]}
+    ]
+    # The group's minimum is 2: it is never empty, so the deploy waits for the setup on its instances.
+    assert association["Properties"]["WaitForSuccessTimeoutSeconds"] == 900
+    assert template["Resources"][group]["Properties"]["MetricsCollection"] == [
+        {"Granularity": "1Minute", "Metrics": ["GroupDesiredCapacity", "GroupInServiceInstances"]}
+    ]
+    assert resources(template, "AWS::EC2::Instance") == {}
+
+
+@pytest.mark.xdist_group("cookbook-fleet")
+def test_fleet_alarms_watch_the_group(fleet: tuple[Any, dict[str, Any]]) -> None:
+    stack, template = fleet
+    on_group = [{"Name": "AutoScalingGroupName", "Value": {"Ref": logical_id(stack.group)}}]
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    watched = {
+        name: (p.get("Namespace"), p.get("MetricName"), p.get("Statistic"))
+        for name, p in alarms.items()
+        if p.get("Dimensions") == on_group
+    }
+    assert watched == {
+        "portal-cpu-high": ("AWS/EC2", "CPUUtilization", "Average"),
+        "portal-status-check": ("AWS/EC2", "StatusCheckFailed", "Maximum"),
+        "portal-memory-high": ("ConstructsObs/PortalFleet/Fleet", "mem_used_percent", "Maximum"),
+        "portal-disk-high": ("ConstructsObs/PortalFleet/Fleet", "disk_used_percent", "Maximum"),
+    }
+    capacity = alarms["portal-capacity"]
+    expression, *stats = capacity["Metrics"]
+    assert expression["Expression"] == "desired - inService"
+    assert {(s["Id"], s["MetricStat"]["Metric"]["MetricName"]) for s in stats} == {
+        ("desired", "GroupDesiredCapacity"),
+        ("inService", "GroupInServiceInstances"),
+    }
+    assert alarms["portal-container-crash"]["MetricName"] == "ContainerCrashes"
+    assert sorted(props(template, "AWS::Logs::QueryDefinition", "Name")) == [
+        "portal/backend-errors",
+        "portal/backend-errors-by-stream",
+        "portal/container-crashes",
+        "portal/container-crashes-by-instance",
+        "portal/nginx-5xx-by-path",
+    ]
+
+
 # --- 8. testing your own stack ---------------------------------------------------------------------------------
 
 
@@ -658,6 +719,7 @@ EXAMPLES = (
     "existing_topic",
     "ecs_fargate",
     "my_stack",
+    "fleet",
 )
 
 
