@@ -468,3 +468,51 @@ def test_the_launch_template_helper_checks_its_props(tmp_path: Path) -> None:
 
 def test_the_fleet_stack_name_is_the_apps(fleet_app: cdk.App) -> None:
     assert fleet_app.node.find_child(FLEET_STACK_NAME) is not None
+
+
+#: Application Load Balancer, US East (Ohio) (Elastic Load Balancing pricing): per ALB-hour and per LCU-hour.
+ALB_PER_HOUR_USD = 0.0225
+LCU_PER_HOUR_USD = 0.008
+
+
+def test_the_fleet_page_states_what_the_example_costs(fleet_template: dict[str, Any]) -> None:
+    """docs/fleet.md's figures: observability as count_billables counts the example, compute from the prices the
+    cost page uses (scripts/docgen.py) and the load balancer's."""
+    from constructs_obs.checks.free_tier import BYTES_PER_GB
+    from scripts.docgen import (
+        GP3_PER_GIB_MONTH_USD,
+        HOST_PRICES_USD,
+        HOURS_PER_MONTH,
+        PUBLIC_IPV4_PER_HOUR_USD,
+    )
+    from stacks.fleet import MAX_INSTANCES, MIN_INSTANCES
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "fleet.md").read_text()
+    usage = count_billables(fleet_template)
+    [dashboard] = usage.dashboards
+    [prometheus] = usage.log_ingestion
+    assert f"| {usage.alarm_metrics} | 10 | $0.00 |" in page
+    assert f"| {usage.custom_metric_count} | 10 | $0.00 |" in page
+    assert f"| 1 ({dashboard.metrics} metrics) | 3 (50 metrics each) | $0.00 |" in page
+    assert f"declares {prometheus.bytes_per_month / BYTES_PER_GB:.2f} GB a" in page
+    assert (
+        f"about {prometheus.bytes_per_month / BYTES_PER_GB / MAX_INSTANCES:.2f} GB a month per instance"
+        in page
+    )
+    assert f"maximum of {MAX_INSTANCES})" in page
+    instance = (
+        HOST_PRICES_USD["t3.small"] * HOURS_PER_MONTH
+        + 30 * GP3_PER_GIB_MONTH_USD
+        + PUBLIC_IPV4_PER_HOUR_USD * HOURS_PER_MONTH
+    )
+    balancer = (ALB_PER_HOUR_USD + LCU_PER_HOUR_USD + 2 * PUBLIC_IPV4_PER_HOUR_USD) * HOURS_PER_MONTH
+    assert f"| **Each instance** | | **${instance:.2f}** |" in page
+    assert f"| ${ALB_PER_HOUR_USD}/hour | ${ALB_PER_HOUR_USD * HOURS_PER_MONTH:.2f} |" in page
+    assert (
+        f"| **{MIN_INSTANCES} instances (the minimum)** | | **${MIN_INSTANCES * instance + balancer:.2f}** |"
+        in page
+    )
+    assert (
+        f"| **{MAX_INSTANCES} instances (the maximum)** | | **${MAX_INSTANCES * instance + balancer:.2f}** |"
+        in page
+    )
