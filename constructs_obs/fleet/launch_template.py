@@ -20,6 +20,7 @@ from constructs_obs.host.instance import (
     MAX_ROOT_VOLUME_GIB,
     MIN_ROOT_VOLUME_GIB,
     docker_user_data,
+    encrypted_root_volume,
 )
 
 #: The root volume of each instance: the EBS free tier's 30 GiB, as the single host's.
@@ -90,15 +91,5 @@ def docker_launch_template(
         require_imdsv2=True,
         http_put_response_hop_limit=1,
         detailed_monitoring=False,
-        block_devices=[
-            ec2.BlockDevice(
-                device_name="/dev/xvda",
-                volume=ec2.BlockDeviceVolume.ebs(
-                    root_volume_size_gib,
-                    encrypted=True,
-                    volume_type=ec2.EbsDeviceVolumeType.GP3,
-                    delete_on_termination=True,
-                ),
-            )
-        ],
+        block_devices=[encrypted_root_volume(root_volume_size_gib)],
     )

@@ -122,6 +122,17 @@ def _check_compose_version(compose_version: object) -> None:
         )
 
 
+def encrypted_root_volume(size_gib: int) -> ec2.BlockDevice:
+    """The root volume of a Docker host (``/dev/xvda``, Amazon Linux 2023's root device): encrypted gp3 of
+    ``size_gib``, deleted with the instance."""
+    return ec2.BlockDevice(
+        device_name="/dev/xvda",
+        volume=ec2.BlockDeviceVolume.ebs(
+            size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3, delete_on_termination=True
+        ),
+    )
+
+
 def docker_user_data(compose_version: str = DEFAULT_COMPOSE_VERSION) -> ec2.UserData:
     """User data that installs Docker and the Docker Compose plugin on Amazon Linux 2023.
 
@@ -243,17 +254,7 @@ def _instance(
         user_data=user_data,
         instance_name=instance_name,
         detailed_monitoring=detailed_monitoring,
-        block_devices=[
-            ec2.BlockDevice(
-                device_name="/dev/xvda",
-                volume=ec2.BlockDeviceVolume.ebs(
-                    root_volume_size_gib,
-                    encrypted=True,
-                    volume_type=ec2.EbsDeviceVolumeType.GP3,
-                    delete_on_termination=True,
-                ),
-            )
-        ],
+        block_devices=[encrypted_root_volume(root_volume_size_gib)],
     )
     # IMDSv2 only, hop limit as given: on the L1 (CloudFormation's MetadataOptions, the same template as the L2's
     # http_tokens/http_put_response_hop_limit, which aws-cdk-lib has only from 2.231.0; see checks/cdk_versions.py).
