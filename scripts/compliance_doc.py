@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import stacks.fleet  # noqa: E402, F401  (declares the fleet example's own acknowledgments, and imports the fleet's)
+import stacks.fleet  # noqa: E402  (declares the fleet example's own acknowledgments, and imports the fleet's)
 import stacks.staging  # noqa: E402, F401  (declares the staging stack's own acknowledgments)
 from constructs_obs.checks.compliance import declared, markdown_table  # noqa: E402
 
