@@ -107,6 +107,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         GAPS.reset()
 
 
+#: Image names as Amazon publishes them (``aws ec2 describe-images --owners amazon``), by their prefix.
+IMAGE_NAMES = {
+    "al2023-ami-2023": "al2023-ami-2023.6.20241212.0-kernel-6.1-x86_64",
+    "amzn2-ami-hvm": "amzn2-ami-hvm-2.0.20241217.0-x86_64-gp2",
+}
+
+
 def instance(*, image_prefix: str = "al2023-ami-2023", ssm_policy: bool = True, registered: bool = True,
              tokens: str = "required") -> str:  # fmt: skip
     """The team's instance: its role has Terraform's log policy, and (``ssm_policy``) the SSM agent's."""
@@ -126,10 +133,11 @@ def instance(*, image_prefix: str = "al2023-ami-2023", ssm_policy: bool = True, 
     iam.add_role_to_instance_profile(
         InstanceProfileName="ai-tutor-staging-ec2-profile", RoleName="ai-tutor-staging-ec2-role"
     )
-    images = ec2.describe_images(Owners=["amazon"])["Images"]
-    image = next(i for i in images if i["Name"].startswith(image_prefix))
+    # The image, registered under a name of the form Amazon publishes (not taken from moto's catalogue of public
+    # AMIs, which the other doctor tests switch off for speed).
+    image_id = ec2.register_image(Name=IMAGE_NAMES[image_prefix], RootDeviceName="/dev/xvda")["ImageId"]
     instance_id: str = ec2.run_instances(
-        ImageId=image["ImageId"], MinCount=1, MaxCount=1, InstanceType="t3.small",
+        ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.small",
         IamInstanceProfile={"Name": "ai-tutor-staging-ec2-profile"}, MetadataOptions={"HttpTokens": tokens},
     )["Instances"][0]["InstanceId"]  # fmt: skip
     if registered:
