@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -19,17 +19,12 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_obs import (
-    BasicAlarms,
     ContainerLogGroups,
     FleetObservability,
-    HostDashboard,
-    LogPatternAlarms,
-    SavedQueries,
     docker_launch_template,
 )
 from constructs_obs.checks.compliance import acknowledge, declare
-from constructs_obs.host.prometheus.cache import CachePerformance
-from stacks.staging import BACKEND_METRICS, LLM_CALL_USD, RUNBOOK
+from stacks.staging import BACKEND_METRICS, app_views
 
 FLEET_STACK_NAME = "AiTutorFleet"
 REGION = "us-east-2"
@@ -206,49 +201,9 @@ class AiTutorFleetStack(Stack):
             prometheus_scrapes=[BACKEND_METRICS],
             ssm_agent_permissions=True,
         )
-        self.llm_cache = CachePerformance(
-            source=self.fleet,
-            hits="llm_cache_hits_total",
-            misses="llm_cache_misses_total",
-            breakdown_label="content_item_id",
-            saving_per_hit_usd=LLM_CALL_USD,
-            title="LLM cache",
-        )
-        self.alarms = BasicAlarms(
-            self,
-            "Alarms",
-            host=self.fleet,
-            name_prefix="ai-tutor-fleet",
-            emails=list(alarm_emails),
-        )
-        if not alarm_emails:
-            Annotations.of(self.alarms).acknowledge_warning(
-                "constructs-obs:no-alarm-emails",
-                "replaced by the app's own warning, which names its context key",
-            )
-            Annotations.of(self.alarms).add_warning_v2(
-                "ai-tutor:no-alarm-emails",
-                f"{self.alarms.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody: "
-                "deploy with -c alarm_emails=ops@example.com (comma-separated).",
-            )
-        self.log_alarms = LogPatternAlarms(
-            self,
-            "LogAlarms",
-            alarms=self.alarms,
-            nginx_container="nginx",
-            backend_container="backend",
-            runbook={"backend-errors": RUNBOOK["backend-errors"]},
-        )
-        self.queries = SavedQueries(
-            self,
-            "Queries",
-            host=self.fleet,
-            name_prefix=self.alarms.name_prefix,
-            backend_container="backend",
-            nginx_container="nginx",
-            cache=self.llm_cache,
-        )
-        self.dashboard = HostDashboard(self, "Dashboard", alarms=self.alarms, cache=self.llm_cache)
+        views = app_views(self, self.fleet, name_prefix="ai-tutor-fleet", alarm_emails=alarm_emails)
+        self.llm_cache, self.alarms, self.log_alarms = views.llm_cache, views.alarms, views.log_alarms
+        self.queries, self.dashboard = views.queries, views.dashboard
 
         CfnOutput(
             self,

@@ -19,6 +19,7 @@ from constructs_obs import (
     DataVolume,
     HostDashboard,
     HostObservability,
+    IObservedHost,
     LogPatternAlarms,
     ObservedEc2Host,
     SavedQueries,
@@ -166,6 +167,76 @@ RUNBOOK = {
 }
 
 
+@dataclass(frozen=True)
+class AppViews:
+    """What the example apps put on their compute: the LLM cache's metrics, the alarms and their emails, the log
+    alarms, the saved queries and the dashboard."""
+
+    llm_cache: CachePerformance
+    alarms: BasicAlarms
+    log_alarms: LogPatternAlarms
+    queries: SavedQueries
+    dashboard: HostDashboard
+
+
+def app_views(
+    stack: Stack,
+    source: IObservedHost,
+    *,
+    name_prefix: str,
+    alarm_emails: Sequence[str],
+    alarm_runbook: dict[str, str] | None = None,
+) -> AppViews:
+    """The app's views on ``source`` (a host or a fleet), as both example stacks compose them; with no email, the
+    app's own warning names the context key that adds one."""
+    llm_cache = CachePerformance(
+        source=source,
+        hits="llm_cache_hits_total",
+        misses="llm_cache_misses_total",
+        breakdown_label="content_item_id",
+        saving_per_hit_usd=LLM_CALL_USD,
+        title="LLM cache",
+    )
+    alarms = BasicAlarms(
+        stack,
+        "Alarms",
+        host=source,
+        name_prefix=name_prefix,
+        emails=list(alarm_emails),
+        runbook=alarm_runbook,
+    )
+    if not alarm_emails:
+        # The library's warning says "pass emails=": this app takes them from the command line.
+        Annotations.of(alarms).acknowledge_warning(
+            "constructs-obs:no-alarm-emails",
+            "replaced by the app's own warning, which names its context key",
+        )
+        Annotations.of(alarms).add_warning_v2(
+            "ai-tutor:no-alarm-emails",
+            f"{alarms.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody: deploy with "
+            "-c alarm_emails=ops@example.com (comma-separated; each address confirms its subscription once).",
+        )
+    log_alarms = LogPatternAlarms(
+        stack,
+        "LogAlarms",
+        alarms=alarms,
+        nginx_container="nginx",
+        backend_container="backend",
+        runbook={"backend-errors": RUNBOOK["backend-errors"]},
+    )
+    queries = SavedQueries(
+        stack,
+        "Queries",
+        host=source,
+        name_prefix=alarms.name_prefix,
+        backend_container="backend",
+        nginx_container="nginx",
+        cache=llm_cache,
+    )
+    dashboard = HostDashboard(stack, "Dashboard", alarms=alarms, cache=llm_cache)
+    return AppViews(llm_cache, alarms, log_alarms, queries, dashboard)
+
+
 def _keep_logical_ids(log_alarms: LogPatternAlarms) -> None:
     for attribute, logical_id in DEPLOYED_LOG_ALARM_IDS.items():
         alarm = getattr(log_alarms, attribute)
@@ -274,52 +345,16 @@ class AiTutorStagingStack(Stack):
             previous = iam.Role.from_role_name(self, "MoveFromRole", host_move.from_role_name)
             bucket.grant_put(previous)
             acknowledge(previous, MOVE_FROM_ROLE, objects=nag_label(self, bucket.arn_for_objects("*")))
-        self.llm_cache = CachePerformance(
-            source=self.host,
-            hits="llm_cache_hits_total",
-            misses="llm_cache_misses_total",
-            breakdown_label="content_item_id",
-            saving_per_hit_usd=LLM_CALL_USD,
-            title="LLM cache",
-        )
-        self.alarms = BasicAlarms(
+        views = app_views(
             self,
-            "Alarms",
-            host=self.host,
+            self.host,
             name_prefix="ai-tutor-staging",
-            emails=list(alarm_emails),
-            runbook={"cpu-high": RUNBOOK["cpu-high"]},
+            alarm_emails=alarm_emails,
+            alarm_runbook={"cpu-high": RUNBOOK["cpu-high"]},
         )
-        if not alarm_emails:
-            # The library's warning says "pass emails=": this app takes them from the command line.
-            Annotations.of(self.alarms).acknowledge_warning(
-                "constructs-obs:no-alarm-emails",
-                "replaced by the app's own warning, which names its context key",
-            )
-            Annotations.of(self.alarms).add_warning_v2(
-                "ai-tutor:no-alarm-emails",
-                f"{self.alarms.name_prefix}: the alarm topic has no email subscription, so alarms notify nobody: deploy with "
-                "-c alarm_emails=ops@example.com (comma-separated; each address confirms its subscription once).",
-            )
-        self.log_alarms = LogPatternAlarms(
-            self,
-            "LogAlarms",
-            alarms=self.alarms,
-            nginx_container="nginx",
-            backend_container="backend",
-            runbook={"backend-errors": RUNBOOK["backend-errors"]},
-        )
+        self.llm_cache, self.alarms, self.log_alarms = views.llm_cache, views.alarms, views.log_alarms
+        self.queries, self.dashboard = views.queries, views.dashboard
         _keep_logical_ids(self.log_alarms)
-        self.queries = SavedQueries(
-            self,
-            "Queries",
-            host=self.host,
-            name_prefix=self.alarms.name_prefix,
-            backend_container="backend",
-            nginx_container="nginx",
-            cache=self.llm_cache,
-        )
-        self.dashboard = HostDashboard(self, "Dashboard", alarms=self.alarms, cache=self.llm_cache)
 
         CfnOutput(self, "InstanceId", value=self.host.instance_id, description="The EC2 host")
         CfnOutput(self, "InstanceRoleName", value=self.host.role.role_name, description="The host's IAM role")
