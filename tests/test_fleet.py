@@ -50,6 +50,17 @@ def alarms_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --- a small consumer stack ------------------------------------------------------------------------------------
 
 
+def _public_vpc(stack: cdk.Stack) -> ec2.Vpc:
+    """One Availability Zone, public subnets only (no NAT gateway)."""
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=1,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
+    )
+
+
 def fleet_stack(
     app: cdk.App,
     name: str,
@@ -61,13 +72,7 @@ def fleet_stack(
 ) -> tuple[cdk.Stack, FleetObservability]:
     """A VPC, a group of ``min_capacity``..``max_capacity`` instances and its FleetObservability."""
     stack = cdk.Stack(app, name, env=cdk.Environment(region="us-east-2"))
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=1,
-        nat_gateways=0,
-        subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
+    vpc = _public_vpc(stack)
     group = autoscaling.AutoScalingGroup(
         stack,
         "Group",
@@ -236,13 +241,7 @@ def test_the_role_gets_exactly_the_log_and_metric_grants(fleet_template: dict[st
 def test_a_group_without_a_role_is_refused(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     stack = cdk.Stack(app, "NoRole", env=cdk.Environment(region="us-east-2"))
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=1,
-        nat_gateways=0,
-        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
+    vpc = _public_vpc(stack)
     template = ec2.LaunchTemplate(
         stack,
         "Template",
@@ -451,13 +450,7 @@ def test_the_example_is_inside_the_free_tier(fleet_template: dict[str, Any]) -> 
 
 def test_the_launch_template_helper_checks_its_props(tmp_path: Path) -> None:
     stack = cdk.Stack(make_app(tmp_path), "Helper", env=cdk.Environment(region="us-east-2"))
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=1,
-        nat_gateways=0,
-        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
+    vpc = _public_vpc(stack)
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
     group = ec2.SecurityGroup(stack, "Sg", vpc=vpc)
     with pytest.raises(ValueError, match="root_volume_size_gib"):

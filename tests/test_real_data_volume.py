@@ -16,7 +16,7 @@ import contextlib
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,14 +115,17 @@ def image(docker_daemon: DockerDaemon) -> str:
     return systemd_image()
 
 
+@pytest.fixture
+def container(docker_daemon: DockerDaemon, image: str, tmp_path: Path) -> Callable[[str], str]:
+    """Run a bash body in a fresh container with its own loop device (:func:`_run_in_container`); its output."""
+    return lambda body: _run_in_container(docker_daemon, image, tmp_path, body)
+
+
 def test_a_new_host_gets_its_data_root_on_the_volume_and_keeps_it_across_reruns(
-    docker_daemon: DockerDaemon, image: str, tmp_path: Path
+    container: Callable[[str], str],
 ) -> None:
     step = _data_volume_step()
-    out = _run_in_container(
-        docker_daemon,
-        image,
-        tmp_path,
+    out = container(
         # What Docker wrote at first boot, before the setup ran.
         "mkdir -p /var/lib/docker/image && echo first-boot > /var/lib/docker/image/marker\n"
         + _step_call(step)
@@ -156,13 +159,10 @@ def test_a_new_host_gets_its_data_root_on_the_volume_and_keeps_it_across_reruns(
 
 
 def test_a_volume_with_data_is_never_formatted_or_overwritten(
-    docker_daemon: DockerDaemon, image: str, tmp_path: Path
+    container: Callable[[str], str],
 ) -> None:
     # A replacement host gets a volume made from a snapshot: a filesystem holding the database already.
-    out = _run_in_container(
-        docker_daemon,
-        image,
-        tmp_path,
+    out = container(
         'mkfs -t xfs -q "$dev" && uuid=$(blkid -s UUID -o value "$dev") && echo "uuid_before=$uuid"\n'
         + 'mkdir -p /seed && mount "$dev" /seed && echo database > /seed/volumes-data && umount /seed\n'
         + "mkdir -p /var/lib/docker && echo first-boot > /var/lib/docker/new-host-file\n"
@@ -179,12 +179,9 @@ def test_a_volume_with_data_is_never_formatted_or_overwritten(
 
 
 def test_containers_on_the_host_stop_the_step_before_it_touches_anything(
-    docker_daemon: DockerDaemon, image: str, tmp_path: Path
+    container: Callable[[str], str],
 ) -> None:
-    out = _run_in_container(
-        docker_daemon,
-        image,
-        tmp_path,
+    out = container(
         "echo 3f2a1b0c9d8e > /containers\n"
         + _step_call(_data_volume_step())
         + 'blkid "$dev" >/dev/null && echo formatted=yes || echo formatted=no\n'
@@ -197,14 +194,11 @@ def test_containers_on_the_host_stop_the_step_before_it_touches_anything(
 
 
 def test_a_volume_that_never_appears_fails_the_setup_naming_it(
-    docker_daemon: DockerDaemon, image: str, tmp_path: Path
+    container: Callable[[str], str],
 ) -> None:
     step = _data_volume_step()
     assert SHORT_WAIT[0] in step
-    out = _run_in_container(
-        docker_daemon,
-        image,
-        tmp_path,
+    out = container(
         f"rm {LINK}\n" + _step_call(step.replace(*SHORT_WAIT)),
     )
     assert "step-exit=1" in out, out
@@ -212,12 +206,9 @@ def test_a_volume_that_never_appears_fails_the_setup_naming_it(
 
 
 def test_another_filesystem_on_the_mount_point_is_refused(
-    docker_daemon: DockerDaemon, image: str, tmp_path: Path
+    container: Callable[[str], str],
 ) -> None:
-    out = _run_in_container(
-        docker_daemon,
-        image,
-        tmp_path,
+    out = container(
         "mkdir -p /var/lib/docker && mount -t tmpfs tmpfs /var/lib/docker\n"
         + _step_call(_data_volume_step()),
     )
